@@ -1,0 +1,1 @@
+"""ComponentResources of the MindIE deployment; one module per component."""

@@ -1,0 +1,114 @@
+"""`mindiectl import` / `export`: move between infer_server.json and stack config.
+
+import validates an existing msctl file and writes it under `mindie:inferServer`
+in Pulumi.<stack>.yaml, keeping every other key and comment; on any error
+nothing is written. export prints the infer_server.json equivalent of a stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from stacks.errors import SettingsError
+from stacks.infer_server import InferServer
+from stacks.settings import PROJECT, Environment, format_errors, load_settings
+
+from . import stackfile
+
+KEY = f"{PROJECT}:inferServer"
+
+
+def parse_infer_server(path: Path) -> InferServer:
+    """Read and validate an infer_server.json; SettingsError with line/column on bad JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SettingsError([f"{path}: cannot read ({err.strerror})"]) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SettingsError(
+            [f"{path.name}: JSON syntax error at line {err.lineno} column {err.colno}: {err.msg}"]
+        ) from None
+    try:
+        return InferServer.model_validate(data)
+    except ValidationError as err:
+        raise SettingsError(format_errors(err, InferServer, prefix=f"{KEY}.")) from None
+
+
+def to_json_dict(server: InferServer) -> dict:
+    """The infer_server.json content, keys in the seed's order, unset optionals left out."""
+    return server.model_dump(mode="json", exclude_none=True)
+
+
+def import_file(source: Path, stack: str, environment: str | None, project_dir: Path | None = None) -> Path:
+    server = parse_infer_server(source)
+    path = stackfile.stack_path(stack, project_dir)
+    doc = stackfile.read_document(path)
+    if doc.get("config") is None:
+        doc["config"] = {}
+    config = doc["config"]
+    env_key = f"{PROJECT}:environment"
+    if env_key not in config:
+        config[env_key] = _environment_for(stack, environment)
+    config[KEY] = to_json_dict(server)
+    # The whole stack must still be valid with the new value before anything is written.
+    encoded = {str(k): stackfile.encode_value(v) for k, v in config.items() if not _is_secure(v)}
+    load_settings(encoded.get, list(encoded))
+    stackfile.write_document(path, doc)
+    return path
+
+
+def _is_secure(value: object) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def _environment_for(stack: str, environment: str | None) -> str:
+    choice = environment or stack
+    allowed = [e.value for e in Environment]
+    if choice not in allowed:
+        raise SettingsError(
+            [f"{PROJECT}:environment: new stack {stack!r} needs --environment (one of {', '.join(allowed)})"]
+        )
+    return choice
+
+
+def export_stack(stack: str, project_dir: Path | None = None) -> str:
+    cfg = stackfile.load(stack, project_dir)
+    settings = load_settings(cfg.config.get, list(cfg.config))
+    return json.dumps(to_json_dict(settings.infer_server), indent=4) + "\n"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="write an infer_server.json into a stack's config")
+    p.add_argument("file", type=Path, help="path of infer_server.json")
+    p.add_argument("--stack", required=True)
+    p.add_argument("--environment", help="environment of a new stack file (default: the stack name)")
+    p.set_defaults(func=_import_main)
+    e = sub.add_parser("export", help="print a stack's infer_server.json for msctl")
+    e.add_argument("--stack", required=True)
+    e.set_defaults(func=_export_main)
+
+
+def _import_main(args: argparse.Namespace) -> int:
+    try:
+        path = import_file(args.file, args.stack, args.environment)
+    except (SettingsError, stackfile.StackFileError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"imported {args.file} into {path.name} under {KEY}")
+    return 0
+
+
+def _export_main(args: argparse.Namespace) -> int:
+    try:
+        sys.stdout.write(export_stack(args.stack))
+    except (SettingsError, stackfile.StackFileError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,141 @@
+"""Write what a run registered: manifests, resources.json, outputs.json, graphs, tree.
+
+Every file is a pure function of the run's result, sorted, so two previews of an
+unchanged stack are identical byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .runtime import Resource, RunResult
+from .secrets import redact
+
+Writer = Callable[[RunResult, Path], None]
+EXTRA_WRITERS: list[Writer] = []
+"""More writers (e.g. TLS material) that other modules register."""
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def integral(value: Any) -> Any:
+    """Numbers round-trip through the engine as floats: 3.0 -> 3 (YAML keeps ints as ints)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [integral(v) for v in value]
+    return value
+
+
+def is_manifest(resource: Resource) -> bool:
+    return resource.custom and resource.type.startswith("kubernetes:")
+
+
+def manifest_filename(manifest: dict[str, Any]) -> str:
+    meta = manifest.get("metadata") or {}
+    parts = [manifest.get("kind", "Object").lower(), meta.get("namespace"), meta.get("name", "unnamed")]
+    return ".".join(p for p in parts if p) + ".yaml"
+
+
+def manifests(result: RunResult) -> dict[str, dict[str, Any]]:
+    """filename -> manifest for every Kubernetes object the run declared."""
+    found = {}
+    for resource in result.resources:
+        if is_manifest(resource):
+            manifest = integral(resource.inputs)
+            found[manifest_filename(manifest)] = manifest
+    return dict(sorted(found.items()))
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False, allow_unicode=True)
+
+
+def resource_record(resource: Resource) -> dict[str, Any]:
+    return {
+        "urn": resource.urn,
+        "type": resource.type,
+        "name": resource.name,
+        "id": resource.id,
+        "custom": resource.custom,
+        "parent": resource.parent,
+        "provider": resource.provider,
+        "dependencies": resource.dependencies,
+        "propertyDependencies": resource.property_dependencies,
+        "protect": resource.protect,
+        "retainOnDelete": resource.retain_on_delete,
+        "ignoreChanges": resource.ignore_changes,
+        "secretInputs": resource.secret_inputs,
+        "secretOutputs": resource.secret_outputs,
+        "inputs": integral(redact(resource.inputs, resource.secret_inputs)),
+        "outputs": integral(redact(resource.outputs, _secret_output_paths(resource))),
+    }
+
+
+def _secret_output_paths(resource: Resource) -> list[str]:
+    return sorted(set(resource.secret_outputs) | set(resource.secret_inputs))
+
+
+def stack_outputs(result: RunResult) -> dict[str, Any]:
+    return integral(redact(result.outputs, result.secret_outputs))
+
+
+def write_all(result: RunResult, out: Path) -> None:
+    """Write every artefact of a run under `out` (which must exist and be empty)."""
+    manifest_dir = out / "manifests"
+    manifest_dir.mkdir(parents=True)
+    for filename, manifest in manifests(result).items():
+        (manifest_dir / filename).write_text(dump_yaml(manifest))
+    records = [resource_record(r) for r in result.resources]
+    (out / "resources.json").write_text(json.dumps(records, indent=2, sort_keys=True) + "\n")
+    (out / "outputs.json").write_text(json.dumps(stack_outputs(result), indent=2, sort_keys=True) + "\n")
+    from .graph import dot, mermaid
+
+    (out / "graph.mmd").write_text(mermaid(result))
+    (out / "graph.dot").write_text(dot(result))
+    for writer in EXTRA_WRITERS:
+        writer(result, out)
+
+
+def tree(result: RunResult) -> str:
+    """The resource tree the way `pulumi preview` prints it."""
+    children: dict[str, list[Resource]] = {}
+    for r in result.resources:
+        children.setdefault(r.parent, []).append(r)
+    stack_name = f"{result.project}-{result.stack}"
+    stack_urn = next((p for p in sorted(children) if p.endswith(f"::{stack_name}")), "")
+    rows: list[tuple[str, str, str]] = [(STACK_TYPE, f"{result.project}-{result.stack}", "")]
+
+    def walk(parent: str, prefix: str) -> None:
+        kids = sorted(children.get(parent, []), key=lambda r: (r.custom, r.type, r.name))
+        for i, r in enumerate(kids):
+            last = i == len(kids) - 1
+            rows.append((r.type, r.name, prefix + ("└─ " if last else "├─ ")))
+            walk(r.urn, prefix + ("   " if last else "│  "))
+
+    walk(stack_urn, "")
+    width_type = max(len(p) + len(t) for t, _, p in rows) + 2
+    width_name = max(len(n) for _, n, _ in rows) + 2
+    lines = [f"     {'Type':<{width_type}}{'Name':<{width_name}}Plan"]
+    for type_, name, prefix in rows:
+        lines.append(f" +   {prefix + type_:<{width_type}}{name:<{width_name}}create")
+    return "\n".join(lines)
+
+
+def outputs_text(result: RunResult) -> str:
+    outputs = stack_outputs(result)
+    if not outputs:
+        return "Outputs: (none)"
+    width = max(len(k) for k in outputs) + 1
+    lines = ["Outputs:"]
+    for key, value in sorted(outputs.items()):
+        text = json.dumps(value, sort_keys=True)
+        lines.append(f"    {key:<{width}}: {text if len(text) < 120 else text[:117] + '...'}")
+    return "\n".join(lines)

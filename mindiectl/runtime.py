@@ -1,0 +1,235 @@
+"""Run the Pulumi program (`__main__.py`, unchanged) under Pulumi's official mock runtime.
+
+This is the same program `pulumi up` runs; only the engine is replaced. A
+`RecordingMonitor` (a `pulumi.runtime.mocks.MockMonitor`) sees every raw
+registration (parent, dependencies, options, secret inputs) and answers with
+outputs computed by the emulators in `mindiectl.emulators`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from . import emulators
+from .emulators import Context, Emulated, ResourceCall
+from .secrets import unwrap, wrap
+from .state import StackState
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Resource:
+    """One registered resource as the engine would record it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    id: Optional[str] = None
+    provider: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_inputs: list[str] = field(default_factory=list)
+    secret_outputs: list[str] = field(default_factory=list)
+    protect: bool = False
+    retain_on_delete: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
+
+    @property
+    def is_component(self) -> bool:
+        return not self.custom
+
+
+@dataclass
+class RunResult:
+    project: str
+    stack: str
+    resources: list[Resource]
+    outputs: dict[str, Any]
+    secret_outputs: list[str]
+    notes: list[str]
+    logs: list[str]
+
+    def by_type(self, type_token: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str, name: str | None = None) -> Resource:
+        found = [r for r in self.by_type(type_token) if name is None or r.name == name]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} resources of type {type_token} named {name}")
+        return found[0]
+
+
+class _Mocks(mocks.Mocks):
+    """Unused by RecordingMonitor (it calls the emulators itself); required by set_mocks."""
+
+    def new_resource(self, args: mocks.MockResourceArgs):  # pragma: no cover
+        return args.name, dict(args.inputs)
+
+    def call(self, args: mocks.MockCallArgs):
+        return {}, None
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A MockMonitor that records raw registrations and asks the emulators for outputs."""
+
+    def __init__(self, ctx: Context):
+        super().__init__(_Mocks())
+        self.ctx = ctx
+        self.recorded: dict[str, Resource] = {}
+        self.stack_urn = ""
+        self.component_outputs: dict[str, dict[str, Any]] = {}
+        self.stack_outputs: dict[str, Any] = {}
+        self.stack_secret_outputs: list[str] = []
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = urn
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        mocks._ensure_event_loop()
+        raw_inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        inputs, secret_inputs = unwrap(raw_inputs)
+        call = ResourceCall(
+            type=request.type,
+            name=request.name,
+            urn=urn,
+            parent=request.parent,
+            inputs=inputs,
+            custom=bool(request.custom),
+            provider=request.provider,
+        )
+        answer = self._emulate(call)
+        secret_outputs = sorted(set(request.additionalSecretOutputs) | set(answer.secret_outputs))
+        state = dict(answer.outputs)
+        # The engine keeps an input secret in the outputs, and honours additionalSecretOutputs.
+        secret_roots = {p.split(".")[0].split("[")[0] for p in secret_inputs}
+        for key in state:
+            if key in secret_outputs or key in secret_roots:
+                state[key] = wrap(state[key])
+        self.recorded[urn] = Resource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent,
+            custom=bool(request.custom),
+            id=answer.id,
+            provider=request.provider,
+            dependencies=sorted(set(request.dependencies)),
+            property_dependencies={
+                k: sorted(v.urns) for k, v in request.propertyDependencies.items() if v.urns
+            },
+            inputs=inputs,
+            outputs=answer.outputs,
+            secret_inputs=secret_inputs,
+            secret_outputs=[k for k in state if rpc.is_rpc_secret(state[k])],
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            ignore_changes=list(request.ignoreChanges),
+        )
+        obj = _sync_await(rpc.serialize_properties(state, {}))
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, answer.id or "", state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=answer.id or "", object=obj)
+
+    def _emulate(self, call: ResourceCall) -> Emulated:
+        if not call.custom:
+            return Emulated(None, {})
+        emulator = emulators.lookup(call.type)
+        if emulator is None:
+            self.ctx.note(f"{call.type}: no offline emulator; only its inputs are known")
+            return Emulated(f"{call.name}-id", dict(call.inputs))
+        return emulator(call, self.ctx)
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
+        mocks._ensure_event_loop()
+        outputs, secret = unwrap(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+        if request.urn == self.stack_urn:
+            self.stack_outputs = outputs
+            self.stack_secret_outputs = secret
+        else:
+            self.component_outputs[request.urn] = outputs
+        return super().RegisterResourceOutputs(request)
+
+
+class _LogCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+def run_program(
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str] | None = None,
+    state: StackState | None = None,
+    project: str = "mindie",
+    program_dir: Path = PROJECT_DIR,
+) -> RunResult:
+    """Run `<program_dir>/__main__.py` for `stack` with `config`; return what it registered.
+
+    Exceptions from the program (a SettingsError for bad config) propagate unchanged.
+    """
+    ctx = Context(stack=stack, project=project, state=state or StackState(None))
+    monitor = RecordingMonitor(ctx)
+    logger = logging.getLogger(f"mindiectl.run.{stack}")
+    logger.propagate = False
+    capture = _LogCapture()
+    logger.handlers[:] = [capture]
+    logger.setLevel(logging.INFO)
+
+    _reset_runtime()
+    # The SDK binds futures to the loop current at registration: create it before set_mocks.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    mocks.set_mocks(_Mocks(), project=project, stack=stack, preview=False,
+                    logger=logger, monitor=monitor)
+    set_all_config(dict(config), list(secret_keys or []))
+    settings.set_root_resource(None)  # so run_in_stack registers exports like the real runtime
+    if str(program_dir) not in sys.path:
+        sys.path.insert(0, str(program_dir))
+    try:
+        loop.run_until_complete(
+            run_in_stack(lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"))
+        )
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+        _reset_runtime()
+    for urn, outputs in monitor.component_outputs.items():
+        if urn in monitor.recorded:
+            monitor.recorded[urn].outputs = outputs
+    return RunResult(
+        project=project,
+        stack=stack,
+        resources=sorted(monitor.recorded.values(), key=lambda r: r.urn),
+        outputs=monitor.stack_outputs,
+        secret_outputs=monitor.stack_secret_outputs,
+        notes=ctx.notes,
+        logs=capture.lines,
+    )
+
+
+def _reset_runtime() -> None:
+    """Clear what a previous run left in the SDK's process-wide state."""
+    settings.SETTINGS.outputs.clear()
+    settings.SETTINGS.rpc_manager.clear()
+    settings.set_root_resource(None)

@@ -1,0 +1,1 @@
+"""Stack settings (the validated `mindie:*` config) and the composition of a stack from them."""

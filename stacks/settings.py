@@ -1,0 +1,236 @@
+"""The stack's settings: every `mindie:*` config key, validated before any resource exists.
+
+`Settings` is the one place where keys, types and defaults live. `load_settings`
+reads the raw config the way the Pulumi runtime hands it to a program (a map of
+"mindie:<key>" to strings, objects JSON-encoded), validates all of it with
+pydantic and raises one `SettingsError` naming every bad field, its value and the
+allowed range. Nothing is declared before this returns.
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any, Optional
+
+from pydantic import Field, ValidationError, model_validator
+
+from .errors import SettingsError, describe_value, near_miss
+from .fields import AbsolutePath, DnsLabel, StrictBool, StrictStr
+from .infer_server import InferServer, StrictModel
+
+PROJECT = "mindie"
+"""The Pulumi project name (Pulumi.yaml `name`) and so the config namespace."""
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class Entry(StrEnum):
+    """Which component is the external entry: the seed's two schemes."""
+
+    SERVER = "server"  # 方式一: the MindIE Server is reached through its NodePort
+    COORDINATOR = "coordinator"  # 方式二: the Coordinator is the entry, servers stay in-cluster
+
+
+class KubernetesTarget(StrictModel):
+    """Where the program's Kubernetes objects go (the explicit kubernetes.Provider)."""
+
+    render_yaml_to_directory: Optional[StrictStr] = Field(
+        None,
+        alias="renderYamlToDirectory",
+        description="Render manifests to this directory instead of applying them (no cluster needed).",
+    )
+    kubeconfig: Optional[StrictStr] = Field(
+        None, description="Path or contents of a kubeconfig; unset: the ambient KUBECONFIG."
+    )
+    context: Optional[StrictStr] = Field(None, description="kubeconfig context to use.")
+    enable_server_side_apply: StrictBool = Field(
+        True, alias="enableServerSideApply", description="Use server-side apply."
+    )
+
+    @model_validator(mode="after")
+    def _render_or_cluster(self) -> KubernetesTarget:
+        if self.render_yaml_to_directory and (self.kubeconfig or self.context):
+            raise ValueError(
+                "renderYamlToDirectory cannot be combined with kubeconfig/context: "
+                "a stack either renders YAML or talks to a cluster"
+            )
+        return self
+
+
+class Settings(StrictModel):
+    """All `mindie:*` stack settings. Aliases are the config keys."""
+
+    environment: Environment = Field(
+        description="Which environment this stack is: dev, staging or prod."
+    )
+    namespace: DnsLabel(63) = Field(  # type: ignore[valid-type]
+        "mindie", description="Namespace of every namespaced object (the seed: mindie)."
+    )
+    entry: Entry = Field(
+        Entry.SERVER, description="External entry: server (NodePort on the servers) or coordinator."
+    )
+    infer_server: InferServer = Field(
+        alias="inferServer", description="The seed's infer_server.json, key for key."
+    )
+    kubernetes: KubernetesTarget = Field(
+        default_factory=KubernetesTarget, description="Kubernetes target of the stack."
+    )
+    state_dir: Optional[AbsolutePath] = Field(
+        None, alias="stateDir", description="Reserved for offline state; unset by default."
+    )
+    # --- CA chain (issue 3) ---
+    # --- ms-server Deployer (issue 4) ---
+    # --- server instance groups and NPU inventory (issue 5) ---
+    # --- Coordinator/Controller (issue 6) ---
+    # --- policy and promotion (issues 7, 8) ---
+
+    @model_validator(mode="after")
+    def _supported_shape(self) -> Settings:
+        if self.infer_server.server_type.value != "mindie_single_node":
+            raise ValueError(
+                "inferServer.server_type: this program deploys mindie_single_node only; "
+                "mindie_cross_node needs msctl"
+            )
+        return self
+
+
+ConfigGetter = Callable[[str], Optional[str]]
+
+
+def config_keys() -> list[str]:
+    """Every config key the runtime was given (CLI: PULUMI_CONFIG; mocks: set_all_config)."""
+    from pulumi.runtime import config as runtime_config
+
+    keys = set(runtime_config.CONFIG.get().keys())
+    keys.update((runtime_config.get_config_env() or {}).keys())
+    return sorted(keys)
+
+
+def load_settings(get: Optional[ConfigGetter] = None, keys: Optional[list[str]] = None) -> Settings:
+    """Read and validate every `mindie:*` key; raise SettingsError listing each problem."""
+    if get is None:
+        from pulumi.runtime.config import get_config
+
+        get = get_config
+    keys = config_keys() if keys is None else keys
+    raw, problems = _raw_values(get, keys)
+    if problems:
+        raise SettingsError(problems)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as err:
+        raise SettingsError(format_errors(err, Settings, prefix=f"{PROJECT}:")) from None
+
+
+def _raw_values(get: ConfigGetter, keys: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Decode each known key the way Pulumi config encodes it; report unknown keys."""
+    fields = {(f.alias or n): f for n, f in Settings.model_fields.items()}
+    raw: dict[str, Any] = {}
+    problems: list[str] = []
+    for key in keys:
+        project, _, name = key.partition(":")
+        if project != PROJECT:
+            continue
+        if name not in fields:
+            problems.append(f"{key}: unknown setting{near_miss(name, fields)}")
+            continue
+        text = get(key)
+        if text is None:
+            continue
+        if _is_text(fields[name].annotation):
+            raw[name] = text
+            continue
+        try:
+            raw[name] = json.loads(text)
+        except json.JSONDecodeError as err:
+            problems.append(f"{key}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})")
+    return raw, problems
+
+
+def _is_text(annotation: Any) -> bool:
+    """True when a config value of this type is taken as the raw string."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if args and typing.get_origin(annotation) is not typing.Annotated:
+        return all(_is_text(a) for a in args)
+    base = typing.get_args(annotation)[0] if typing.get_origin(annotation) is typing.Annotated else annotation
+    return isinstance(base, type) and issubclass(base, str)
+
+
+def format_errors(err: ValidationError, model: type, prefix: str = "") -> list[str]:
+    """One readable line per pydantic error: `path = value: what is allowed`."""
+    lines = []
+    for e in err.errors(include_url=False):
+        path = _dotted(e["loc"])
+        lines.append(f"{prefix}{path}{_value_part(e)}: {_message(e, model)}")
+    return lines
+
+
+def _dotted(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _value_part(e: Mapping[str, Any]) -> str:
+    if e["type"] in ("missing", "extra_forbidden"):
+        return ""
+    return f" = {describe_value(e['input'])}"
+
+
+def _message(e: Mapping[str, Any], model: type) -> str:
+    kind = e["type"]
+    if kind == "missing":
+        return "required setting is missing"
+    if kind == "extra_forbidden":
+        return "unknown key" + near_miss(str(e["loc"][-1]), _siblings(model, e["loc"][:-1]))
+    if kind == "enum":
+        return f"must be one of {e['ctx']['expected']}"
+    if kind == "literal_error":
+        return f"must be one of {e['ctx']['expected']}"
+    if kind in ("int_type", "int_parsing"):
+        return "must be an integer (a JSON number, not a string)"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false (a JSON boolean, not a string)"
+    if kind in ("string_type",):
+        return "must be a string"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be an object"
+    msg = str(e["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def _siblings(model: type, loc: tuple) -> list[str]:
+    """Field names (aliases) of the model at `loc`, for near-miss suggestions."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or not hasattr(current, "model_fields"):
+            return []
+        field = next(
+            (f for n, f in current.model_fields.items() if part in (n, f.alias)), None
+        )
+        if field is None:
+            return []
+        current = _model_of(field.annotation)
+    if not hasattr(current, "model_fields"):
+        return []
+    return [f.alias or n for n, f in current.model_fields.items()]
+
+
+def _model_of(annotation: Any) -> Any:
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and hasattr(candidate, "model_fields"):
+            return candidate
+    return None

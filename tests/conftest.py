@@ -1,0 +1,65 @@
+"""Shared fixtures: run the real program under the mock runtime, per test.
+
+`run_stack` re-runs `__main__.py` for a committed stack with config overrides.
+The offline state file is shared for the whole session, so slow generated
+material (RSA-4096 keys) is made once and reused, as Pulumi state would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mindiectl import stackfile
+from mindiectl.runtime import PROJECT_DIR, RunResult, run_program
+from mindiectl.state import StackState
+
+from .helpers import DELETE, infer_server, set_path
+
+
+@pytest.fixture(scope="session")
+def session_state(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], StackState]:
+    root = tmp_path_factory.mktemp("state")
+    states: dict[str, StackState] = {}
+
+    def get(stack: str) -> StackState:
+        if stack not in states:
+            states[stack] = StackState(root / f"{stack}.json")
+        return states[stack]
+
+    return get
+
+
+@pytest.fixture
+def run_stack(session_state) -> Callable[..., RunResult]:
+    """run_stack(stack="dev", overrides={"mindie:key": value or object}, server={"a.b": v})."""
+
+    def run(
+        stack: str = "dev",
+        overrides: dict[str, Any] | None = None,
+        server: dict[str, Any] | None = None,
+    ) -> RunResult:
+        cfg = stackfile.load(stack)
+        config = dict(cfg.config)
+        if server:
+            body = infer_server(stack)
+            for dotted, value in server.items():
+                set_path(body, dotted, value)
+            config["mindie:inferServer"] = json.dumps(body)
+        for key, value in (overrides or {}).items():
+            if value is DELETE:
+                config.pop(key, None)
+            else:
+                config[key] = value if isinstance(value, str) else json.dumps(value)
+        return run_program(stack, config, cfg.secret_keys, session_state(stack))
+
+    return run
+
+
+@pytest.fixture
+def project_dir() -> Path:
+    return PROJECT_DIR

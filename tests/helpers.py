@@ -1,0 +1,37 @@
+"""Helpers shared by the tests (config of committed stacks, nested edits)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from mindiectl import stackfile
+from mindiectl.runtime import PROJECT_DIR
+
+STACKS = stackfile.list_stacks(PROJECT_DIR)
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    return dict(stackfile.load(stack).config)
+
+
+def infer_server(stack: str = "dev") -> dict[str, Any]:
+    """A committed stack's inferServer object (a fresh copy to modify)."""
+    return copy.deepcopy(json.loads(stack_config(stack)["mindie:inferServer"]))
+
+
+def set_path(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    """data with `a.b.c` set (or deleted when value is DELETE)."""
+    *parents, last = dotted.split(".")
+    node = data
+    for key in parents:
+        node = node[key]
+    if value is DELETE:
+        node.pop(last, None)
+    else:
+        node[last] = value
+    return data
+
+
+DELETE = object()

@@ -1,0 +1,92 @@
+"""mindiectl import/export: the seed's infer_server.json in and out of stack config."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mindiectl.__main__ import main
+from mindiectl.legacy import export_stack, import_file
+
+DATA = Path(__file__).parent / "data"
+SEED = DATA / "infer_server_seed.json"  # verbatim from the seed, missing comma included
+
+
+@pytest.fixture
+def project(tmp_path: Path, project_dir: Path) -> Path:
+    """A scratch copy of the committed stack files."""
+    for stack_file in project_dir.glob("Pulumi.*.yaml"):
+        shutil.copy(stack_file, tmp_path / stack_file.name)
+    return tmp_path
+
+
+def fixed_seed(tmp_path: Path) -> Path:
+    """The seed example with its missing comma fixed and memory brought into range."""
+    text = SEED.read_text().replace('"npu_fault_reschedule": true\n', '"npu_fault_reschedule": true,\n')
+    text = text.replace('"memory":   500000', '"memory":   256000')
+    path = tmp_path / "infer_server.json"
+    path.write_text(text)
+    return path
+
+
+def test_seed_syntax_error_reported_with_line_and_column(project: Path, capsys):
+    before = (project / "Pulumi.dev.yaml").read_text()
+    with pytest.raises(Exception) as info:
+        import_file(SEED, "dev", None, project)
+    expected = "infer_server_seed.json: JSON syntax error at line 28 column 5: Expecting ',' delimiter"
+    assert expected in str(info.value)
+    assert (project / "Pulumi.dev.yaml").read_text() == before
+
+
+def test_cli_reports_syntax_error_without_traceback(capsys):
+    code = main(["import", str(SEED), "--stack", "dev"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "line 28 column 5" in err and "Traceback" not in err
+
+
+def test_out_of_range_memory_names_field_and_writes_nothing(project: Path, tmp_path: Path):
+    path = fixed_seed(tmp_path)
+    path.write_text(path.read_text().replace('"memory":   256000', '"memory":   500000'))
+    before = (project / "Pulumi.dev.yaml").read_text()
+    expected = r"resource_requests.memory = 500000: out of range: allowed 1000 to 256000"
+    with pytest.raises(Exception, match=expected):
+        import_file(path, "dev", None, project)
+    assert (project / "Pulumi.dev.yaml").read_text() == before
+
+
+def test_import_keeps_other_keys_and_comments(project: Path, tmp_path: Path):
+    import_file(fixed_seed(tmp_path), "dev", None, project)
+    text = (project / "Pulumi.dev.yaml").read_text()
+    assert "# dev: a developer's stack." in text
+    assert "renderYamlToDirectory: build/dev/rendered" in text
+    assert "replicas: 1" in text and "cpu_core: 32000" in text
+
+
+def test_round_trip_import_then_export(project: Path, tmp_path: Path):
+    source = fixed_seed(tmp_path)
+    import_file(source, "dev", None, project)
+    assert json.loads(export_stack("dev", project)) == json.loads(source.read_text())
+
+
+def test_import_creates_new_stack_file(project: Path, tmp_path: Path):
+    import_file(fixed_seed(tmp_path), "staging2", "staging", project)
+    exported = json.loads(export_stack("staging2", project))
+    assert exported["server_name"] == "mindie-server"
+    assert "mindie:environment: staging" in (project / "Pulumi.staging2.yaml").read_text()
+
+
+def test_new_stack_needs_environment(project: Path, tmp_path: Path):
+    with pytest.raises(Exception, match="needs --environment"):
+        import_file(fixed_seed(tmp_path), "qa", None, project)
+    assert not (project / "Pulumi.qa.yaml").exists()
+
+
+def test_export_prints_seed_keys_in_order(capsys):
+    assert main(["export", "--stack", "prod"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data)[:3] == ["server_name", "replicas", "service_port"]
+    assert data["resource_requests"]["npu_type"] == "Ascend910"

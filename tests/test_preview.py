@@ -1,0 +1,73 @@
+"""mindiectl preview: every committed stack previews; output is deterministic; bad config writes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mindiectl.__main__ import main
+
+from .helpers import STACKS
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_committed_stack_previews(stack: str, tmp_path: Path, capsys):
+    out = tmp_path / stack
+    assert main(["preview", "--stack", stack, "--out", str(out), "--state", str(tmp_path / "s.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "pulumi:pulumi:Stack" in printed and f"mindie-{stack}" in printed
+    resources = json.loads((out / "resources.json").read_text())
+    assert {"urn", "type", "name", "parent", "dependencies"} <= set(resources[0])
+    outputs = json.loads((out / "outputs.json").read_text())
+    assert outputs["environment"] == stack
+    namespace = yaml.safe_load((out / "manifests" / "namespace.mindie.yaml").read_text())
+    assert namespace["metadata"]["labels"]["mindie.huawei.com/environment"] == stack
+    assert (out / "graph.mmd").read_text().startswith("graph TD")
+    assert (out / "graph.dot").read_text().startswith("digraph")
+
+
+def test_two_previews_identical(tmp_path: Path):
+    state = str(tmp_path / "state.json")
+    for name in ("a", "b"):
+        args = ["preview", "--stack", "prod", "--quiet", "--out", str(tmp_path / name), "--state", state]
+        assert main(args) == 0
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert files_a == files_b and files_a
+    for rel in files_a:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_bad_config_writes_nothing(tmp_path: Path, project_dir: Path, capsys, monkeypatch):
+    import shutil
+
+    for f in project_dir.glob("Pulumi.*.yaml"):
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        (tmp_path / "Pulumi.dev.yaml").read_text().replace("npu_chip_num: 1", "npu_chip_num: 9")
+    )
+    monkeypatch.setenv("MINDIE_STACK_DIR", str(tmp_path))
+    out = tmp_path / "out"
+    code = main(["preview", "--stack", "dev", "--out", str(out), "--state", str(tmp_path / "s.json")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "mindie:inferServer.resource_requests.npu_chip_num = 9: out of range: allowed 1 to 8" in err
+    assert "Traceback" not in err
+    assert not out.exists() and not (tmp_path / "s.json").exists()
+
+
+def test_tree_nests_children_under_components(run_stack):
+    result = run_stack("dev")
+    ns = result.one("kubernetes:core/v1:Namespace")
+    component = result.one("mindie:namespace:Namespace")
+    assert ns.parent == component.urn
+
+
+def test_every_kubernetes_object_uses_the_explicit_provider(run_stack):
+    result = run_stack("dev")
+    for r in result.resources:
+        if r.custom and r.type.startswith("kubernetes:"):
+            assert "pulumi:providers:kubernetes::dev-k8s" in r.provider, r.urn

@@ -1,0 +1,200 @@
+"""Every rule of the inferServer model, at both sides of each bound, and the messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stacks.errors import SettingsError
+from stacks.settings import load_settings
+
+from .helpers import DELETE, infer_server, set_path, stack_config
+
+
+def load_with(changes: dict, stack: str = "dev", extra: dict | None = None):
+    config = stack_config(stack)
+    body = infer_server(stack)
+    for dotted, value in changes.items():
+        set_path(body, dotted, value)
+    config["mindie:inferServer"] = json.dumps(body)
+    config.update(extra or {})
+    return load_settings(config.get, list(config))
+
+
+def error_of(changes: dict, **kw) -> str:
+    with pytest.raises(SettingsError) as info:
+        load_with(changes, **kw)
+    return str(info.value)
+
+
+RANGES = [
+    ("replicas", 1, 256),
+    ("service_port", 30000, 32767),
+    ("init_delay", 10, 1800),
+    ("liveness_timeout", 1, 600),
+    ("readiness_timeout", 1, 600),
+    ("liveness_failure_threshold", 1, 10),
+    ("readiness_failure_threshold", 1, 10),
+    ("termination_grace_period_seconds", 0, 3600),
+    ("resource_requests.memory", 1000, 256000),
+    ("resource_requests.cpu_core", 1000, 256000),
+    ("resource_requests.npu_chip_num", 1, 8),
+    ("mindie_server_config.infer_port", 1024, 65535),
+    ("mindie_server_config.management_port", 1024, 65535),
+]
+
+
+@pytest.mark.parametrize(("field", "lo", "hi"), RANGES)
+def test_range_accepts_both_ends(field, lo, hi):
+    other = {"mindie_server_config.management_port": 2000} if field.endswith("infer_port") else {}
+    if field.endswith("management_port"):
+        other = {"mindie_server_config.infer_port": 2000}
+    for value in (lo, hi):
+        settings = load_with({field: value, **other})
+        node = settings.infer_server
+        for part in field.split("."):
+            node = getattr(node, part)
+        assert node == value
+
+
+@pytest.mark.parametrize(("field", "lo", "hi"), RANGES)
+def test_range_rejects_just_outside(field, lo, hi):
+    for value in (lo - 1, hi + 1):
+        message = error_of({field: value})
+        assert f"mindie:inferServer.{field} = {value}: out of range: allowed {lo} to {hi}" in message
+
+
+def test_memory_defaults_to_seed_value():
+    assert load_with({"resource_requests.memory": DELETE}).infer_server.resource_requests.memory == 256000
+
+
+@pytest.mark.parametrize(
+    ("field", "bad", "allowed"),
+    [
+        ("resource_requests.npu_type", "Ascend310", "'Ascend910' or 'Ascend310P'"),
+        ("service_type", "ClusterIP", "'NodePort'"),
+        ("server_type", "mindie_multi_node", "'mindie_single_node' or 'mindie_cross_node'"),
+        ("scheduler", "kube", "'default' or 'volcano'"),
+    ],
+)
+def test_enums_name_allowed_values(field, bad, allowed):
+    assert f"mindie:inferServer.{field} = '{bad}': must be one of {allowed}" in error_of({field: bad})
+
+
+def test_cross_node_server_type_is_refused_by_the_program():
+    assert "mindie_single_node only" in error_of({"server_type": "mindie_cross_node"})
+
+
+@pytest.mark.parametrize("value", [2, 4])
+def test_cross_node_num_accepts_2_and_4(value):
+    assert load_with({"cross_node_num": value}).infer_server.cross_node_num == value
+
+
+@pytest.mark.parametrize("value", [1, 3, 8])
+def test_cross_node_num_rejects_others(value):
+    assert f"cross_node_num = {value}: must be one of 2 or 4" in error_of({"cross_node_num": value})
+
+
+@pytest.mark.parametrize(
+    "name", ["a", "m" * 48, "mindie-server", "s1"]
+)
+def test_server_name_valid(name):
+    assert load_with({"server_name": name}).infer_server.server_name == name
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("", "1 to 48 characters"),
+        ("m" * 49, "1 to 48 characters"),
+        ("Mindie", "DNS-1123 label"),
+        ("-mindie", "DNS-1123 label"),
+        ("mindie-", "DNS-1123 label"),
+        ("mindie_server", "DNS-1123 label"),
+    ],
+)
+def test_server_name_invalid(name, reason):
+    assert reason in error_of({"server_name": name})
+
+
+@pytest.mark.parametrize("value", ["0%", "1%", "50%", "100%"])
+def test_percent_valid(value):
+    assert load_with({"max_surge": value, "max_unavailable": "25%"}).infer_server.max_surge == value
+
+
+@pytest.mark.parametrize("value", ["101%", "-1%", "50", "50 %", "05%", "1.5%", "%"])
+def test_percent_invalid(value):
+    assert '"{int}%"' in error_of({"max_surge": value})
+
+
+def test_percent_rejects_number():
+    assert "must be a string" in error_of({"max_surge": 50})
+
+
+def test_both_zero_percent_rejected():
+    message = error_of({"max_surge": "0%", "max_unavailable": "0%"})
+    assert "both \"0%\"" in message and "Kubernetes rejects" in message
+
+
+def test_ports_must_differ():
+    ports = {"mindie_server_config.infer_port": 1026, "mindie_server_config.management_port": 1026}
+    message = error_of(ports)
+    assert "infer_port and management_port are both 1026" in message
+
+
+def test_install_path_absolute():
+    assert "absolute path" in error_of({"mindie_server_config.mies_install_path": "usr/local/mindie"})
+
+
+def test_strict_int_and_bool():
+    message = error_of({"replicas": "2", "detect_server_inner_error": "yes"})
+    assert "replicas = '2': must be an integer" in message
+    assert "detect_server_inner_error = 'yes': must be true or false" in message
+
+
+def test_float_is_not_an_int():
+    assert "replicas = 2.5: must be an integer" in error_of({"replicas": 2.5})
+
+
+def test_unknown_key_suggests_near_miss():
+    assert 'resource_requests.npu_chips: unknown key (did you mean "npu_chip_num"?)' in error_of(
+        {"resource_requests.npu_chips": 2}
+    )
+
+
+def test_missing_required_key_named():
+    assert "mindie:inferServer.init_delay: required setting is missing" in error_of({"init_delay": DELETE})
+
+
+def test_unknown_top_level_setting_suggests_near_miss():
+    message = error_of({}, extra={"mindie:namespce": "x"})
+    assert 'mindie:namespce: unknown setting (did you mean "namespace"?)' in message
+
+
+def test_all_errors_reported_at_once():
+    message = error_of({"replicas": 0, "init_delay": 5, "scheduler": "x"})
+    assert message.count("\n  - ") == 3
+
+
+def test_environment_required_and_closed():
+    config = stack_config("dev")
+    config["mindie:environment"] = "qa"
+    with pytest.raises(SettingsError, match="environment = 'qa': must be one of 'dev', 'staging' or 'prod'"):
+        load_settings(config.get, list(config))
+
+
+def test_namespace_is_a_dns_label():
+    with pytest.raises(SettingsError, match="mindie:namespace = 'Mindie'"):
+        load_with({}, extra={"mindie:namespace": "Mindie"})
+
+
+def test_render_and_cluster_are_exclusive():
+    target = json.dumps({"renderYamlToDirectory": "out", "context": "prod"})
+    with pytest.raises(SettingsError, match="renderYamlToDirectory cannot be combined"):
+        load_with({}, extra={"mindie:kubernetes": target})
+
+
+def test_object_setting_with_bad_json_names_position():
+    with pytest.raises(SettingsError, match=r"mindie:kubernetes: not valid JSON \(.* line 1 column"):
+        load_with({}, extra={"mindie:kubernetes": "{oops"})
