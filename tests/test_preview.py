@@ -71,3 +71,12 @@ def test_every_kubernetes_object_uses_the_explicit_provider(run_stack):
     for r in result.resources:
         if r.custom and r.type.startswith("kubernetes:"):
             assert "pulumi:providers:kubernetes::dev-k8s" in r.provider, r.urn
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_manifest_passes_strict_schema(stack: str, run_stack):
+    from mindiectl.render import manifests
+    from mindiectl.schema import schema_errors
+
+    for filename, manifest in manifests(run_stack(stack)).items():
+        assert schema_errors(manifest) == [], filename
