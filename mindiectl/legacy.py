@@ -57,15 +57,12 @@ def import_file(source: Path, stack: str, environment: str | None, project_dir: 
     if env_key not in config:
         config[env_key] = _environment_for(stack, environment)
     config[KEY] = to_json_dict(server)
-    # The whole stack must still be valid with the new value before anything is written.
-    encoded = {str(k): stackfile.encode_value(v) for k, v in config.items() if not _is_secure(v)}
+    # The whole stack must still be valid with the new value before anything is written
+    # (secure values decrypted as for `pulumi up`: a stack with secrets needs its passphrase).
+    encoded = stackfile.config_of(path, doc).config
     load_settings(encoded.get, list(encoded))
     stackfile.write_document(path, doc)
     return path
-
-
-def _is_secure(value: object) -> bool:
-    return isinstance(value, dict) and set(value) == {"secure"}
 
 
 def _environment_for(stack: str, environment: str | None) -> str:

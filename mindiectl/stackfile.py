@@ -4,13 +4,22 @@ The CLI hands a program its config as strings: scalars as text, objects and
 lists JSON-encoded. `load` does the same, so the mock run sees exactly what a
 `pulumi up` would. Editing (`mindiectl import`, `promote`) goes through
 ruamel.yaml in round-trip mode so that comments and key order survive.
+
+Secrets: `secure:` values (top level, or nested inside an object as
+`pulumi config set --secret --path` writes them) are decrypted with Pulumi's
+passphrase secrets provider, byte-compatible with the CLI (see `PassphraseCrypter`);
+a key holding any secret is passed to the program as a secret key, as the CLI does.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import io
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,16 +82,46 @@ def load(stack: str, project_dir: Path | None = None) -> StackConfig:
     path = stack_path(stack, project_dir)
     if not path.exists():
         raise StackFileError(f"no stack file {path.name} (stacks: {', '.join(list_stacks(project_dir))})")
-    doc = read_document(path)
-    result = StackConfig(stack=stack, path=path)
+    return config_of(path, read_document(path), stack)
+
+
+def config_of(path: Path, doc: Any, stack: str | None = None) -> StackConfig:
+    """The program's view of a stack document: strings, secure values decrypted."""
+    result = StackConfig(stack=stack or path.name[len("Pulumi."):-len(".yaml")], path=path)
     for key, value in (doc.get("config") or {}).items():
         key = str(key)
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            result.config[key] = decrypt_secure(path, doc, key, str(value["secure"]))
-            result.secret_keys.append(key)
-        else:
+        if not _has_secure(value):
             result.config[key] = encode_value(value)
+            continue
+        plain = _decrypt_tree(path, doc, key, value)
+        result.config[key] = plain if isinstance(plain, str) else encode_value(plain)
+        result.secret_keys.append(key)
     return result
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def _has_secure(value: Any) -> bool:
+    if _is_secure(value):
+        return True
+    if isinstance(value, dict):
+        return any(_has_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(v) for v in value)
+    return False
+
+
+def _decrypt_tree(path: Path, doc: Any, key: str, value: Any) -> Any:
+    """`value` with every nested {secure: ...} replaced by its plaintext."""
+    if _is_secure(value):
+        return decrypt_secure(path, doc, key, str(value["secure"]))
+    if isinstance(value, dict):
+        return {str(k): _decrypt_tree(path, doc, key, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decrypt_tree(path, doc, key, v) for v in value]
+    return value
 
 
 def encode_value(value: Any) -> str:
@@ -106,11 +145,148 @@ def _plain(value: Any) -> Any:
 
 
 def decrypt_secure(path: Path, doc: Any, key: str, ciphertext: str) -> str:
-    """Decrypt a `secure:` value; the CA issue adds the passphrase secrets provider."""
-    raise StackFileError(
-        f"{path.name}: {key} is a secret encrypted by the Pulumi CLI; "
-        "offline decryption is not available"
-    )
+    """Decrypt one `secure:` value of the stack file (passphrase secrets provider)."""
+    crypter = stack_crypter(path, doc)
+    try:
+        return crypter.decrypt(ciphertext)
+    except ValueError as err:
+        raise StackFileError(f"{path.name}: {key}: cannot decrypt the secure value ({err})") from None
+
+
+# --- Pulumi's passphrase secrets provider -----------------------------------------------------
+# Verified against pulumi/pulumi sdk/go/common/resource/config/crypt.go and
+# pkg/secrets/passphrase/manager.go:
+#   key    = PBKDF2-HMAC-SHA256(passphrase, salt, 1_000_000 iterations, 32 bytes)
+#   value  = "v1:" + b64(nonce, 12 bytes) + ":" + b64(AES-256-GCM ciphertext || 16-byte tag), no AAD
+#   encryptionsalt = "v1:" + b64(salt, 8 bytes) + ":" + value("pulumi")  (proves the passphrase)
+
+PASSPHRASE_ENV = "PULUMI_CONFIG_PASSPHRASE"
+PASSPHRASE_FILE_ENV = "PULUMI_CONFIG_PASSPHRASE_FILE"
+PBKDF2_ITERATIONS = 1_000_000
+_CHECK_TEXT = "pulumi"
+
+
+@functools.lru_cache(maxsize=8)
+def _derive_key(passphrase: str, salt: bytes) -> bytes:
+    # 1e6 PBKDF2 rounds take ~0.3 s: derive once per (passphrase, salt) per process.
+    return hashlib.pbkdf2_hmac("sha256", passphrase.encode(), salt, PBKDF2_ITERATIONS, 32)
+
+
+class PassphraseCrypter:
+    """Encrypts and decrypts `secure:` values exactly like `pulumi config set --secret`."""
+
+    def __init__(self, passphrase: str, encryption_salt: str):
+        parts = encryption_salt.split(":", 2)
+        if len(parts) != 3 or parts[0] != "v1":
+            raise ValueError("malformed encryptionsalt (expected v1:<salt>:<check value>)")
+        try:
+            salt = base64.b64decode(parts[1], validate=True)
+        except ValueError:
+            raise ValueError("malformed encryptionsalt (salt is not base64)") from None
+        self.encryption_salt = encryption_salt
+        self._key = _derive_key(passphrase, salt)
+        try:
+            check = self.decrypt(parts[2])
+        except ValueError:
+            check = None
+        if check != _CHECK_TEXT:
+            raise ValueError("incorrect passphrase")
+
+    @classmethod
+    def new(cls, passphrase: str) -> PassphraseCrypter:
+        """A fresh salt, as `pulumi stack init --secrets-provider passphrase` makes it."""
+        salt = secrets.token_bytes(8)
+        key = _derive_key(passphrase, salt)
+        state = f"v1:{base64.b64encode(salt).decode()}:{_seal(key, _CHECK_TEXT)}"
+        return cls(passphrase, state)
+
+    def encrypt(self, plaintext: str) -> str:
+        return _seal(self._key, plaintext)
+
+    def decrypt(self, value: str) -> str:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        parts = value.split(":")
+        if len(parts) != 3 or parts[0] != "v1":
+            raise ValueError("not a v1 secure value")
+        try:
+            nonce = base64.b64decode(parts[1], validate=True)
+            sealed = base64.b64decode(parts[2], validate=True)
+        except ValueError:
+            raise ValueError("secure value is not base64") from None
+        if len(nonce) != 12:
+            raise ValueError("nonce size is incorrect")
+        try:
+            return AESGCM(self._key).decrypt(nonce, sealed, None).decode()
+        except InvalidTag:
+            raise ValueError("authentication failed: wrong passphrase or corrupted value") from None
+
+
+def _seal(key: bytes, plaintext: str) -> str:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), None)
+    return f"v1:{base64.b64encode(nonce).decode()}:{base64.b64encode(sealed).decode()}"
+
+
+def read_passphrase() -> str | None:
+    """The passphrase the Pulumi CLI would use: $PULUMI_CONFIG_PASSPHRASE, else the _FILE."""
+    if PASSPHRASE_ENV in os.environ:
+        return os.environ[PASSPHRASE_ENV]
+    file = os.environ.get(PASSPHRASE_FILE_ENV)
+    if file:
+        try:
+            return Path(file).read_text().strip()
+        except OSError as err:
+            raise StackFileError(f"cannot read {PASSPHRASE_FILE_ENV}={file}: {err.strerror}") from None
+    return None
+
+
+def stack_crypter(path: Path, doc: Any, create: bool = False) -> PassphraseCrypter:
+    """The crypter of a stack file (its `encryptionsalt:`); `create` adds a salt if none."""
+    provider = doc.get("secretsprovider")
+    if provider and provider != "passphrase":
+        raise StackFileError(
+            f"{path.name}: secrets provider {provider!r}: offline decryption supports "
+            "the passphrase provider only (run `pulumi config` with the CLI instead)"
+        )
+    passphrase = read_passphrase()
+    if passphrase is None:
+        raise StackFileError(
+            f"{path.name} holds secrets: set {PASSPHRASE_ENV} (or {PASSPHRASE_FILE_ENV}) to its "
+            "passphrase, as for `pulumi up` (committed demo stacks: see docs/tls.md)"
+        )
+    salt = doc.get("encryptionsalt")
+    try:
+        if not salt:
+            if not create:
+                raise StackFileError(f"{path.name}: secure values but no encryptionsalt")
+            crypter = PassphraseCrypter.new(passphrase)
+            doc["encryptionsalt"] = crypter.encryption_salt
+            return crypter
+        return PassphraseCrypter(passphrase, str(salt))
+    except ValueError as err:
+        raise StackFileError(f"{path.name}: {err} (check {PASSPHRASE_ENV})") from None
+
+
+def set_secret(path: Path, key: str, plaintext: str) -> None:
+    """`pulumi config set --secret [--path] <key> <value>`: `key` may be dotted below the
+    config key (mindie:tls.rootCa.keyPem); comments and order of the file are kept."""
+    doc = read_document(path)
+    if doc.get("config") is None:
+        doc["config"] = {}
+    crypter = stack_crypter(path, doc, create=True)
+    top, _, rest = key.partition(".")
+    node = doc["config"]
+    parts = [top, *rest.split(".")] if rest else [top]
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[parts[-1]] = {"secure": crypter.encrypt(plaintext)}
+    write_document(path, doc)
 
 
 def list_stacks(project_dir: Path | None = None) -> list[str]:

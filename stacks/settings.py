@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, model_validator
 from .errors import SettingsError, describe_value, near_miss
 from .fields import AbsolutePath, DnsLabel, StrictBool, StrictStr
 from .infer_server import InferServer, StrictModel
+from .tls import TlsSettings
 
 PROJECT = "mindie"
 """The Pulumi project name (Pulumi.yaml `name`) and so the config namespace."""
@@ -86,6 +87,10 @@ class Settings(StrictModel):
         None, alias="stateDir", description="Reserved for offline state; unset by default."
     )
     # --- CA chain (issue 3) ---
+    tls: TlsSettings = Field(
+        default_factory=TlsSettings,
+        description="CA chain of the cluster-management components (root, intermediate, leaves, CRL).",
+    )
     # --- ms-server Deployer (issue 4) ---
     # --- server instance groups and NPU inventory (issue 5) ---
     # --- Coordinator/Controller (issue 6) ---
@@ -97,6 +102,17 @@ class Settings(StrictModel):
             raise ValueError(
                 "inferServer.server_type: this program deploys mindie_single_node only; "
                 "mindie_cross_node needs msctl"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _prod_has_a_real_root_ca(self) -> Settings:
+        # The self-signed stand-in root is for dev: no kube API server trusts it, so a prod
+        # kubeclient certificate chained to it could never authenticate.
+        if self.environment is Environment.PROD and self.tls.root_ca is None:
+            raise ValueError(
+                "tls.rootCa: required in prod: the cluster root CA (/etc/kubernetes/pki/ca.crt as "
+                "certPem, its key as secret keyPem); the self-signed stand-in is for dev and staging only"
             )
         return self
 
@@ -168,7 +184,11 @@ def format_errors(err: ValidationError, model: type, prefix: str = "") -> list[s
     lines = []
     for e in err.errors(include_url=False):
         path = _dotted(e["loc"])
-        lines.append(f"{prefix}{path}{_value_part(e)}: {_message(e, model)}")
+        if not path:  # a whole-model rule: its message names the fields itself
+            lines.append(f"{prefix}{_message(e, model)}")
+            continue
+        value = "" if _hides_value(model, e["loc"]) else _value_part(e)
+        lines.append(f"{prefix}{path}{value}: {_message(e, model)}")
     return lines
 
 
@@ -210,6 +230,39 @@ def _message(e: Mapping[str, Any], model: type) -> str:
         return "must be an object"
     msg = str(e["msg"])
     return msg.removeprefix("Value error, ")
+
+
+def _hides_value(model: type, loc: tuple) -> bool:
+    """True when the value at `loc` is, or contains, a secret (SecretStr): never echo it."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or not hasattr(current, "model_fields"):
+            continue
+        field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
+        if field is None:
+            return False
+        if _is_secret(field.annotation):
+            return True
+        current = _model_of(field.annotation)
+    return current is not None and _contains_secret(current, set())
+
+
+def _is_secret(annotation: Any) -> bool:
+    from pydantic import SecretStr
+
+    if annotation is SecretStr:
+        return True
+    return any(_is_secret(a) for a in typing.get_args(annotation))
+
+
+def _contains_secret(model: Any, seen: set) -> bool:
+    if model in seen or not hasattr(model, "model_fields"):
+        return False
+    seen.add(model)
+    return any(
+        _is_secret(f.annotation) or _contains_secret(_model_of(f.annotation), seen)
+        for f in model.model_fields.values()
+    )
 
 
 def _siblings(model: type, loc: tuple) -> list[str]:

@@ -8,6 +8,7 @@ material (RSA-4096 keys) is made once and reused, as Pulumi state would.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,11 @@ from mindiectl import stackfile
 from mindiectl.runtime import PROJECT_DIR, RunResult, run_program
 from mindiectl.state import StackState
 
-from .helpers import DELETE, infer_server, set_path
+from .helpers import DELETE, DEMO_PASSPHRASE, infer_server, set_path
+
+# The committed staging/prod stacks hold demo secrets under a documented demo passphrase
+# (docs/tls.md), as `pulumi up` would need PULUMI_CONFIG_PASSPHRASE.
+os.environ.setdefault(stackfile.PASSPHRASE_ENV, DEMO_PASSPHRASE)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ from mindiectl import stackfile
 from mindiectl.runtime import PROJECT_DIR
 
 STACKS = stackfile.list_stacks(PROJECT_DIR)
+DEMO_PASSPHRASE = "mindie-demo-passphrase"
+"""PULUMI_CONFIG_PASSPHRASE of the committed demo stacks (docs/tls.md): demo only, never production."""
 
 
 def stack_config(stack: str) -> dict[str, str]:

@@ -1,0 +1,301 @@
+"""`mindie:tls`: the CA chain of the cluster-management components (the seed's 准备TLS证书).
+
+Every secret in here (CA private keys, the key passphrase) is a `SecretStr`: it is
+never printed, and validation errors about it never echo the value. Set them the
+way Pulumi stores secrets, e.g.
+
+    pulumi config set --path --secret 'mindie:tls.rootCa.keyPem' < /etc/kubernetes/pki/ca.key
+    pulumi config set --path 'mindie:tls.rootCa.certPem' < /etc/kubernetes/pki/ca.crt
+    pulumi config set --path --secret 'mindie:tls.keyPassphrase' '<passphrase>'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import string
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal, Optional
+
+from pydantic import AfterValidator, Field, SecretStr, model_validator
+
+from .fields import IntRange, StrictStr
+from .infer_server import StrictModel
+
+MIN_PASSPHRASE = 8
+MAX_PASSPHRASE = 256
+
+
+def passphrase_problem(text: str) -> Optional[str]:
+    """The seed's rule: at least 8 characters and at least two of lower case, upper case,
+    digit, special character. None when `text` satisfies it."""
+    kinds = {
+        "lower case": any(c in string.ascii_lowercase for c in text),
+        "upper case": any(c in string.ascii_uppercase for c in text),
+        "digit": any(c in string.digits for c in text),
+        "special character": any(not c.isascii() or not c.isalnum() for c in text),
+    }
+    if not MIN_PASSPHRASE <= len(text) <= MAX_PASSPHRASE:
+        return (f"too weak: must be {MIN_PASSPHRASE} to {MAX_PASSPHRASE} characters long "
+                f"(has {len(text)})")
+    if any(c in "\r\n\0" for c in text):
+        return "must be a single line (no newline or NUL characters)"
+    present = sum(kinds.values())
+    if present < 2:
+        return (f"too weak: needs at least two of lower case, upper case, digit, special character "
+                f"(has only {', '.join(k for k, v in kinds.items() if v) or 'none'})")
+    return None
+
+
+def _check_passphrase(value: SecretStr) -> SecretStr:
+    problem = passphrase_problem(value.get_secret_value())
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Passphrase = Annotated[SecretStr, AfterValidator(_check_passphrase)]
+
+
+def _check_cert_pem(value: str) -> str:
+    from cryptography import x509
+
+    try:
+        certs = x509.load_pem_x509_certificates(value.encode())
+    except ValueError:
+        raise ValueError("not a PEM certificate (-----BEGIN CERTIFICATE-----)") from None
+    if len(certs) != 1:
+        raise ValueError(f"must hold exactly one certificate (has {len(certs)})")
+    try:
+        bc = certs[0].extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        bc = None
+    if bc is None or not bc.ca:
+        raise ValueError("is not a CA certificate (basicConstraints CA:TRUE missing)")
+    return value
+
+
+CertPem = Annotated[StrictStr, AfterValidator(_check_cert_pem)]
+
+
+class CaMaterial(StrictModel):
+    """A CA certificate and its private key (PEM)."""
+
+    cert_pem: CertPem = Field(alias="certPem", description="CA certificate, PEM.")
+    key_pem: SecretStr = Field(
+        alias="keyPem", description="CA private key, PEM (unencrypted PKCS#1/PKCS#8/SEC1). Secret."
+    )
+
+    @model_validator(mode="after")
+    def _key_matches(self) -> CaMaterial:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        try:
+            key = serialization.load_pem_private_key(self.key_pem.get_secret_value().encode(), None)
+        except (ValueError, TypeError):
+            raise ValueError(
+                "keyPem: not an unencrypted PEM private key (decrypt it first: openssl pkey -in ca.key)"
+            ) from None
+        cert = x509.load_pem_x509_certificate(self.cert_pem.encode())
+        fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if key.public_key().public_bytes(*fmt) != cert.public_key().public_bytes(*fmt):
+            raise ValueError("keyPem does not belong to certPem (public keys differ)")
+        return self
+
+    def not_after(self) -> str:
+        from cryptography import x509
+
+        cert = x509.load_pem_x509_certificate(self.cert_pem.encode())
+        return cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class KeyAlgorithm(StrEnum):
+    RSA = "RSA"
+    ECDSA = "ECDSA"
+
+
+class EcdsaCurve(StrEnum):
+    P256 = "P256"
+    P384 = "P384"
+
+
+class RevocationReason(StrEnum):
+    """RFC 5280 5.3.1 CRLReason (removeFromCRL belongs to delta CRLs only)."""
+
+    UNSPECIFIED = "unspecified"
+    KEY_COMPROMISE = "keyCompromise"
+    CA_COMPROMISE = "cACompromise"
+    AFFILIATION_CHANGED = "affiliationChanged"
+    SUPERSEDED = "superseded"
+    CESSATION_OF_OPERATION = "cessationOfOperation"
+    CERTIFICATE_HOLD = "certificateHold"
+    PRIVILEGE_WITHDRAWN = "privilegeWithdrawn"
+
+
+_HEX_SERIAL = re.compile(r"^(0x)?[0-9A-Fa-f]{1,2}(:?[0-9A-Fa-f]{1,2})*$")
+
+
+def _check_serial(value: str) -> str:
+    if not _HEX_SERIAL.match(value):
+        raise ValueError(
+            'must be a hexadecimal serial as `openssl x509 -noout -serial` prints it, e.g. "3F0A9C..." '
+            '(colons allowed)'
+        )
+    number = int(value.lower().removeprefix("0x").replace(":", ""), 16)
+    if not 0 < number < 2**159:
+        raise ValueError("out of range: a certificate serial is 1 to 2^159-1 (RFC 5280 4.1.2.2)")
+    return value
+
+
+def serial_int(value: str) -> int:
+    return int(value.lower().removeprefix("0x").replace(":", ""), 16)
+
+
+def _check_time(value: str) -> str:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError('must be an RFC 3339 time with zone, e.g. "2025-01-31T00:00:00Z"') from None
+    if parsed.tzinfo is None:
+        raise ValueError('must carry a time zone, e.g. "2025-01-31T00:00:00Z"')
+    return value
+
+
+class Revoked(StrictModel):
+    """One revoked certificate listed in the intermediate's CRL."""
+
+    serial: Annotated[StrictStr, AfterValidator(_check_serial)] = Field(
+        description="Serial number in hex (the `tlsSerials` stack output, or `openssl x509 -serial`)."
+    )
+    reason: RevocationReason = Field(RevocationReason.UNSPECIFIED, description="CRL reason code.")
+    revoked_at: Optional[Annotated[StrictStr, AfterValidator(_check_time)]] = Field(
+        None, alias="revokedAt",
+        description="Revocation time (RFC 3339); default: when the serial first appears in the CRL.",
+    )
+
+
+class CrlSettings(StrictModel):
+    """The intermediate's certificate revocation list (the reason the intermediate exists)."""
+
+    revoked: list[Revoked] = Field(default_factory=list, description="Certificates to revoke.")
+    next_update_days: IntRange(1, 90, "days") = Field(  # type: ignore[valid-type]
+        30, alias="nextUpdateDays", description="CRL nextUpdate = issue time + this many days."
+    )
+    renew_before_days: IntRange(0, 89, "days") = Field(  # type: ignore[valid-type]
+        7, alias="renewBeforeDays",
+        description="`pulumi up` re-issues the CRL this many days before its nextUpdate.",
+    )
+
+    @model_validator(mode="after")
+    def _renew_before_next_update(self) -> CrlSettings:
+        if self.renew_before_days >= self.next_update_days:
+            raise ValueError(
+                f"renewBeforeDays = {self.renew_before_days}: must be less than "
+                f"nextUpdateDays = {self.next_update_days}"
+            )
+        serials = [serial_int(r.serial) for r in self.revoked]
+        dupes = sorted({f"{s:X}" for s in serials if serials.count(s) > 1})
+        if dupes:
+            raise ValueError(f"revoked: serial listed twice: {', '.join(dupes)}")
+        return self
+
+
+def _check_san(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    label = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+    if len(value) > 253 or not re.match(rf"^{label}(\.{label})*$", value):
+        raise ValueError("must be an IP address or a lower-case DNS name (RFC 1123)")
+    return value
+
+
+San = Annotated[StrictStr, AfterValidator(_check_san)]
+
+
+class SanSettings(StrictModel):
+    """Subject alternative names of the server certificates. A single-label entry is a
+    Service name: it is expanded to <name>, <name>.<ns>, <name>.<ns>.svc and
+    <name>.<ns>.svc.cluster.local; dotted names and IP addresses are used as given."""
+
+    msserver: list[San] = Field(
+        default_factory=lambda: ["ms-server"], description="ms_server (Deployer) server certificate."
+    )
+    coordinator: list[San] = Field(
+        default_factory=lambda: ["mindie-ms-coordinator-infer"],
+        description="Coordinator certificate (server and client).",
+    )
+    controller: list[San] = Field(
+        default_factory=lambda: ["mindie-ms-controller"],
+        description="Controller certificate (server and client).",
+    )
+
+
+_DN_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")
+
+
+def _check_cn(value: str) -> str:
+    if not _DN_VALUE.match(value):
+        raise ValueError("must be 1 to 64 characters of letters, digits, space, '.', '_', '@', '-'")
+    return value
+
+
+class TlsSettings(StrictModel):
+    """`mindie:tls`: cluster root CA, validity and renewal, key type, passphrase, CRL, SANs."""
+
+    root_ca: Optional[CaMaterial] = Field(
+        None, alias="rootCa",
+        description="The cluster root CA (/etc/kubernetes/pki/ca.crt and ca.key); keyPem secret. "
+                    "Required in prod; unset elsewhere: a self-signed stand-in (never trusted by a cluster).",
+    )
+    business_ca: Optional[CaMaterial] = Field(
+        None, alias="businessCa",
+        description="Business-plane CA the MindIE Servers issue their certificates from (gen_cert.json); "
+                    "unset: a self-signed CA per stack.",
+    )
+    management_ca: Optional[CaMaterial] = Field(
+        None, alias="managementCa",
+        description="CA of the servers' management-plane certificates (gen_management_cert.json); "
+                    "unset: a self-signed CA per stack.",
+    )
+    key_passphrase: Optional[Passphrase] = Field(
+        None, alias="keyPassphrase",
+        description="Passphrase of every delivered encrypted key (secret); >= 8 characters, at least two "
+                    "of lower case, upper case, digit, special. Unset: generated per stack, kept in state.",
+    )
+    validity_days: IntRange(1, 365, "days") = Field(  # type: ignore[valid-type]
+        365, alias="validityDays", description="Validity of the intermediate and every leaf certificate."
+    )
+    early_renewal_days: IntRange(0, 180, "days") = Field(  # type: ignore[valid-type]
+        30, alias="earlyRenewalDays",
+        description="`pulumi up` re-issues a certificate this many days before it expires.",
+    )
+    ca_validity_days: IntRange(1, 3650, "days") = Field(  # type: ignore[valid-type]
+        3650, alias="caValidityDays",
+        description="Validity of the self-signed CAs this program creates "
+                    "(stand-in root, business, management).",
+    )
+    key_algorithm: KeyAlgorithm = Field(
+        KeyAlgorithm.RSA, alias="keyAlgorithm", description="Key algorithm of every generated key."
+    )
+    rsa_bits: Literal[3072, 4096] = Field(4096, alias="rsaBits", description="RSA key size (the seed: 4096).")
+    ecdsa_curve: EcdsaCurve = Field(EcdsaCurve.P384, alias="ecdsaCurve", description="Curve when ECDSA.")
+    kubeclient_cn: Annotated[StrictStr, AfterValidator(_check_cn)] = Field(
+        "kubeclient", alias="kubeclientCn",
+        description="CN of the kubeclient certificate = the user the RBAC binding names.",
+    )
+    sans: SanSettings = Field(default_factory=SanSettings, description="Server certificate SANs.")
+    crl: CrlSettings = Field(default_factory=CrlSettings, description="The intermediate's CRL.")
+
+    @model_validator(mode="after")
+    def _renewal_inside_validity(self) -> TlsSettings:
+        if self.early_renewal_days >= self.validity_days:
+            raise ValueError(
+                f"earlyRenewalDays = {self.early_renewal_days}: must be less than "
+                f"validityDays = {self.validity_days} (or every `pulumi up` would re-issue)"
+            )
+        return self
