@@ -45,11 +45,14 @@ def manifest_filename(manifest: dict[str, Any]) -> str:
 
 
 def manifests(result: RunResult) -> dict[str, dict[str, Any]]:
-    """filename -> manifest for every Kubernetes object the run declared."""
+    """filename -> manifest for every Kubernetes object the run declared.
+
+    Secret values (a Secret's stringData) read "[secret]", as in resources.json: the
+    real material of the CA chain is written only under tls/ (mode 0600 for keys)."""
     found = {}
     for resource in result.resources:
         if is_manifest(resource):
-            manifest = integral(resource.inputs)
+            manifest = integral(redact(resource.inputs, resource.secret_inputs))
             found[manifest_filename(manifest)] = manifest
     return dict(sorted(found.items()))
 
@@ -72,8 +75,8 @@ def resource_record(resource: Resource) -> dict[str, Any]:
         "protect": resource.protect,
         "retainOnDelete": resource.retain_on_delete,
         "ignoreChanges": resource.ignore_changes,
-        "secretInputs": resource.secret_inputs,
-        "secretOutputs": resource.secret_outputs,
+        "secretInputs": sorted(resource.secret_inputs),
+        "secretOutputs": sorted(resource.secret_outputs),
         "inputs": integral(redact(resource.inputs, resource.secret_inputs)),
         "outputs": integral(redact(resource.outputs, _secret_output_paths(resource))),
     }

@@ -47,6 +47,22 @@ class StackState:
             self._entries[urn] = {"fingerprint": key, "outputs": outputs}
         return outputs
 
+    def previous(self, urn: str) -> dict[str, Any] | None:
+        """The stored entry of `urn` ({"fingerprint", "outputs", ...}), marking it used; or None.
+
+        For emulators that decide themselves whether to keep, update or replace (the way
+        the engine asks a provider's Diff), e.g. dynamic providers and certificate renewal."""
+        with self._lock:
+            self._used.add(urn)
+            entry = self._entries.get(urn)
+            return None if entry is None else dict(entry)
+
+    def store(self, urn: str, inputs: Any, outputs: dict[str, Any], **extra: Any) -> None:
+        """Record `outputs` of `urn` (after a create or update) with its inputs' fingerprint."""
+        with self._lock:
+            self._used.add(urn)
+            self._entries[urn] = {"fingerprint": fingerprint(inputs), "outputs": outputs, **extra}
+
     def save(self) -> None:
         """Write the state, dropping resources the last run no longer declared."""
         if self.path is None:

@@ -11,9 +11,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ca import CertificateAuthority
 from components.namespace import Namespace, NamespaceArgs
 
-from .settings import Settings
+from .settings import Environment, Settings
+from .tls import ca_args
 
 
 def kubernetes_provider(settings: Settings, stack: str) -> k8s.Provider:
@@ -43,6 +45,12 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         opts=k8s_opts,
     )
     # --- CA chain (issue 3) ---
+    ca = CertificateAuthority(
+        f"{settings.namespace}-ca",
+        ca_args(settings.tls, namespace.name, settings.namespace,
+                protect=settings.environment is Environment.PROD),
+        opts=k8s_opts,
+    )
     # --- ms-server Deployer (issue 4) ---
     # --- server instance groups (issue 5) ---
     # --- Coordinator/Controller (issue 6) ---
@@ -52,4 +60,13 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         "namespace": namespace.name,
         "entry": settings.entry.value,
         "serverName": settings.infer_server.server_name,
+        # CA chain (issue 3): names only; every certificate's not-after and serial (hex, for
+        # mindie:tls.crl.revoked); `tlsRootCa` says whether the root is the dev stand-in.
+        "kubeclientCn": ca.kubeclient_cn,
+        "tlsSecrets": ca.security_secrets,
+        "serverCaSecret": ca.server_ca_secret,
+        "tlsChecksum": ca.checksum,
+        "tlsNotAfter": ca.not_after,
+        "tlsSerials": ca.serials,
+        "tlsRootCa": "stand-in (self-signed, dev only)" if ca.root_is_standin else "cluster CA (config)",
     }

@@ -299,3 +299,44 @@ class TlsSettings(StrictModel):
                 f"validityDays = {self.validity_days} (or every `pulumi up` would re-issue)"
             )
         return self
+
+
+def ca_args(tls: TlsSettings, namespace, instance: str, protect: bool):
+    """The CertificateAuthority args for these settings (secrets passed on as secrets)."""
+    from components.ca import CertificateAuthorityArgs
+
+    def pair(ca: Optional[CaMaterial]) -> tuple[Optional[str], Optional[str]]:
+        return (None, None) if ca is None else (ca.cert_pem, ca.key_pem.get_secret_value())
+
+    root, business, management = pair(tls.root_ca), pair(tls.business_ca), pair(tls.management_ca)
+    return CertificateAuthorityArgs(
+        namespace=namespace,
+        instance=instance,
+        root_ca_cert_pem=root[0],
+        root_ca_key_pem=_secret(root[1]),
+        business_ca_cert_pem=business[0],
+        business_ca_key_pem=_secret(business[1]),
+        management_ca_cert_pem=management[0],
+        management_ca_key_pem=_secret(management[1]),
+        key_passphrase=_secret(tls.key_passphrase.get_secret_value() if tls.key_passphrase else None),
+        validity_days=tls.validity_days,
+        early_renewal_days=tls.early_renewal_days,
+        ca_validity_days=tls.ca_validity_days,
+        key_algorithm=tls.key_algorithm.value,
+        rsa_bits=tls.rsa_bits,
+        ecdsa_curve=tls.ecdsa_curve.value,
+        kubeclient_cn=tls.kubeclient_cn,
+        sans={"msserver": list(tls.sans.msserver), "coordinator": list(tls.sans.coordinator),
+              "controller": list(tls.sans.controller)},
+        revoked=[{"serial": r.serial, "reason": r.reason.value, "revoked_at": r.revoked_at}
+                 for r in tls.crl.revoked],
+        crl_next_update_days=tls.crl.next_update_days,
+        crl_renew_before_days=tls.crl.renew_before_days,
+        protect=protect,
+    )
+
+
+def _secret(value: Optional[str]):
+    import pulumi
+
+    return None if value is None else pulumi.Output.secret(value)
