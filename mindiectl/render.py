@@ -52,7 +52,7 @@ def manifests(result: RunResult) -> dict[str, dict[str, Any]]:
     found = {}
     for resource in result.resources:
         if is_manifest(resource):
-            manifest = integral(redact(resource.inputs, resource.secret_inputs))
+            manifest = integral(redact(resource.inputs, resource.secret_inputs, keep_shape=True))
             found[manifest_filename(manifest)] = manifest
     return dict(sorted(found.items()))
 
@@ -142,3 +142,7 @@ def outputs_text(result: RunResult) -> str:
         text = json.dumps(value, sort_keys=True)
         lines.append(f"    {key:<{width}}: {text if len(text) < 120 else text[:117] + '...'}")
     return "\n".join(lines)
+
+
+# Writers registered by other modules (imported last: they append to EXTRA_WRITERS).
+from . import tls_files  # noqa: E402,F401  (build/<stack>/tls/: the CA chain's PEM files)

@@ -23,15 +23,24 @@ def unwrap(value: Any, path: str = "", secret_paths: list[str] | None = None) ->
     return value, paths
 
 
-def redact(value: Any, secret_paths: list[str], path: str = "") -> Any:
-    """A copy of `value` with every secret path replaced by REDACTED."""
+def redact(value: Any, secret_paths: list[str], path: str = "", keep_shape: bool = False) -> Any:
+    """A copy of `value` with every secret path replaced by REDACTED; `keep_shape` masks only
+    the scalars below a secret map or list (a manifest stays schema-valid)."""
     if (path or "$") in secret_paths:
-        return REDACTED
+        return _mask(value) if keep_shape else REDACTED
     if isinstance(value, dict):
-        return {k: redact(v, secret_paths, _join(path, k)) for k, v in value.items()}
+        return {k: redact(v, secret_paths, _join(path, k), keep_shape) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v, secret_paths, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [redact(v, secret_paths, f"{path}[{i}]", keep_shape) for i, v in enumerate(value)]
     return value
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return REDACTED
 
 
 def wrap(value: Any) -> Any:

@@ -26,6 +26,17 @@ from .helpers import DELETE, DEMO_PASSPHRASE, infer_server, set_path
 os.environ.setdefault(stackfile.PASSPHRASE_ENV, DEMO_PASSPHRASE)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_keys():
+    """One RSA-4096 key per resource name for the whole session (generation takes ~1 s/key):
+    stacks and fresh state files reuse them, so only the first run of a name pays."""
+    from mindiectl.emulators import tls
+
+    tls.KEY_POOL = {}
+    yield tls.KEY_POOL
+    tls.KEY_POOL = None
+
+
 @pytest.fixture(scope="session")
 def session_state(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], StackState]:
     root = tmp_path_factory.mktemp("state")

@@ -78,10 +78,17 @@ def emulates(type_token: str) -> Callable[[Emulator], Emulator]:
     return register
 
 
+_loaded = False
+
+
 def lookup(type_token: str) -> Optional[Emulator]:
-    if not _REGISTRY and not _PREFIXES:
+    global _loaded
+    # Import every module once. (Not "while the registry is empty": a module imported
+    # directly, e.g. by a test, would otherwise keep the others from ever loading.)
+    if not _loaded:
         for module in MODULES:
             importlib.import_module(f"{__name__}.{module}")
+        _loaded = True
     if type_token in _REGISTRY:
         return _REGISTRY[type_token]
     matches = [(p, fn) for p, fn in _PREFIXES if type_token.startswith(p)]

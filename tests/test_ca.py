@@ -1,0 +1,581 @@
+"""The CA chain (issue 3): real certificates checked with openssl and cryptography."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from components.ca import CLUSTER_IDENTITIES, IDENTITIES, security_tree_items
+from mindiectl import render, stackfile
+from mindiectl.runtime import RunResult, run_program
+from mindiectl.state import StackState
+from stacks.errors import SettingsError
+
+CA = "mindie-ca"
+SECRET = "kubernetes:core/v1:Secret"
+TLS_LSC = "tls:index/locallySignedCert:LocallySignedCert"
+DYN = "pulumi-python:dynamic/mindie:"
+
+
+def cert_of(pem: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def child(result: RunResult, suffix: str, type_: str | None = None):
+    found = [r for r in result.resources if r.name == f"{CA}-{suffix}" and (type_ is None or r.type == type_)]
+    assert len(found) == 1, suffix
+    return found[0]
+
+
+def secret_data(result: RunResult, identity: str) -> dict[str, str]:
+    return child(result, f"{identity}-secret", SECRET).inputs["stringData"]
+
+
+def openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def dev(session_state) -> RunResult:
+    cfg = stackfile.load("dev")
+    return run_program("dev", dict(cfg.config), cfg.secret_keys, session_state("dev"))
+
+
+@pytest.fixture
+def fresh(tmp_path: Path):
+    """fresh(tls_overrides=None): run dev with a state of its own (the shared one stays as is)."""
+    state = StackState(tmp_path / "fresh-state.json")
+
+    def run(tls: dict | None = None) -> RunResult:
+        cfg = stackfile.load("dev")
+        config = dict(cfg.config)
+        if tls is not None:
+            config["mindie:tls"] = json.dumps(tls)
+        return run_program("dev", config, cfg.secret_keys, state)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def dev_files(dev, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dev") / "out"
+    render.write_all(dev, out)
+    return out / "tls"
+
+
+# --- what openssl accepts ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("identity", CLUSTER_IDENTITIES)
+def test_openssl_x509_strict_accepts_every_cluster_leaf(dev_files: Path, identity: str):
+    done = openssl(
+        "verify",
+        "-x509_strict",
+        "-CAfile",
+        "root/cert.pem",
+        "-untrusted",
+        "intermediate/cert.pem",
+        f"{identity}/cert.pem",
+        cwd=dev_files,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == f"{identity}/cert.pem: OK", done.stderr
+
+
+def test_openssl_accepts_the_secret_chain_as_shipped(dev_files: Path):
+    # cert.pem of the Secret is leaf + intermediate, ca.pem the root: what the components load.
+    done = openssl(
+        "verify",
+        "-x509_strict",
+        "-CAfile",
+        "msserver/ca.pem",
+        "-untrusted",
+        "msserver/chain.pem",
+        "msserver/cert.pem",
+        cwd=dev_files,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_openssl_accepts_mindieclient_against_the_business_ca(dev_files: Path):
+    done = openssl(
+        "verify", "-x509_strict", "-CAfile", "business-ca/cert.pem", "mindieclient/cert.pem", cwd=dev_files
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_openssl_verifies_the_crl_against_the_intermediate(dev_files: Path):
+    done = openssl(
+        "crl", "-in", "crl.pem", "-noout", "-verify", "-CAfile", "intermediate/cert.pem", cwd=dev_files
+    )
+    assert done.returncode == 0 and "verify OK" in done.stderr + done.stdout
+    wrong = openssl("crl", "-in", "crl.pem", "-noout", "-verify", "-CAfile", "root/cert.pem", cwd=dev_files)
+    assert "verify OK" not in wrong.stderr + wrong.stdout
+
+
+def test_openssl_rejects_a_leaf_with_keycertsign_like_the_seeds(dev_files: Path, tmp_path: Path):
+    """The seed's leaf profile (CA:false + keyCertSign) fails -x509_strict: why we deviate."""
+    inter = cert_of((dev_files / "intermediate/cert.pem").read_text())
+    key = serialization.load_pem_private_key((dev_files / "intermediate/key.pem").read_bytes(), None)
+    leaf_key = serialization.load_pem_private_key((dev_files / "msserver/key.pem").read_bytes(), None)
+    now = dt.datetime.now(dt.UTC)
+    bad = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
+        .issuer_name(inter.subject)
+        .public_key(leaf_key.public_key())
+        .serial_number(7)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, False, False, False), critical=True
+        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(inter.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "bad.pem").write_bytes(bad.public_bytes(serialization.Encoding.PEM))
+    done = openssl(
+        "verify",
+        "-x509_strict",
+        "-CAfile",
+        str(dev_files / "root/cert.pem"),
+        "-untrusted",
+        str(dev_files / "intermediate/cert.pem"),
+        str(tmp_path / "bad.pem"),
+        cwd=tmp_path,
+    )
+    assert done.returncode != 0
+
+
+# --- certificate contents --------------------------------------------------------------------------
+
+
+def test_intermediate_is_mindiems_with_pathlen_zero(dev: RunResult):
+    cert = cert_of(child(dev, "intermediate-cert").outputs["cert_pem"])
+    root = cert_of(child(dev, "root-cert").outputs["certPem"])
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "mindiems"
+    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "msgroup"
+    assert len(cert.subject) == 2 and cert.issuer == root.subject
+    bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and bc.value.ca and bc.value.path_length == 0
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    assert ku.critical and ku.value.digital_signature and ku.value.key_cert_sign and ku.value.crl_sign
+    assert not ku.value.key_encipherment
+    ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    assert ski == x509.SubjectKeyIdentifier.from_public_key(cert.public_key())
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert (
+        aki.key_identifier == root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    )
+    assert isinstance(cert.signature_hash_algorithm, hashes.SHA256)
+    assert cert.public_key().key_size == 4096
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc == dt.timedelta(days=365)
+
+
+EKU = {
+    "msserver": [ExtendedKeyUsageOID.SERVER_AUTH],
+    "kubeclient": [ExtendedKeyUsageOID.CLIENT_AUTH],
+    "msclientuser": [ExtendedKeyUsageOID.CLIENT_AUTH],
+    "coordinator": [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+    "controller": [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+    "mindieclient": [ExtendedKeyUsageOID.CLIENT_AUTH],
+}
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_leaf_profile(dev: RunResult, identity: str):
+    cert = cert_of(child(dev, f"{identity}-cert").outputs["certPem"])
+    issuer_name = "business-ca-cert" if identity == "mindieclient" else "intermediate-cert"
+    issuer_res = child(dev, issuer_name)
+    issuer = cert_of(issuer_res.outputs.get("cert_pem") or issuer_res.outputs["certPem"])
+    assert cert.subject.rfc4514_string() == f"CN={identity},O=msgroup"  # Go's order: O then CN
+    assert cert.issuer == issuer.subject
+    bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and not bc.value.ca and bc.value.path_length is None
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert ku.digital_signature and ku.key_encipherment
+    assert not ku.key_cert_sign and not ku.crl_sign  # RFC 5280: not on CA:false (the seed's deviation)
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == EKU[identity]
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert (
+        aki.key_identifier
+        == issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    )
+    assert cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    assert cert.public_key().key_size == 4096
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc == dt.timedelta(days=365)
+    assert isinstance(cert.signature_hash_algorithm, hashes.SHA256)
+
+
+def test_server_certificates_name_the_in_cluster_services(dev: RunResult):
+    cert = cert_of(child(dev, "msserver-cert").outputs["certPem"])
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName
+    )
+    assert names == [
+        "ms-server",
+        "ms-server.mindie",
+        "ms-server.mindie.svc",
+        "ms-server.mindie.svc.cluster.local",
+    ]
+    kube = cert_of(child(dev, "kubeclient-cert").outputs["certPem"])
+    with pytest.raises(x509.ExtensionNotFound):
+        kube.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_secret_layout_and_chain_order(dev: RunResult, identity: str):
+    data = secret_data(dev, identity)
+    assert sorted(data) == sorted(["ca.pem", "cert.pem", "cert.key.pem", "key_pwd.txt", "crl.pem"])
+    chain = x509.load_pem_x509_certificates(data["cert.pem"].encode())
+    leaf = cert_of(child(dev, f"{identity}-cert").outputs["certPem"])
+    assert chain[0] == leaf and len(chain) == 2 and chain[1].subject == leaf.issuer
+    anchors = x509.load_pem_x509_certificates(data["ca.pem"].encode())
+    if identity == "mindieclient":
+        assert [a.subject.rfc4514_string() for a in anchors] == [
+            "CN=mindie business-plane CA,O=msgroup",
+            "CN=mindie management-plane CA,O=msgroup",
+        ]
+    else:
+        assert anchors == [cert_of(child(dev, "root-cert").outputs["certPem"])]
+    crls = data["crl.pem"].count("BEGIN X509 CRL")
+    assert crls == (2 if identity == "mindieclient" else 1)
+    secret = child(dev, f"{identity}-secret", SECRET)
+    assert secret.inputs["type"] == "Opaque"
+    assert secret.inputs["metadata"]["labels"]["app.kubernetes.io/component"] == "ca"
+
+
+def test_server_ca_secret_holds_the_gen_cert_inputs(dev: RunResult):
+    data = child(dev, "server-ca-secret", SECRET).inputs["stringData"]
+    assert sorted(data) == sorted(
+        [
+            "ca.pem",
+            "ca.key.pem",
+            "ca_passwd.txt",
+            "management_ca.pem",
+            "management_ca.key.pem",
+            "management_ca_passwd.txt",
+        ]
+    )
+    key = serialization.load_pem_private_key(data["ca.key.pem"].encode(), data["ca_passwd.txt"].encode())
+    assert key.public_key() == cert_of(data["ca.pem"]).public_key()
+
+
+def test_encrypted_key_decrypts_with_the_passphrase_and_not_without(dev: RunResult):
+    data = secret_data(dev, "msserver")
+    assert data["cert.key.pem"].startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    plain = child(dev, "msserver-key").outputs["privateKeyPem"]
+    key = serialization.load_pem_private_key(data["cert.key.pem"].encode(), data["key_pwd.txt"].encode())
+    expected = serialization.load_pem_private_key(plain.encode(), None)
+    assert key.private_numbers() == expected.private_numbers()
+    with pytest.raises(TypeError):
+        serialization.load_pem_private_key(data["cert.key.pem"].encode(), None)
+    with pytest.raises(ValueError):
+        serialization.load_pem_private_key(data["cert.key.pem"].encode(), b"Wrong-Passphrase-1")
+
+
+def test_encryption_is_aes256_pbes2(dev_files: Path):
+    done = openssl("asn1parse", "-in", "msserver/cert.key.pem", cwd=dev_files)
+    assert "PBES2" in done.stdout and "aes-256-cbc" in done.stdout and "hmacWithSHA256" in done.stdout
+
+
+def test_generated_passphrase_meets_the_seeds_rule(dev: RunResult):
+    from stacks.tls import passphrase_problem
+
+    text = secret_data(dev, "kubeclient")["key_pwd.txt"]
+    assert len(text) == 24 and passphrase_problem(text) is None
+
+
+# --- secrets, outputs, lifecycle -------------------------------------------------------------------
+
+
+def test_key_material_is_secret_everywhere(dev: RunResult, dev_files: Path):
+    for identity in IDENTITIES:
+        secret = child(dev, f"{identity}-secret", SECRET)
+        assert {"stringData"} <= set(secret.secret_inputs) or {
+            f"stringData.{k}" for k in secret.inputs["stringData"]
+        } <= set(secret.secret_inputs)
+        assert "privateKeyPem" in child(dev, f"{identity}-key").secret_outputs
+        enc = child(dev, f"{identity}-key-enc")
+        assert {"encrypted_key_pem", "private_key_pem", "passphrase"} <= set(enc.secret_outputs)
+    assert "caPrivateKeyPem" in child(dev, "msserver-cert").secret_inputs
+    written = (dev_files.parent / "resources.json").read_text() + (
+        dev_files.parent / "outputs.json"
+    ).read_text()
+    written += "".join(p.read_text() for p in (dev_files.parent / "manifests").glob("*.yaml"))
+    assert "PRIVATE KEY" not in written and "[secret]" in written
+    assert secret_data(dev, "msserver")["key_pwd.txt"] not in written
+    for f in dev_files.rglob("*"):
+        if f.name in ("key.pem", "cert.key.pem", "key_pwd.txt"):
+            assert f.stat().st_mode & 0o777 == 0o600, f
+
+
+def test_stack_outputs(dev: RunResult, fresh):
+    out = dev.outputs
+    assert out["kubeclientCn"] == "kubeclient"
+    assert out["tlsRootCa"].startswith("stand-in")
+    assert set(out["tlsNotAfter"]) == {
+        "root",
+        "intermediate",
+        "crl",
+        "business-ca",
+        "management-ca",
+        *IDENTITIES,
+    }
+    assert out["tlsSecrets"] == {i: f"mindie-tls-{i}" for i in IDENTITIES}
+    assert out["serverCaSecret"] == "mindie-tls-server-ca"
+    leaf = cert_of(child(dev, "msserver-cert").outputs["certPem"])
+    assert out["tlsSerials"]["msserver"] == f"{leaf.serial_number:X}"
+    assert out["tlsNotAfter"]["msserver"] == leaf.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert len(out["tlsChecksum"]) == 64
+    renamed = fresh({"kubeclientCn": "mindie-deployer"})
+    assert renamed.outputs["kubeclientCn"] == "mindie-deployer"
+    kube = cert_of(child(renamed, "kubeclient-cert").outputs["certPem"])
+    assert kube.subject.rfc4514_string() == "CN=mindie-deployer,O=msgroup"
+
+
+def test_repeated_runs_give_identical_material(dev: RunResult, run_stack):
+    again = run_stack("dev")
+    for r in dev.resources:
+        if r.type.startswith(("tls:", DYN)):
+            assert again.one(r.type, r.name).outputs == r.outputs, r.name
+    assert again.outputs["tlsChecksum"] == dev.outputs["tlsChecksum"]
+
+
+def test_a_new_passphrase_re_encrypts_and_changes_the_checksum(fresh):
+    first = fresh()
+    other = fresh({"keyPassphrase": "Another-Pass-42"})
+    data = secret_data(other, "msserver")
+    assert data["key_pwd.txt"] == "Another-Pass-42"
+    serialization.load_pem_private_key(data["cert.key.pem"].encode(), b"Another-Pass-42")
+    assert other.outputs["tlsChecksum"] != first.outputs["tlsChecksum"]
+    assert other.outputs["tlsSerials"] == first.outputs["tlsSerials"]  # certificates untouched
+
+
+def test_revoked_serial_appears_in_the_crl(fresh, tmp_path: Path):
+    before = fresh()
+    serial = before.outputs["tlsSerials"]["msclientuser"]
+    number = int(child(before, "crl").outputs["crl_number"])
+    revoked = fresh(
+        {
+            "crl": {
+                "revoked": [
+                    {
+                        "serial": ":".join(serial[i : i + 2] for i in range(0, len(serial), 2)),
+                        "reason": "keyCompromise",
+                    }
+                ]
+            }
+        }
+    )
+    crl_res = child(revoked, "crl")
+    crl = x509.load_pem_x509_crl(crl_res.outputs["crl_pem"].encode())
+    entry = crl.get_revoked_certificate_by_serial_number(int(serial, 16))
+    assert entry is not None
+    assert (
+        entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        == x509.ReasonFlags.key_compromise
+    )
+    assert int(crl_res.outputs["crl_number"]) == number + 1  # re-issued by the provider's update
+    assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == number + 1
+    inter = cert_of(child(revoked, "intermediate-cert").outputs["cert_pem"])
+    assert crl.is_signature_valid(inter.public_key()) and crl.issuer == inter.subject
+    (tmp_path / "crl.pem").write_text(crl_res.outputs["crl_pem"])
+    (tmp_path / "ca.pem").write_text(inter.public_bytes(serialization.Encoding.PEM).decode())
+    done = openssl("crl", "-in", "crl.pem", "-noout", "-text", "-verify", "-CAfile", "ca.pem", cwd=tmp_path)
+    assert "verify OK" in done.stderr + done.stdout and serial in done.stdout
+    assert revoked.outputs["tlsChecksum"] != before.outputs["tlsChecksum"]
+    assert revoked.outputs["tlsSerials"] == before.outputs["tlsSerials"]  # only the CRL changed
+
+
+def test_renewal_reissues_before_expiry(monkeypatch, tmp_path: Path):
+    import components.ca_material as material
+    from mindiectl.emulators import tls
+
+    cfg = stackfile.load("dev")
+    state = StackState(tmp_path / "state.json")
+    first = run_program("dev", dict(cfg.config), cfg.secret_keys, state)
+    later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=336)
+    monkeypatch.setattr(tls, "now", lambda: later)
+    monkeypatch.setattr(material, "now", lambda: later)
+    second = run_program("dev", dict(cfg.config), cfg.secret_keys, state)
+    for name in ("intermediate", *IDENTITIES):
+        assert second.outputs["tlsSerials"][name] != first.outputs["tlsSerials"][name], name
+    assert second.outputs["tlsSerials"]["intermediate"]
+    assert second.outputs["tlsNotAfter"]["root"] == first.outputs["tlsNotAfter"]["root"]  # 10 years left
+    assert second.outputs["tlsNotAfter"]["crl"] > first.outputs["tlsNotAfter"]["crl"]  # CRL re-issued too
+    assert second.outputs["tlsChecksum"] != first.outputs["tlsChecksum"]
+
+
+def test_prod_uses_the_configured_root_and_protects_ca_keys(run_stack):
+    prod = run_stack("prod")
+    assert prod.outputs["tlsRootCa"] == "cluster CA (config)"
+    assert not [r for r in prod.resources if r.name == f"{CA}-root-cert"]
+    tls_cfg = json.loads(stackfile.load("prod").config["mindie:tls"])
+    root = cert_of(tls_cfg["rootCa"]["certPem"])
+    inter = cert_of(child(prod, "intermediate-cert").outputs["cert_pem"])
+    assert inter.issuer == root.subject and inter.verify_directly_issued_by(root) is None
+    assert prod.outputs["tlsNotAfter"]["root"] == root.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for suffix in ("intermediate-key", "business-ca-key", "management-ca-key"):
+        assert child(prod, suffix).protect, suffix
+    assert not child(prod, "msserver-key").protect  # leaves renew by replacement
+    assert not child(prod, "intermediate-cert").protect
+    assert secret_data(prod, "msserver")["key_pwd.txt"] == "Demo-Prod-Key-1"
+    assert "mindie:tls" in stackfile.load("prod").secret_keys
+
+
+def test_security_tree_items():
+    items = {i.key: (i.path, i.mode) for i in security_tree_items()}
+    assert items == {
+        "ca.pem": ("ca/ca.pem", 0o400),
+        "cert.pem": ("certs/cert.pem", 0o400),
+        "cert.key.pem": ("keys/cert.key.pem", 0o400),
+        "key_pwd.txt": ("pass/key_pwd.txt", 0o400),
+        "crl.pem": ("ca/crl.pem", 0o400),
+    }
+
+
+# --- settings errors -------------------------------------------------------------------------------
+
+
+def error_of(run_stack, stack: str, tls: dict) -> str:
+    with pytest.raises(SettingsError) as err:
+        run_stack(stack, overrides={"mindie:tls": tls})
+    return str(err.value)
+
+
+def test_weak_passphrase_is_refused_without_echoing_it(run_stack):
+    text = error_of(run_stack, "dev", {"keyPassphrase": "alllowercase"})
+    assert "mindie:tls.keyPassphrase: too weak: needs at least two of lower case, upper case, digit" in text
+    assert "alllowercase" not in text
+    assert "mindie:tls.keyPassphrase: too weak: must be 8 to 256 characters long (has 5)" in error_of(
+        run_stack, "dev", {"keyPassphrase": "Ab1!x"}
+    )
+
+
+def test_validity_above_365_days_is_refused(run_stack):
+    assert "mindie:tls.validityDays = 400: out of range: allowed 1 to 365 days (inclusive)" in error_of(
+        run_stack, "dev", {"validityDays": 400}
+    )
+
+
+def test_prod_without_root_ca_is_refused(run_stack):
+    text = error_of(run_stack, "prod", {"keyPassphrase": "Demo-Prod-Key-1"})
+    assert "mindie:tls.rootCa: required in prod" in text
+
+
+def test_root_key_must_match_its_certificate(run_stack, dev: RunResult):
+    tls_cfg = json.loads(stackfile.load("prod").config["mindie:tls"])
+    tls_cfg["rootCa"]["keyPem"] = child(dev, "root-key").outputs["privateKeyPem"]
+    text = error_of(run_stack, "prod", tls_cfg)
+    assert "mindie:tls.rootCa: keyPem does not belong to certPem" in text and "PRIVATE KEY" not in text
+
+
+def test_bad_revoked_serial_and_renewal_window(run_stack):
+    assert "mindie:tls.crl.revoked[0].serial = 'xyz': must be a hexadecimal serial" in error_of(
+        run_stack, "dev", {"crl": {"revoked": [{"serial": "xyz"}]}}
+    )
+    assert "earlyRenewalDays = 90: must be less than validityDays = 60" in error_of(
+        run_stack, "dev", {"validityDays": 60, "earlyRenewalDays": 90}
+    )
+
+
+# --- emulation fidelity ----------------------------------------------------------------------------
+
+
+def test_pulumi_tls_cannot_express_pathlen_zero():
+    """Why the intermediate is signed by a dynamic resource: the provider's max_path_length 0
+    reaches Go's x509 as MaxPathLen 0 without MaxPathLenZero, i.e. "no limit"."""
+    from mindiectl.emulators.tls import build_certificate, generate_key_pem, go_name
+
+    key = serialization.load_pem_private_key(generate_key_pem("ECDSA", 0, "P256").encode(), None)
+    out = build_certificate(
+        {
+            "isCaCertificate": True,
+            "maxPathLength": 0,
+            "validityPeriodHours": 1,
+            "allowedUses": ["cert_signing"],
+        },
+        go_name({"commonName": "x"}),
+        None,
+        key.public_key(),
+        None,
+        key,
+        self_signed=True,
+    )
+    bc = cert_of(out["certPem"]).extensions.get_extension_for_class(x509.BasicConstraints).value
+    assert bc.ca and bc.path_length is None
+    one = build_certificate(
+        {"isCaCertificate": True, "maxPathLength": 1, "validityPeriodHours": 1},
+        go_name({"commonName": "x"}),
+        None,
+        key.public_key(),
+        None,
+        key,
+        self_signed=True,
+    )
+    assert (
+        cert_of(one["certPem"]).extensions.get_extension_for_class(x509.BasicConstraints).value.path_length
+        == 1
+    )
+
+
+def test_offline_run_executes_the_pickled_provider(dev: RunResult):
+    """The dynamic resource carries the provider the way the dynamic-provider host receives it."""
+    import components.ca_material as material
+    from mindiectl.emulators.dynamic import load_provider
+
+    enc = child(dev, "msserver-key-enc")
+    assert enc.type == f"{DYN}EncryptedKey" and "__provider" in enc.secret_inputs
+    provider = load_provider(enc.inputs["__provider"])
+    assert type(provider) is material.EncryptedKeyProvider
+    assert type(load_provider(child(dev, "crl").inputs["__provider"])) is material.CrlProvider
+
+
+def test_passphrase_secrets_round_trip(tmp_path: Path, monkeypatch):
+    path = tmp_path / "Pulumi.t.yaml"
+    path.write_text("config:\n  mindie:environment: dev  # keep me\n")
+    monkeypatch.setenv(stackfile.PASSPHRASE_ENV, "test-only-passphrase")
+    stackfile.set_secret(path, "mindie:tls.keyPassphrase", "S3cret-Value")
+    stackfile.set_secret(path, "mindie:token", "top")
+    text = path.read_text()
+    assert "# keep me" in text and "encryptionsalt: v1:" in text and "S3cret" not in text
+    cfg = stackfile.load("t", tmp_path)
+    assert json.loads(cfg.config["mindie:tls"]) == {"keyPassphrase": "S3cret-Value"}
+    assert cfg.config["mindie:token"] == "top"
+    assert sorted(cfg.secret_keys) == ["mindie:tls", "mindie:token"]
+    monkeypatch.setenv(stackfile.PASSPHRASE_ENV, "wrong")
+    with pytest.raises(stackfile.StackFileError, match="incorrect passphrase"):
+        stackfile.load("t", tmp_path)
+    monkeypatch.delenv(stackfile.PASSPHRASE_ENV)
+    with pytest.raises(stackfile.StackFileError, match="set PULUMI_CONFIG_PASSPHRASE"):
+        stackfile.load("t", tmp_path)
+
+
+def test_passphrase_format_matches_pulumi():
+    """A value sealed with Pulumi's documented layout: PBKDF2-SHA256 x1e6 -> AES-256-GCM."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    salt, nonce = b"\x01" * 8, b"\x02" * 12
+    key = hashlib.pbkdf2_hmac("sha256", b"pw", salt, 1_000_000, 32)
+
+    def seal(text: str) -> str:
+        sealed = AESGCM(key).encrypt(nonce, text.encode(), None)
+        return f"v1:{base64.b64encode(nonce).decode()}:{base64.b64encode(sealed).decode()}"
+
+    state = f"v1:{base64.b64encode(salt).decode()}:{seal('pulumi')}"
+    crypter = stackfile.PassphraseCrypter("pw", state)
+    assert crypter.decrypt(seal("hello")) == "hello"
+    assert crypter.decrypt(crypter.encrypt("round trip")) == "round trip"
+    with pytest.raises(ValueError, match="incorrect passphrase"):
+        stackfile.PassphraseCrypter("other", state)
