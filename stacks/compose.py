@@ -12,8 +12,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.namespace import Namespace, NamespaceArgs
+from components.server import ServerGroup, ServerGroupArgs, all_endpoints
 
-from .settings import Settings
+from .servers import rollout_plans, server_groups, uses_host_path
+from .settings import Entry, Settings
 
 
 def kubernetes_provider(settings: Settings, stack: str) -> k8s.Provider:
@@ -39,12 +41,34 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         NamespaceArgs(
             name=settings.namespace,
             extra_labels={"mindie.huawei.com/environment": settings.environment.value},
+            # hostPath volumes (the seed's model directory) are refused by 'baseline' and 'restricted'.
+            pod_security="privileged" if uses_host_path(settings) else "restricted",
         ),
         opts=k8s_opts,
     )
     # --- CA chain (issue 3) ---
     # --- ms-server Deployer (issue 4) ---
     # --- server instance groups (issue 5) ---
+    plans = rollout_plans(settings)  # validated with the settings; pure
+    servers = [
+        ServerGroup(
+            group.server.server_name,
+            ServerGroupArgs(
+                namespace=namespace.name,
+                server=group.server,
+                servers=settings.servers,
+                model=group.model,
+                entry_is_server=settings.entry is Entry.SERVER,
+                prefix_cache=False,  # the lead rewires: entry=coordinator and Motor's cache_affinity
+                server_ca_secret=None,  # the lead rewires: ca.server_ca_secret
+                tls_checksum=None,  # the lead rewires: ca.checksum
+                rollout=plan,
+            ),
+            opts=k8s_opts,
+        )
+        for group, plan in zip(server_groups(settings), plans, strict=True)
+    ]
+    server_endpoints = all_endpoints(servers)
     # --- Coordinator/Controller (issue 6) ---
 
     return {
@@ -52,4 +76,6 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         "namespace": namespace.name,
         "entry": settings.entry.value,
         "serverName": settings.infer_server.server_name,
+        "serverEndpoints": server_endpoints,
+        "rolloutPlan": [plan.as_output() for plan in plans],
     }

@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, model_validator
 from .errors import SettingsError, describe_value, near_miss
 from .fields import AbsolutePath, DnsLabel, StrictBool, StrictStr
 from .infer_server import InferServer, StrictModel
+from .servers import NpuInventory, ServersSettings, check_servers
 
 PROJECT = "mindie"
 """The Pulumi project name (Pulumi.yaml `name`) and so the config namespace."""
@@ -88,6 +89,22 @@ class Settings(StrictModel):
     # --- CA chain (issue 3) ---
     # --- ms-server Deployer (issue 4) ---
     # --- server instance groups and NPU inventory (issue 5) ---
+    servers: ServersSettings = Field(
+        default_factory=ServersSettings,
+        description="Server image, model source, volumes, security context, extra instance groups.",
+    )
+    npu_inventory: Optional[NpuInventory] = Field(
+        None,
+        alias="npuInventory",
+        description="Declared NPU capacity per type ({nodes, chipsPerNode}); enables the deadlock check.",
+    )
+
+    @model_validator(mode="after")
+    def _server_groups_consistent(self) -> Settings:
+        # Raises SettingsError (not ValueError), so pydantic lets it through with its own messages.
+        check_servers(self, entry_is_server=self.entry is Entry.SERVER)
+        return self
+
     # --- Coordinator/Controller (issue 6) ---
     # --- policy and promotion (issues 7, 8) ---
 
