@@ -95,6 +95,29 @@ def _check_quantity(value: str) -> str:
 
 Quantity = Annotated[StrictStr, AfterValidator(_check_quantity)]
 
+_UNITS = {
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def quantity_bytes(value: str) -> float:
+    """'16Gi' -> 17179869184 (a validated Quantity)."""
+    number = value.rstrip("kMGTPEi")
+    return float(number) * _UNITS[value[len(number) :]]
+
+
 # registry[:port]/path[:tag][@sha256:digest]; lower-case path components as the OCI distribution spec wants.
 _IMAGE = re.compile(
     r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
@@ -416,6 +439,14 @@ def check_servers(settings: Settings, entry_is_server: bool) -> None:
             )
         else:
             ports[extra.service_port] = f"{path}.service_port"
+    for group in server_groups(settings):
+        memory = group.server.resource_requests.memory
+        if quantity_bytes(servers.shm_size_limit) >= memory * 2**20:
+            problems.append(
+                f'mindie:servers.shmSizeLimit = "{servers.shm_size_limit}": /dev/shm is memory and counts '
+                f"against the pod's memory ({group.setting} resource_requests.memory = {memory} Mi); "
+                f"make it smaller than that"
+            )
     config = main.mindie_server_config
     if servers.engine.metrics_port in (config.infer_port, config.management_port):
         problems.append(

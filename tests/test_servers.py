@@ -675,6 +675,17 @@ def test_image_security_and_ports_validated():
     )
 
 
+def test_shm_must_fit_in_memory():
+    assert (
+        'mindie:servers.shmSizeLimit = "64000Mi": /dev/shm is memory and counts against the pod\'s memory '
+        "(mindie:inferServer resource_requests.memory = 64000 Mi)"
+    ) in error_of(extra={"mindie:servers": {"shmSizeLimit": "64000Mi"}})
+    assert (
+        settings_for(extra={"mindie:servers": {"shmSizeLimit": "63999Mi"}}).servers.shm_size_limit
+        == "63999Mi"
+    )
+
+
 def test_ascend_home_needed_when_not_derivable():
     body = infer_server("dev")
     body["mindie_server_config"]["mies_install_path"] = "/opt/mindie-service"
