@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, model_validator
 from .errors import SettingsError, describe_value, near_miss
 from .fields import AbsolutePath, DnsLabel, StrictBool, StrictStr
 from .infer_server import InferServer, StrictModel
+from .ms_server import MsServer
 
 PROJECT = "mindie"
 """The Pulumi project name (Pulumi.yaml `name`) and so the config namespace."""
@@ -87,6 +88,11 @@ class Settings(StrictModel):
     )
     # --- CA chain (issue 3) ---
     # --- ms-server Deployer (issue 4) ---
+    ms_server: Optional[MsServer] = Field(
+        None,
+        alias="msServer",
+        description="The ms-server Deployer (image, ms_server.json, Deployment, RBAC); unset: not deployed.",
+    )
     # --- server instance groups and NPU inventory (issue 5) ---
     # --- Coordinator/Controller (issue 6) ---
     # --- policy and promotion (issues 7, 8) ---
