@@ -101,8 +101,13 @@ def ms_server_config(
     k8s_apiserver_port: int,
     log_level: str = "INFO",
     client_mindie_server_tls_enable: bool = True,
+    server_crl: bool = True,
 ) -> dict[str, Any]:
-    """ms_server.json, key for key as MindIE documents it (配置说明 table 2)."""
+    """ms_server.json, key for key as MindIE documents it (配置说明 table 2).
+
+    `server_crl`: check msctl's client certificates against the intermediate's CRL (the CA
+    Secrets carry it; a tree imported the seed's way on the node has none).
+    """
     return {
         "ip": ip,
         "port": port,
@@ -115,7 +120,7 @@ def ms_server_config(
             "operation_log_path": f"{LOG_DIR}/operation/log.txt",
         },
         "ms_status_file": STATUS_FILE,
-        "server_tls_items": tls_items(install_path, "msserver", check_crl=True),
+        "server_tls_items": tls_items(install_path, "msserver", check_crl=server_crl),
         # Always on: the kubeclient certificate is how the API server authenticates ms_server
         # (RBAC subject = its CN); plain HTTP to the API server has no identity at all.
         "client_k8s_tls_enable": True,
@@ -266,9 +271,10 @@ class MsServer(pulumi.ComponentResource):
         labels = standard_labels(APP_NAME, args.instance, COMPONENT, args.version)
         selector = selector_labels(APP_NAME, args.instance)
 
+        secrets_from_ca = not (args.host_path and args.host_security)
         config = ms_server_config(
             install, args.ip, args.port, args.k8s_apiserver_ip, args.k8s_apiserver_port,
-            args.log_level, args.client_mindie_server_tls_enable,
+            args.log_level, args.client_mindie_server_tls_enable, server_crl=secrets_from_ca,
         )
         self.config_text = render_config(config)
         self.config_checksum = sha256(self.config_text)
@@ -282,7 +288,6 @@ class MsServer(pulumi.ComponentResource):
         )
 
         identities = [i for i in IDENTITIES if i != "mindieclient" or args.client_mindie_server_tls_enable]
-        secrets_from_ca = not (args.host_path and args.host_security)
         if secrets_from_ca:
             missing = [i for i in identities if i not in args.security_secrets]
             if missing:
