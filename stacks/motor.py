@@ -83,10 +83,16 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 class Resources(StrictModel):
     """Requests and limits of one container (CPU in milli-cores, memory in MiB)."""
 
-    cpu_request: IntRange(100, 256000, "milli-cores")  # type: ignore[valid-type]
-    memory_request: IntRange(128, 1048576, "MiB")  # type: ignore[valid-type]
-    cpu_limit: IntRange(100, 256000, "milli-cores")  # type: ignore[valid-type]
-    memory_limit: IntRange(128, 1048576, "MiB")  # type: ignore[valid-type]
+    cpu_request: IntRange(100, 256000, "milli-cores") = Field(  # type: ignore[valid-type]
+        description="CPU request in milli-cores (1000 = one core)."
+    )
+    memory_request: IntRange(128, 1048576, "MiB") = Field(description="Memory request in MiB.")  # type: ignore[valid-type]
+    cpu_limit: IntRange(100, 256000, "milli-cores") = Field(  # type: ignore[valid-type]
+        description="CPU limit in milli-cores, at least the request."
+    )
+    memory_limit: IntRange(128, 1048576, "MiB") = Field(  # type: ignore[valid-type]
+        description="Memory limit in MiB, at least the request."
+    )
 
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> Resources:
