@@ -243,8 +243,8 @@ def _qualified(reference: str) -> bool:
 
 
 class ResourceAmounts(StrictModel):
-    memory: Memory  # type: ignore[valid-type]
-    cpu: Cpu  # type: ignore[valid-type]
+    memory: Memory = Field(description='Kubernetes memory quantity, e.g. "512Mi".')  # type: ignore[valid-type]
+    cpu: Cpu = Field(description='Kubernetes CPU quantity, e.g. "4" or "4000m".')  # type: ignore[valid-type]
 
 
 class MsServerResources(StrictModel):
