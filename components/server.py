@@ -24,7 +24,7 @@ import pulumi_kubernetes as k8s
 
 from stacks.infer_server import InferServer, NpuType, Scheduler
 from stacks.rollout import RolloutPlan, kubernetes_fenceposts
-from stacks.servers import MS_ROOT, LimitPolicy, ModelSource, ServersSettings, ascend_home
+from stacks.servers import MS_ROOT, LimitPolicy, ModelSource, ServersSettings, ascend_home, quantity_bytes
 
 from .labels import selector_labels, standard_labels
 
@@ -475,6 +475,13 @@ class ServerGroup(pulumi.ComponentResource):
             pulumi.log.warn(
                 f"{group}: npu_fault_reschedule needs scheduler volcano; with the default scheduler "
                 "no fault-scheduling label is set and NPU faults are not rescheduled",
+                resource=self,
+            )
+        memory = server.resource_requests.memory
+        if quantity_bytes(servers.shm_size_limit) >= memory * 2**20:
+            pulumi.log.warn(
+                f"{group}: shmSizeLimit {servers.shm_size_limit} is not below the pod's memory ({memory}Mi); "
+                "/dev/shm is memory and counts against the limit, so filling it gets the server OOM-killed",
                 resource=self,
             )
         plan = args.rollout

@@ -148,6 +148,14 @@ class PullPolicy(StrEnum):
     NEVER = "Never"
 
 
+class LogLevel(StrEnum):
+    DEBUG = "Debug"
+    INFO = "Info"
+    WARN = "Warn"
+    ERROR = "Error"
+    CRITICAL = "Critical"
+
+
 class LimitPolicy(StrEnum):
     """How container limits relate to the requests."""
 
@@ -212,7 +220,9 @@ def _default_model() -> ModelSource:
 class WritableData(StrictModel):
     """The seed's writable directory (logs): an emptyDir unless a hostPath is given."""
 
-    mount_path: AbsolutePath = Field(f"{MS_ROOT}/writable-data", alias="mountPath")
+    mount_path: AbsolutePath = Field(
+        f"{MS_ROOT}/writable-data", alias="mountPath", description="Mount point (the seed's); logs go here."
+    )
     size_limit: Quantity = Field("20Gi", alias="sizeLimit", description="emptyDir size limit.")  # type: ignore[valid-type]
     host_path: Optional[HostPathVolume] = Field(
         None, alias="hostPath", description="Keep the data on the node instead (the seed's way)."
@@ -222,8 +232,12 @@ class WritableData(StrictModel):
 class PodSecurity(StrictModel):
     """Pod/container security context knobs; everything else is fixed to the tightest setting."""
 
-    run_as_user: IntRange(1, 2147483647) = Field(1001, alias="runAsUser")  # type: ignore[valid-type]
-    run_as_group: IntRange(1, 2147483647) = Field(1001, alias="runAsGroup")  # type: ignore[valid-type]
+    run_as_user: IntRange(1, 2147483647) = Field(  # type: ignore[valid-type]
+        1001, alias="runAsUser", description="UID of the server process (the image's non-root user)."
+    )
+    run_as_group: IntRange(1, 2147483647) = Field(  # type: ignore[valid-type]
+        1001, alias="runAsGroup", description="Primary GID of the server process."
+    )
     fs_group: IntRange(1, 2147483647) = Field(  # type: ignore[valid-type]
         1001, alias="fsGroup", description="Group of mounted ConfigMap/Secret files (the seed: 1001)."
     )
@@ -242,13 +256,27 @@ class PodSecurity(StrictModel):
 class Engine(StrictModel):
     """The config.json knobs that are not derived from infer_server.json."""
 
-    max_seq_len: IntRange(1, 1048576) = Field(2560, alias="maxSeqLen")  # type: ignore[valid-type]
-    max_input_token_len: IntRange(1, 1048576) = Field(2048, alias="maxInputTokenLen")  # type: ignore[valid-type]
-    max_batch_size: IntRange(1, 5000) = Field(200, alias="maxBatchSize")  # type: ignore[valid-type]
-    max_prefill_batch_size: IntRange(1, 5000) = Field(50, alias="maxPrefillBatchSize")  # type: ignore[valid-type]
-    max_prefill_tokens: IntRange(1, 1048576) = Field(8192, alias="maxPrefillTokens")  # type: ignore[valid-type]
-    metrics_port: Port = Field(1027, alias="metricsPort")  # type: ignore[valid-type]
-    log_level: StrictStr = Field("Info", alias="logLevel", pattern="^(Debug|Info|Warn|Error|Critical)$")
+    max_seq_len: IntRange(1, 1048576) = Field(  # type: ignore[valid-type]
+        2560, alias="maxSeqLen", description="Longest sequence (input + output tokens)."
+    )
+    max_input_token_len: IntRange(1, 1048576) = Field(  # type: ignore[valid-type]
+        2048, alias="maxInputTokenLen", description="Longest input; at most maxSeqLen."
+    )
+    max_batch_size: IntRange(1, 5000) = Field(  # type: ignore[valid-type]
+        200, alias="maxBatchSize", description="Largest decode batch."
+    )
+    max_prefill_batch_size: IntRange(1, 5000) = Field(  # type: ignore[valid-type]
+        50, alias="maxPrefillBatchSize", description="Largest prefill batch."
+    )
+    max_prefill_tokens: IntRange(1, 1048576) = Field(  # type: ignore[valid-type]
+        8192, alias="maxPrefillTokens", description="Token budget of one prefill batch."
+    )
+    metrics_port: Port = Field(  # type: ignore[valid-type]
+        1027, alias="metricsPort", description="ServerConfig.metricsPort; differs from infer/management port."
+    )
+    log_level: LogLevel = Field(
+        LogLevel.INFO, alias="logLevel", description="config.json LogConfig.logLevel."
+    )
 
     @model_validator(mode="after")
     def _input_fits(self) -> Engine:
@@ -262,14 +290,16 @@ class Engine(StrictModel):
 class CertSubject(StrictModel):
     """Subject of the per-pod server certificates run.sh generates (the seed's cert_info.json)."""
 
-    country: StrictStr = Field("CN", pattern="^[A-Z]{2}$")
-    state: StrictStr = Field("Guangdong", min_length=1, max_length=64)
-    locality: StrictStr = Field("Shenzhen", min_length=1, max_length=64)
-    organization: StrictStr = Field("mindie", min_length=1, max_length=64)
+    country: StrictStr = Field("CN", pattern="^[A-Z]{2}$", description="C (two capital letters).")
+    state: StrictStr = Field("Guangdong", min_length=1, max_length=64, description="ST.")
+    locality: StrictStr = Field("Shenzhen", min_length=1, max_length=64, description="L.")
+    organization: StrictStr = Field("mindie", min_length=1, max_length=64, description="O.")
     organizational_unit: StrictStr = Field(
         "mindie-server", alias="organizationalUnit", min_length=1, max_length=64
     )
-    expired_days: IntRange(1, 3650, "days") = Field(365, alias="expiredDays")  # type: ignore[valid-type]
+    expired_days: IntRange(1, 3650, "days") = Field(  # type: ignore[valid-type]
+        365, alias="expiredDays", description="Certificate lifetime (the seed's expired_time)."
+    )
 
 
 class ExtraGroup(StrictModel):
@@ -281,8 +311,12 @@ class ExtraGroup(StrictModel):
     service_port: Optional[IntRange(30000, 32767)] = Field(  # type: ignore[valid-type]
         None, description="Its own NodePort; required when the servers are the entry."
     )
-    max_unavailable: Optional[Percent] = None  # type: ignore[valid-type]
-    max_surge: Optional[Percent] = None  # type: ignore[valid-type]
+    max_unavailable: Optional[Percent] = Field(  # type: ignore[valid-type]
+        None, description="Rolling update, as in infer_server.json; unset: inferServer's."
+    )
+    max_surge: Optional[Percent] = Field(  # type: ignore[valid-type]
+        None, description="Rolling update, as in infer_server.json; unset: inferServer's."
+    )
     model: Optional[ModelSource] = Field(None, description="Another model for this group.")
 
 
@@ -290,7 +324,9 @@ class ServersSettings(StrictModel):
     """`mindie:servers`."""
 
     image: ImageRef = Field("mindie:server", description="Server image (the seed tags it mindie:server).")  # type: ignore[valid-type]
-    image_pull_policy: PullPolicy = Field(PullPolicy.IF_NOT_PRESENT, alias="imagePullPolicy")
+    image_pull_policy: PullPolicy = Field(
+        PullPolicy.IF_NOT_PRESENT, alias="imagePullPolicy", description="Container imagePullPolicy."
+    )
     ascend_home: Optional[AbsolutePath] = Field(
         None,
         alias="ascendHome",
@@ -313,14 +349,21 @@ class ServersSettings(StrictModel):
     limit_policy: LimitPolicy = Field(LimitPolicy.GUARANTEED, alias="limitPolicy")
     engine: Engine = Field(default_factory=Engine)
     cert_subject: CertSubject = Field(default_factory=CertSubject, alias="certSubject")
-    extra_groups: list[ExtraGroup] = Field(default_factory=list, alias="extraGroups", max_length=16)
+    extra_groups: list[ExtraGroup] = Field(
+        default_factory=list,
+        alias="extraGroups",
+        max_length=16,
+        description="More instance groups (e.g. Ascend310P beside Ascend910), each its own Deployment.",
+    )
 
 
 class NpuPool(StrictModel):
     """Capacity of one NPU type: identical nodes with this many chips each."""
 
-    nodes: IntRange(1, 100000)  # type: ignore[valid-type]
-    chips_per_node: IntRange(1, 64) = Field(alias="chipsPerNode")  # type: ignore[valid-type]
+    nodes: IntRange(1, 100000) = Field(description="NPU nodes of this type.")  # type: ignore[valid-type]
+    chips_per_node: IntRange(1, 64) = Field(  # type: ignore[valid-type]
+        alias="chipsPerNode", description="NPU chips of this type per node."
+    )
 
 
 NpuInventory = dict[NpuType, NpuPool]
@@ -439,14 +482,6 @@ def check_servers(settings: Settings, entry_is_server: bool) -> None:
             )
         else:
             ports[extra.service_port] = f"{path}.service_port"
-    for group in server_groups(settings):
-        memory = group.server.resource_requests.memory
-        if quantity_bytes(servers.shm_size_limit) >= memory * 2**20:
-            problems.append(
-                f'mindie:servers.shmSizeLimit = "{servers.shm_size_limit}": /dev/shm is memory and counts '
-                f"against the pod's memory ({group.setting} resource_requests.memory = {memory} Mi); "
-                f"make it smaller than that"
-            )
     config = main.mindie_server_config
     if servers.engine.metrics_port in (config.infer_port, config.management_port):
         problems.append(
