@@ -719,3 +719,16 @@ def test_servers_defaults():
         servers.model.host_path is not None and servers.model.host_path.path == "/mnt/mindie-service/ms/model"
     )
     assert servers.security_context.fs_group == 1001 and servers.limit_policy.value == "guaranteed"
+
+
+def test_prefix_cache_follows_the_coordinator_algorithm(run_stack):
+    staging = run_stack("staging")  # entry coordinator, algorithm_type cache_affinity
+    assert staging.outputs["prefixCache"] is True
+    for name in ("mindie-server-config", "mindie-server-310p-config"):
+        cfg = json.loads(manifest(staging, CONFIG_MAP, name)["data"]["config.json"])
+        assert cfg["BackendConfig"]["ScheduleConfig"]["enablePrefixCache"] is True
+        assert cfg["BackendConfig"]["ModelDeployConfig"]["ModelConfig"][0]["plugin_params"] == (
+            '{"plugin_type":"prefix_cache"}'
+        )
+    dev = json.loads(manifest(run_stack("dev"), CONFIG_MAP)["data"]["config.json"])
+    assert "enablePrefixCache" not in dev["BackendConfig"]["ScheduleConfig"]
