@@ -12,10 +12,26 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.ca import CertificateAuthority
+from components.labels import selector_labels
+from components.motor import Motor, MotorArgs
+from components.ms_server import MsServer, MsServerArgs
+from components.ms_server_image import MsServerImage, MsServerImageArgs
 from components.namespace import Namespace, NamespaceArgs
+from components.rbac import DeployerRbac, DeployerRbacArgs
+from components.server import ServerGroup, ServerGroupArgs, all_endpoints
 
-from .settings import Environment, Settings
+from .motor import motor_deployed, prefix_cache_required
+from .ms_server import ImageSource
+from .ms_server import MsServer as MsServerSettings
+from .servers import rollout_plans, server_groups, uses_host_path
+from .settings import Entry, Environment, Settings
 from .tls import ca_args
+
+KUBECLIENT_CN = "kubeclient"
+"""Stand-in for the CA component's `kubeclient_cn` (the seed's CN) until issue 3 is wired."""
+
+STAND_IN_SECURITY_SECRETS = {i: f"mindie-tls-{i}" for i in ("msserver", "kubeclient", "mindieclient")}
+"""Stand-in for the CA component's `security_secrets` names until issue 3 is wired."""
 
 
 def kubernetes_provider(settings: Settings, stack: str) -> k8s.Provider:
@@ -40,6 +56,13 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         settings.namespace,
         NamespaceArgs(
             name=settings.namespace,
+            # The seed's hostPath volumes (ms-server directories, the servers' model directory)
+            # are refused by the baseline and restricted profiles.
+            pod_security=(
+                "privileged"
+                if (settings.ms_server and settings.ms_server.uses_host_path) or uses_host_path(settings)
+                else "restricted"
+            ),
             extra_labels={"mindie.huawei.com/environment": settings.environment.value},
         ),
         opts=k8s_opts,
@@ -52,8 +75,75 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         opts=k8s_opts,
     )
     # --- ms-server Deployer (issue 4) ---
+    outputs: dict[str, Any] = {}
+    if settings.ms_server is not None:
+        # TODO(lead): replace the stand-ins with ca.kubeclient_cn, ca.security_secrets, ca.checksum.
+        outputs.update(
+            ms_server_deployer(
+                settings.ms_server,
+                namespace.name,
+                kubeclient_cn=pulumi.Output.from_input(KUBECLIENT_CN),
+                security_secrets=STAND_IN_SECURITY_SECRETS,
+                tls_checksum=None,
+                protect=settings.environment is Environment.PROD,
+                opts=k8s_opts,
+            )
+        )
     # --- server instance groups (issue 5) ---
+    plans = rollout_plans(settings)  # validated with the settings; pure
+    servers = [
+        ServerGroup(
+            group.server.server_name,
+            ServerGroupArgs(
+                namespace=namespace.name,
+                server=group.server,
+                servers=settings.servers,
+                model=group.model,
+                entry_is_server=settings.entry is Entry.SERVER,
+                # entry=coordinator with Motor's cache_affinity (the rule lives in stacks/motor.py).
+                prefix_cache=prefix_cache_required(settings.entry is Entry.COORDINATOR, settings.motor),
+                server_ca_secret=None,  # the lead rewires: ca.server_ca_secret
+                tls_checksum=None,  # the lead rewires: ca.checksum
+                rollout=plan,
+            ),
+            opts=k8s_opts,
+        )
+        for group, plan in zip(server_groups(settings), plans, strict=True)
+    ]
+    server_endpoints = all_endpoints(servers)
     # --- Coordinator/Controller (issue 6) ---
+    entry_is_coordinator = settings.entry is Entry.COORDINATOR
+    # What the servers get as `prefix_cache` (the rule lives in stacks/motor.py).
+    prefix_cache = prefix_cache_required(entry_is_coordinator, settings.motor)
+    motor_outputs: dict[str, Any] = {}
+    if motor_deployed(entry_is_coordinator, settings.motor):
+        server_config = settings.infer_server.mindie_server_config
+        tls = server_config.enable_tls
+        motor = Motor(
+            "mindie-ms",
+            MotorArgs(
+                namespace=namespace.name,
+                motor=settings.motor,
+                mies_install_path=settings.motor.mies_install_path or server_config.mies_install_path,
+                # Interim until the servers branch lands: the lead passes ServerGroup.endpoints here.
+                servers=interim_server_endpoints(settings),
+                server_infer_port=server_config.infer_port,
+                server_management_port=server_config.management_port,
+                entry_is_coordinator=entry_is_coordinator,
+                node_port=settings.infer_server.service_port,
+                enable_tls=tls,
+                # Interim until the CA branch lands: CertificateAuthority.security_secrets / .checksum.
+                security_secrets=interim_security_secrets() if tls else None,
+                tls_checksum=None,
+                protect=settings.environment is Environment.PROD,
+                instance=settings.namespace,
+            ),
+            opts=k8s_opts,
+        )
+        motor_outputs = {
+            "coordinatorService": motor.coordinator_service,
+            "controllerStateClaim": motor.state_claim,
+        }
 
     return {
         "environment": settings.environment.value,
@@ -69,4 +159,111 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         "tlsNotAfter": ca.not_after,
         "tlsSerials": ca.serials,
         "tlsRootCa": "stand-in (self-signed, dev only)" if ca.root_is_standin else "cluster CA (config)",
+        "serverEndpoints": server_endpoints,
+        "rolloutPlan": [plan.as_output() for plan in plans],
+        "prefixCache": prefix_cache,
+        **motor_outputs,
+        **outputs,
     }
+
+
+def ms_server_deployer(
+    ms: MsServerSettings,
+    namespace: pulumi.Input[str],
+    kubeclient_cn: pulumi.Input[str],
+    security_secrets: dict[str, pulumi.Input[str]],
+    tls_checksum: pulumi.Input[str] | None,
+    protect: bool,
+    opts: pulumi.ResourceOptions,
+) -> dict[str, Any]:
+    """The ms-server image, RBAC and Deployment from `mindie:msServer`; returns its stack outputs."""
+    image = MsServerImage(
+        "ms-server",
+        MsServerImageArgs(
+            reference=ms.image.reference,
+            build=ms.image.source is ImageSource.BUILD,
+            context=ms.image.context,
+            base_image=ms.image.base_reference(),
+            user=ms.user,
+            group=ms.effective_group,
+            uid=ms.uid,
+            gid=ms.effective_gid,
+            push=ms.image.push,
+            platform=ms.image.platform,
+        ),
+    )
+    DeployerRbac(
+        "ms-server",
+        DeployerRbacArgs(namespace=namespace, kubeclient_cn=kubeclient_cn, scope=ms.rbac.scope.value),
+        opts=opts,
+    )
+    storage = ms.storage
+    server = MsServer(
+        "ms-server",
+        MsServerArgs(
+            namespace=namespace,
+            image=image.image_ref,
+            k8s_apiserver_ip=ms.k8s_apiserver_ip,
+            security_secrets=security_secrets,
+            tls_checksum=tls_checksum,
+            user=ms.user,
+            uid=ms.uid,
+            gid=ms.effective_gid,
+            ip=ms.ip,
+            port=ms.port,
+            k8s_apiserver_port=ms.k8s_apiserver_port,
+            log_level=ms.log_level.value,
+            client_mindie_server_tls_enable=ms.client_mindie_server_tls_enable,
+            termination_grace_period_seconds=ms.termination_grace_period_seconds,
+            requests=ms.resources.requests.model_dump(),
+            limits=ms.resources.limits.model_dump(),
+            host_path=ms.uses_host_path,
+            host_logs=storage.host_paths.logs,
+            host_data=storage.host_paths.data,
+            host_security=storage.host_paths.security,
+            storage_size=storage.size,
+            storage_class=storage.storage_class,
+            log_size_limit=storage.log_size_limit,
+            pull_secret=ms.image.pull_secret,
+            service_cluster_ip=ms.service_cluster_ip,
+            msctl_dst_ip=ms.msctl.dst_ip,
+            msctl_security_dir=ms.msctl.security_dir,
+            msctl_timeout=ms.msctl.timeout,
+            msctl_log_level=ms.msctl.log_level.value,
+            protect=protect,
+            version=ms.image.tag,
+        ),
+        opts=opts,
+    )
+    return {
+        "msServerImage": image.image_ref,
+        "msServerEndpoint": server.endpoint,
+        "msctlConfig": server.msctl,
+    }
+
+
+def interim_server_endpoints(settings: Settings) -> pulumi.Output[list[dict[str, Any]]]:
+    """The server component's `endpoints` (contract shape), built from settings until it lands."""
+    server = settings.infer_server
+    config = server.mindie_server_config
+    return pulumi.Output.from_input(
+        [
+            {
+                "group": server.server_name,
+                "deployment": server.server_name,
+                "service": server.server_name,
+                "replicas": server.replicas,
+                "selector": selector_labels(server.server_name, settings.namespace),
+                "infer_port": config.infer_port,
+                "management_port": config.management_port,
+                "npu_type": server.resource_requests.npu_type.value,
+                "npu_chip_num": server.resource_requests.npu_chip_num,
+                "tls": config.enable_tls,
+            }
+        ]
+    )
+
+
+def interim_security_secrets() -> dict[str, str]:
+    """Secret names per identity until the CA component lands (its security_secrets replace these)."""
+    return {identity: f"mindie-tls-{identity}" for identity in ("coordinator", "controller", "mindieclient")}

@@ -20,6 +20,9 @@ from pydantic import Field, ValidationError, model_validator
 from .errors import SettingsError, describe_value, near_miss
 from .fields import AbsolutePath, DnsLabel, StrictBool, StrictStr
 from .infer_server import InferServer, StrictModel
+from .motor import Motor, motor_problems
+from .ms_server import MsServer
+from .servers import NpuInventory, ServersSettings, check_servers
 from .tls import TlsSettings
 
 PROJECT = "mindie"
@@ -92,8 +95,43 @@ class Settings(StrictModel):
         description="CA chain of the cluster-management components (root, intermediate, leaves, CRL).",
     )
     # --- ms-server Deployer (issue 4) ---
+    ms_server: Optional[MsServer] = Field(
+        None,
+        alias="msServer",
+        description="The ms-server Deployer (image, ms_server.json, Deployment, RBAC); unset: not deployed.",
+    )
     # --- server instance groups and NPU inventory (issue 5) ---
+    servers: ServersSettings = Field(
+        default_factory=ServersSettings,
+        description="Server image, model source, volumes, security context, extra instance groups.",
+    )
+    npu_inventory: Optional[NpuInventory] = Field(
+        None,
+        alias="npuInventory",
+        description="Declared NPU capacity per type ({nodes, chipsPerNode}); enables the deadlock check.",
+    )
+
+    @model_validator(mode="after")
+    def _server_groups_consistent(self) -> Settings:
+        # Raises SettingsError (not ValueError), so pydantic lets it through with its own messages.
+        check_servers(self, entry_is_server=self.entry is Entry.SERVER)
+        return self
+
     # --- Coordinator/Controller (issue 6) ---
+    motor: Motor = Field(
+        default_factory=Motor,
+        description="MindIE Motor's Coordinator and Controller (deployed when entry is coordinator).",
+    )
+
+    @model_validator(mode="after")
+    def _motor_matches_entry(self) -> Settings:
+        problems = motor_problems(
+            self.entry is Entry.COORDINATOR, self.motor, "motor" in self.model_fields_set
+        )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
     # --- policy and promotion (issues 7, 8) ---
 
     @model_validator(mode="after")
@@ -183,6 +221,11 @@ def format_errors(err: ValidationError, model: type, prefix: str = "") -> list[s
     """One readable line per pydantic error: `path = value: what is allowed`."""
     lines = []
     for e in err.errors(include_url=False):
+        if not e["loc"]:
+            # A model-level rule: its message names its own keys, one problem per line.
+            for line in _message(e, model).splitlines():
+                lines.append(line if line.startswith(prefix) else f"{prefix}{line}")
+            continue
         path = _dotted(e["loc"])
         if not path:  # a whole-model rule: its message names the fields itself
             lines.append(f"{prefix}{_message(e, model)}")

@@ -1,0 +1,517 @@
+"""Settings of the MindIE Server instance groups: `mindie:servers` and `mindie:npuInventory`.
+
+`mindie:inferServer` (the seed's infer_server.json) describes the first instance
+group. `mindie:servers` adds what infer_server.json left to the Deployer's
+environment: the image, where the model weights come from, the writable and
+shared-memory volumes, the pod security context, the few config.json knobs, and
+optional extra instance groups (e.g. an Ascend310P group beside an Ascend910
+one, as the seed's mindie_server_heterogeneous.yaml). `mindie:npuInventory`
+declares the cluster's NPU capacity so rollouts are checked for deadlocks.
+
+Extra groups use the seed's snake_case keys (they are "another infer_server.json"
+with only what differs); the other keys are camelCase like the rest of the
+stack config.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Optional
+
+from pydantic import AfterValidator, Field, model_validator
+
+from .errors import SettingsError
+from .fields import AbsolutePath, DnsLabel, IntRange, Percent, Port, StrictBool, StrictStr, percent_value
+from .infer_server import InferServer, NpuType, ResourceRequests, StrictModel
+from .rollout import GroupDemand, Pool, RolloutPlan, plan_all
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .settings import Settings
+
+MS_ROOT = "/mnt/mindie-service/ms"
+"""The seed's host/container directory of the server's config, model, writable data and run.sh."""
+
+# Host paths that must never be mounted into a server pod: the seed says "避免挂载/home等公共目录"
+# and "非系统危险路径"; these are the system, credential and container-runtime directories.
+FORBIDDEN_HOST_PATHS = (
+    "/home",
+    "/root",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/usr",
+    "/run",
+    "/var/run",
+    "/var/lib/kubelet",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/lib/etcd",
+    "/tmp",
+)
+
+
+def _check_host_path(value: str) -> str:
+    if value == "/":
+        raise ValueError("must not be the root directory")
+    for bad in FORBIDDEN_HOST_PATHS:
+        if value == bad or value.startswith(bad + "/"):
+            raise ValueError(
+                f"must not be under {bad} (a public or system directory: mounting it risks a container "
+                f"escape); use a dedicated directory such as {MS_ROOT}/model or /data/models"
+            )
+    return value
+
+
+SafeHostPath = Annotated[AbsolutePath, AfterValidator(_check_host_path)]
+
+_RELATIVE = re.compile(r"^([A-Za-z0-9._-]+)(/[A-Za-z0-9._-]+)*$")
+
+
+def _check_relative(value: str) -> str:
+    if value and (not _RELATIVE.match(value) or ".." in value.split("/")):
+        raise ValueError("must be a relative path below the mount (letters, digits, '._-', '/'; no '..')")
+    return value
+
+
+RelativePath = Annotated[StrictStr, AfterValidator(_check_relative)]
+
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+
+
+def _check_quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise ValueError('must be a Kubernetes quantity such as "16Gi" or "512Mi"')
+    return value
+
+
+Quantity = Annotated[StrictStr, AfterValidator(_check_quantity)]
+
+_UNITS = {
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def quantity_bytes(value: str) -> float:
+    """'16Gi' -> 17179869184 (a validated Quantity)."""
+    number = value.rstrip("kMGTPEi")
+    return float(number) * _UNITS[value[len(number) :]]
+
+
+# registry[:port]/path[:tag][@sha256:digest]; lower-case path components as the OCI distribution spec wants.
+_IMAGE = re.compile(
+    r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+
+
+def _check_image(value: str) -> str:
+    if not _IMAGE.match(value):
+        raise ValueError(
+            'must be an image reference such as "mindie:server" or "registry/ns/mindie:2.0@sha256:..."'
+        )
+    return value
+
+
+ImageRef = Annotated[StrictStr, AfterValidator(_check_image)]
+
+
+class HostPathType(StrEnum):
+    """hostPath types allowed for server volumes: the path must already exist as a directory."""
+
+    DIRECTORY = "Directory"
+
+
+class PullPolicy(StrEnum):
+    ALWAYS = "Always"
+    IF_NOT_PRESENT = "IfNotPresent"
+    NEVER = "Never"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "Debug"
+    INFO = "Info"
+    WARN = "Warn"
+    ERROR = "Error"
+    CRITICAL = "Critical"
+
+
+class LimitPolicy(StrEnum):
+    """How container limits relate to the requests."""
+
+    GUARANTEED = "guaranteed"  # limits = requests: QoS Guaranteed (this program's default)
+    DEPLOYER = "deployer"  # the Deployer's: memory and CPU limits twice the requests
+
+
+class HostPathVolume(StrictModel):
+    """A directory on every node the pods may land on (the seed's way)."""
+
+    path: SafeHostPath = Field(description="Absolute host path; not under /home or a system directory.")
+    type: HostPathType = Field(
+        HostPathType.DIRECTORY, description="hostPath type: Directory (must exist; never created as root)."
+    )
+
+
+class ClaimVolume(StrictModel):
+    """A PersistentVolumeClaim in the stack's namespace (works under Pod Security 'restricted')."""
+
+    claim_name: DnsLabel(63) = Field(alias="claimName", description="Name of the PVC.")  # type: ignore[valid-type]
+    read_only: StrictBool = Field(
+        True, alias="readOnly", description="Mount read-only (weights are never written)."
+    )
+
+
+class ModelSource(StrictModel):
+    """Where the model weights come from; exactly one of hostPath / persistentVolumeClaim."""
+
+    host_path: Optional[HostPathVolume] = Field(None, alias="hostPath")
+    persistent_volume_claim: Optional[ClaimVolume] = Field(None, alias="persistentVolumeClaim")
+    mount_path: AbsolutePath = Field(
+        f"{MS_ROOT}/model", alias="mountPath", description="Mount point in the container (the seed's)."
+    )
+    weight_dir: RelativePath = Field(  # type: ignore[valid-type]
+        "",
+        alias="weightDir",
+        description="Weights directory below the mount; config.json modelWeightPath = mountPath/weightDir.",
+    )
+    model_name: StrictStr = Field(
+        "llama3-70b",
+        alias="modelName",
+        min_length=1,
+        max_length=128,
+        description="config.json modelName: the model id clients send.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSource:
+        if (self.host_path is None) == (self.persistent_volume_claim is None):
+            raise ValueError("set exactly one of hostPath and persistentVolumeClaim")
+        return self
+
+    @property
+    def weight_path(self) -> str:
+        return f"{self.mount_path}/{self.weight_dir}" if self.weight_dir else self.mount_path
+
+
+def _default_model() -> ModelSource:
+    return ModelSource(hostPath=HostPathVolume(path=f"{MS_ROOT}/model"))
+
+
+class WritableData(StrictModel):
+    """The seed's writable directory (logs): an emptyDir unless a hostPath is given."""
+
+    mount_path: AbsolutePath = Field(
+        f"{MS_ROOT}/writable-data", alias="mountPath", description="Mount point (the seed's); logs go here."
+    )
+    size_limit: Quantity = Field("20Gi", alias="sizeLimit", description="emptyDir size limit.")  # type: ignore[valid-type]
+    host_path: Optional[HostPathVolume] = Field(
+        None, alias="hostPath", description="Keep the data on the node instead (the seed's way)."
+    )
+
+
+class PodSecurity(StrictModel):
+    """Pod/container security context knobs; everything else is fixed to the tightest setting."""
+
+    run_as_user: IntRange(1, 2147483647) = Field(  # type: ignore[valid-type]
+        1001, alias="runAsUser", description="UID of the server process (the image's non-root user)."
+    )
+    run_as_group: IntRange(1, 2147483647) = Field(  # type: ignore[valid-type]
+        1001, alias="runAsGroup", description="Primary GID of the server process."
+    )
+    fs_group: IntRange(1, 2147483647) = Field(  # type: ignore[valid-type]
+        1001, alias="fsGroup", description="Group of mounted ConfigMap/Secret files (the seed: 1001)."
+    )
+    supplemental_groups: list[IntRange(1, 2147483647)] = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        alias="supplementalGroups",
+        description="Extra groups, e.g. the nodes' HwHiAiUser GID that owns /dev/davinci*.",
+    )
+    read_only_root_filesystem: StrictBool = Field(
+        False,
+        alias="readOnlyRootFilesystem",
+        description="true when the image writes nothing outside the mounted volumes.",
+    )
+
+
+class Engine(StrictModel):
+    """The config.json knobs that are not derived from infer_server.json."""
+
+    max_seq_len: IntRange(1, 1048576) = Field(  # type: ignore[valid-type]
+        2560, alias="maxSeqLen", description="Longest sequence (input + output tokens)."
+    )
+    max_input_token_len: IntRange(1, 1048576) = Field(  # type: ignore[valid-type]
+        2048, alias="maxInputTokenLen", description="Longest input; at most maxSeqLen."
+    )
+    max_batch_size: IntRange(1, 5000) = Field(  # type: ignore[valid-type]
+        200, alias="maxBatchSize", description="Largest decode batch."
+    )
+    max_prefill_batch_size: IntRange(1, 5000) = Field(  # type: ignore[valid-type]
+        50, alias="maxPrefillBatchSize", description="Largest prefill batch."
+    )
+    max_prefill_tokens: IntRange(1, 1048576) = Field(  # type: ignore[valid-type]
+        8192, alias="maxPrefillTokens", description="Token budget of one prefill batch."
+    )
+    metrics_port: Port = Field(  # type: ignore[valid-type]
+        1027, alias="metricsPort", description="ServerConfig.metricsPort; differs from infer/management port."
+    )
+    log_level: LogLevel = Field(
+        LogLevel.INFO, alias="logLevel", description="config.json LogConfig.logLevel."
+    )
+
+    @model_validator(mode="after")
+    def _input_fits(self) -> Engine:
+        if self.max_input_token_len > self.max_seq_len:
+            raise ValueError(
+                f"maxInputTokenLen {self.max_input_token_len} exceeds maxSeqLen {self.max_seq_len}"
+            )
+        return self
+
+
+class CertSubject(StrictModel):
+    """Subject of the per-pod server certificates run.sh generates (the seed's cert_info.json)."""
+
+    country: StrictStr = Field("CN", pattern="^[A-Z]{2}$", description="C (two capital letters).")
+    state: StrictStr = Field("Guangdong", min_length=1, max_length=64, description="ST.")
+    locality: StrictStr = Field("Shenzhen", min_length=1, max_length=64, description="L.")
+    organization: StrictStr = Field("mindie", min_length=1, max_length=64, description="O.")
+    organizational_unit: StrictStr = Field(
+        "mindie-server", alias="organizationalUnit", min_length=1, max_length=64
+    )
+    expired_days: IntRange(1, 3650, "days") = Field(  # type: ignore[valid-type]
+        365, alias="expiredDays", description="Certificate lifetime (the seed's expired_time)."
+    )
+
+
+class ExtraGroup(StrictModel):
+    """One more instance group; keys as in infer_server.json, anything unset comes from inferServer."""
+
+    server_name: DnsLabel(48) = Field(description="Group (Deployment) name, unique in the stack.")  # type: ignore[valid-type]
+    replicas: IntRange(1, 256)  # type: ignore[valid-type]
+    resource_requests: ResourceRequests
+    service_port: Optional[IntRange(30000, 32767)] = Field(  # type: ignore[valid-type]
+        None, description="Its own NodePort; required when the servers are the entry."
+    )
+    max_unavailable: Optional[Percent] = Field(  # type: ignore[valid-type]
+        None, description="Rolling update, as in infer_server.json; unset: inferServer's."
+    )
+    max_surge: Optional[Percent] = Field(  # type: ignore[valid-type]
+        None, description="Rolling update, as in infer_server.json; unset: inferServer's."
+    )
+    model: Optional[ModelSource] = Field(None, description="Another model for this group.")
+
+
+class ServersSettings(StrictModel):
+    """`mindie:servers`."""
+
+    image: ImageRef = Field("mindie:server", description="Server image (the seed tags it mindie:server).")  # type: ignore[valid-type]
+    image_pull_policy: PullPolicy = Field(
+        PullPolicy.IF_NOT_PRESENT, alias="imagePullPolicy", description="Container imagePullPolicy."
+    )
+    ascend_home: Optional[AbsolutePath] = Field(
+        None,
+        alias="ascendHome",
+        description="Directory holding ascend-toolkit, mindie, nnal, atb-models in the image; "
+        "default: mies_install_path up to '/mindie/'.",
+    )
+    model: ModelSource = Field(default_factory=_default_model)
+    writable_data: WritableData = Field(default_factory=WritableData, alias="writableData")
+    shm_size_limit: Quantity = Field(  # type: ignore[valid-type]
+        "16Gi",
+        alias="shmSizeLimit",
+        description="/dev/shm (memory emptyDir; counts against the memory limit).",
+    )
+    security_context: PodSecurity = Field(default_factory=PodSecurity, alias="securityContext")
+    mount_driver_from_host: StrictBool = Field(
+        False,
+        alias="mountDriverFromHost",
+        description="Mount the Ascend driver from the node (only without the Ascend Docker Runtime).",
+    )
+    limit_policy: LimitPolicy = Field(LimitPolicy.GUARANTEED, alias="limitPolicy")
+    engine: Engine = Field(default_factory=Engine)
+    cert_subject: CertSubject = Field(default_factory=CertSubject, alias="certSubject")
+    extra_groups: list[ExtraGroup] = Field(
+        default_factory=list,
+        alias="extraGroups",
+        max_length=16,
+        description="More instance groups (e.g. Ascend310P beside Ascend910), each its own Deployment.",
+    )
+
+
+class NpuPool(StrictModel):
+    """Capacity of one NPU type: identical nodes with this many chips each."""
+
+    nodes: IntRange(1, 100000) = Field(description="NPU nodes of this type.")  # type: ignore[valid-type]
+    chips_per_node: IntRange(1, 64) = Field(  # type: ignore[valid-type]
+        alias="chipsPerNode", description="NPU chips of this type per node."
+    )
+
+
+NpuInventory = dict[NpuType, NpuPool]
+
+
+@dataclass(frozen=True)
+class ServerGroupSpec:
+    """One resolved instance group: its full infer_server.json and its model."""
+
+    setting: str
+    """Config path it came from, for messages."""
+    server: InferServer
+    model: ModelSource
+
+
+def server_groups(settings: Settings) -> list[ServerGroupSpec]:
+    """The main group from inferServer, then each extra group with inferServer's other values."""
+    main = settings.infer_server
+    groups = [ServerGroupSpec("mindie:inferServer", main, settings.servers.model)]
+    for i, extra in enumerate(settings.servers.extra_groups):
+        update = {
+            "server_name": extra.server_name,
+            "replicas": extra.replicas,
+            "resource_requests": extra.resource_requests,
+            "service_port": extra.service_port if extra.service_port is not None else main.service_port,
+            "max_unavailable": extra.max_unavailable or main.max_unavailable,
+            "max_surge": extra.max_surge or main.max_surge,
+        }
+        groups.append(
+            ServerGroupSpec(
+                f"mindie:servers.extraGroups[{i}]",
+                main.model_copy(update=update),
+                extra.model or settings.servers.model,
+            )
+        )
+    return groups
+
+
+def ascend_home(settings_servers: ServersSettings, install_path: str) -> Optional[str]:
+    """Where the image's Ascend software lives (the seed: /home/{user}/Ascend)."""
+    if settings_servers.ascend_home:
+        return settings_servers.ascend_home
+    head, sep, _ = install_path.partition("/mindie/")
+    return head if sep and head else None
+
+
+def uses_host_path(settings: Settings) -> bool:
+    """True when any server pod mounts a hostPath (Pod Security 'baseline' and 'restricted' forbid it)."""
+    servers = settings.servers
+    return (
+        servers.mount_driver_from_host
+        or servers.writable_data.host_path is not None
+        or any(g.model.host_path is not None for g in server_groups(settings))
+    )
+
+
+def demands(settings: Settings) -> list[GroupDemand]:
+    return [
+        GroupDemand(
+            group=g.server.server_name,
+            setting=g.setting,
+            npu_type=g.server.resource_requests.npu_type.value,
+            replicas=g.server.replicas,
+            chips_per_pod=g.server.resource_requests.npu_chip_num,
+            max_surge=g.server.max_surge,
+            max_unavailable=g.server.max_unavailable,
+        )
+        for g in server_groups(settings)
+    ]
+
+
+def rollout_plans(settings: Settings) -> list[RolloutPlan]:
+    """The rollout plan of every group (raises SettingsError when one cannot run or finish)."""
+    inventory = None
+    if settings.npu_inventory is not None:
+        inventory = {
+            t.value: Pool(nodes=p.nodes, chips_per_node=p.chips_per_node)
+            for t, p in settings.npu_inventory.items()
+        }
+    return plan_all(demands(settings), inventory)
+
+
+def check_servers(settings: Settings, entry_is_server: bool) -> None:
+    """Cross-key rules of the server groups; raise one SettingsError listing every problem."""
+    problems: list[str] = []
+    main = settings.infer_server
+    servers = settings.servers
+    seen = {main.server_name: "mindie:inferServer.server_name"}
+    ports = {main.service_port: "mindie:inferServer.service_port"}
+    for i, extra in enumerate(servers.extra_groups):
+        path = f"mindie:servers.extraGroups[{i}]"
+        if extra.server_name in seen:
+            problems.append(
+                f'{path}.server_name = "{extra.server_name}": already used by {seen[extra.server_name]}; '
+                f"every instance group needs its own name"
+            )
+        seen.setdefault(extra.server_name, f"{path}.server_name")
+        surge = extra.max_surge or main.max_surge
+        unavailable = extra.max_unavailable or main.max_unavailable
+        if percent_value(surge) == 0 and percent_value(unavailable) == 0:
+            problems.append(
+                f'{path}: max_unavailable and max_surge are both "0%": Kubernetes rejects that, '
+                f"raise one of them"
+            )
+        if not entry_is_server:
+            continue
+        if extra.service_port is None:
+            problems.append(
+                f"{path}.service_port: required when mindie:entry is server (each group gets its own "
+                f"NodePort, allowed 30000 to 32767)"
+            )
+        elif extra.service_port in ports:
+            problems.append(
+                f"{path}.service_port = {extra.service_port}: already used by {ports[extra.service_port]}; "
+                f"NodePorts are cluster-wide, pick another in 30000 to 32767"
+            )
+        else:
+            ports[extra.service_port] = f"{path}.service_port"
+    config = main.mindie_server_config
+    if servers.engine.metrics_port in (config.infer_port, config.management_port):
+        problems.append(
+            f"mindie:servers.engine.metricsPort = {servers.engine.metrics_port}: equals "
+            f"mindie:inferServer.mindie_server_config infer_port/management_port; the three ports must differ"
+        )
+    if ascend_home(servers, config.mies_install_path) is None:
+        problems.append(
+            f"mindie:servers.ascendHome: required because mindie:inferServer.mindie_server_config."
+            f"mies_install_path = \"{config.mies_install_path}\" has no '/mindie/' to derive it from "
+            f"(run.sh sources <ascendHome>/ascend-toolkit/set_env.sh etc.)"
+        )
+    if problems:
+        raise SettingsError(problems)
+    rollout_plans(settings)
+
+
+__all__ = [
+    "ClaimVolume",
+    "Engine",
+    "ExtraGroup",
+    "HostPathVolume",
+    "ModelSource",
+    "NpuInventory",
+    "NpuPool",
+    "PodSecurity",
+    "ServerGroupSpec",
+    "ServersSettings",
+    "check_servers",
+    "rollout_plans",
+    "server_groups",
+    "uses_host_path",
+]
