@@ -13,7 +13,8 @@ import pulumi_kubernetes as k8s
 
 from components.namespace import Namespace, NamespaceArgs
 
-from .settings import Settings
+from .promotion import release_output
+from .settings import Environment, Settings
 
 
 def kubernetes_provider(settings: Settings, stack: str) -> k8s.Provider:
@@ -33,12 +34,16 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
     """Declare every component; return the stack outputs."""
     provider = kubernetes_provider(settings, stack)
     k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": provider})
+    # Lifecycle convention (issue 8, docs/lifecycle.md): components holding state take `protect`;
+    # in prod their stateful children get protect + retain_on_delete, so `pulumi destroy` cannot take them.
+    protect = settings.environment is Environment.PROD
 
     namespace = Namespace(
         settings.namespace,
         NamespaceArgs(
             name=settings.namespace,
             extra_labels={"mindie.huawei.com/environment": settings.environment.value},
+            protect=protect,
         ),
         opts=k8s_opts,
     )
@@ -52,4 +57,6 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         "namespace": namespace.name,
         "entry": settings.entry.value,
         "serverName": settings.infer_server.server_name,
+        # --- promotion (issue 8): what release runs here and where it came from ---
+        "release": release_output(settings),
     }
