@@ -401,3 +401,14 @@ def read_referenced_release(reference: str) -> dict[str, Any]:
             "release settings (has it been deployed with this program?)"
         ])
     return dict(value["settings"])
+
+
+# --------------------------------------------------------------------------- documentation
+
+
+def markdown_table(table: Mapping[str, tuple[Kind, str]] = CLASSIFICATION) -> str:
+    """The classification as a Markdown table (docs/lifecycle.md embeds it; a test compares)."""
+    lines = ["| Setting | Kind | Why |", "|---|---|---|"]
+    for path, (kind, why) in table.items():
+        lines.append(f"| `mindie:{path}` | {kind.value} | {why} |")
+    return "\n".join(lines) + "\n"
