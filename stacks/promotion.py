@@ -412,3 +412,7 @@ def markdown_table(table: Mapping[str, tuple[Kind, str]] = CLASSIFICATION) -> st
     for path, (kind, why) in table.items():
         lines.append(f"| `mindie:{path}` | {kind.value} | {why} |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m stacks.promotion: the table for docs/lifecycle.md
+    print(markdown_table(), end="")
