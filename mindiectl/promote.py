@@ -103,12 +103,15 @@ class Promotion:
     source: str
     target: str
     fingerprint: str
+    """The target's release fingerprint after the promotion (the source's unless keys were skipped)."""
     before: str
     """The target file's text before."""
     after: str
     """The target file's text after the promotion."""
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Top-level keys not promoted because only one of the two stacks configures them."""
     written: bool = False
 
     @property
@@ -136,7 +139,6 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
             )
     warnings = _check_order(src_cfg.config, tgt_cfg.config, source, target, force)
     src_settings = _settings(src_cfg, "source")
-    fp = promotion.release_fingerprint(src_settings)
 
     src_doc = stackfile.read_document(src_cfg.path)
     tgt_doc = stackfile.read_document(tgt_cfg.path)
@@ -148,9 +150,11 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
     secrets = _secure_release_values(src_map)
     if secrets:
         raise PromotionError("release settings must not be secrets (each stack encrypts its own)", secrets)
-    _sync(src_map, tgt_map, promotion.setting_tree(), root=True)
-    _record(tgt_map, source, fp)
-    after = _dump(tgt_doc)
+    skipped = _sync(src_map, tgt_map, promotion.setting_tree(), skipped=[])
+    for key in skipped:
+        where, other = (source, target) if key not in src_map else (target, source)
+        warnings.append(f"{key} is not configured in {where}: not promoted, {target} keeps its own "
+                        f"(configure it in both {source} and {other} to promote it)")
 
     new_config = {str(k): stackfile.encode_value(v) for k, v in tgt_map.items() if not _is_secure(v)}
     new_config.update({k: v for k, v in tgt_cfg.config.items() if k in tgt_cfg.secret_keys})
@@ -159,11 +163,16 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
     except SettingsError as err:
         raise PromotionError(f"{target} would not validate after the promotion; nothing written",
                                err.problems) from None
+    src_parts, new_parts = promotion.part_fingerprints(src_settings), promotion.part_fingerprints(new_settings)
+    for key in set(src_parts) | set(new_parts):
+        if f"{PREFIX}{key}" not in skipped and src_parts.get(key) != new_parts.get(key):
+            # a classification bug, never a user error: do not write a half-promoted file
+            raise PromotionError(f"internal: the release of {PREFIX}{key} differs after the copy")
     got = promotion.release_fingerprint(new_settings)
-    if got != fp:  # a classification bug, never a user error: do not write a half-promoted file
-        raise PromotionError(f"internal: {target}'s release fingerprint {got} is not {source}'s {fp}")
+    _record(tgt_map, source, got)
+    after = _dump(tgt_doc)
     changes = _changes(before_plain, _plain(tgt_map))
-    return Promotion(source, target, fp, before, after, changes, warnings)
+    return Promotion(source, target, got, before, after, changes, warnings, skipped=skipped)
 
 
 def promote(
@@ -237,8 +246,16 @@ def _settings(cfg: stackfile.StackConfig, role: str) -> Any:
 # --------------------------------------------------------------------------- editing the document
 
 
-def _sync(src: Mapping[str, Any], tgt: CommentedMap, node: SettingNode, root: bool = False) -> None:
-    """Make the release part of `tgt` equal to that of `src`; never touch anything else."""
+def _sync(src: Mapping[str, Any], tgt: CommentedMap, node: SettingNode,
+          skipped: Optional[list[str]] = None) -> list[str]:
+    """Make the release part of `tgt` equal to that of `src`; never touch anything else.
+
+    At the top level (`skipped` is a list), a key holding both kinds (a component with its own
+    environment settings, e.g. mindie:motor) is promoted only when BOTH stacks configure it:
+    a stack that does not configure a component has not tested its release, and a target that
+    does not configure it has no environment settings for it. Such keys are returned.
+    """
+    root = skipped is not None
     keys = list(src) + [k for k in tgt if k not in src]
     for key in keys:
         name = str(key)
@@ -249,6 +266,9 @@ def _sync(src: Mapping[str, Any], tgt: CommentedMap, node: SettingNode, root: bo
         child = node.child(name)
         if child is None:
             continue  # unknown to the model: the gate reports it; never copied
+        if root and promotion.is_mixed(child.path) and (key not in src) != (key not in tgt):
+            skipped.append(str(key))
+            continue
         if promotion.is_mixed(child.path):
             s, t = src.get(key), tgt.get(key)
             if not isinstance(s, Mapping) and s is not None:
@@ -266,6 +286,7 @@ def _sync(src: Mapping[str, Any], tgt: CommentedMap, node: SettingNode, root: bo
                 _mirror(src, tgt, key)
             elif key in tgt:
                 del tgt[key]
+    return skipped if skipped is not None else []
 
 
 def _mirror(src: Mapping[str, Any], tgt: CommentedMap, key: Any) -> None:

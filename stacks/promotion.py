@@ -88,7 +88,38 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     # --- CA chain (issue 3) ---
     # --- ms-server Deployer (issue 4) ---
     # --- server instance groups and NPU inventory (issue 5) ---
-    # --- Coordinator/Controller (issue 6) ---
+    # --- Coordinator/Controller (issue 6): mindie:motor, per sub-key (no parent entries) ---
+    "motor.enabled": (ENVIRONMENT, "topology: whether this environment runs Coordinator/Controller"),
+    "motor.image": (RELEASE, "the Motor image (tag or digest) tested upstream"),
+    "motor.image_pull_policy": (ENVIRONMENT, "how the environment's nodes reach the registry"),
+    "motor.mindie_user_home_path": (RELEASE, "install layout inside the image"),
+    "motor.mies_install_path": (RELEASE, "install layout inside the image"),
+    "motor.run_as_user": (RELEASE, "the image's MindIE user"),
+    "motor.run_as_group": (RELEASE, "the image's MindIE group"),
+    "motor.read_only_root_filesystem": (RELEASE, "what the software in the image tolerates"),
+    "motor.log_level": (ENVIRONMENT, "dev may debug, prod logs INFO"),
+    "motor.coordinator.image": (RELEASE, "the Coordinator image override"),
+    "motor.coordinator.node_selector": (ENVIRONMENT, "node labels of the environment's cluster"),
+    "motor.coordinator.resources": (ENVIRONMENT, "capacity of the environment"),
+    "motor.coordinator.algorithm_type": (RELEASE, "the coordinator algorithm the release was tested with"),
+    "motor.coordinator.cache_size": (RELEASE, "cache_affinity tuning, part of the algorithm"),
+    "motor.coordinator.slots_thresh": (RELEASE, "cache_affinity tuning, part of the algorithm"),
+    "motor.coordinator.block_thresh": (RELEASE, "cache_affinity tuning, part of the algorithm"),
+    "motor.coordinator.ports": (RELEASE, "ports inside the pod, wired into the Motor config"),
+    "motor.coordinator.single_node_max_requests": (ENVIRONMENT, "admission limits sized to the load"),
+    "motor.coordinator.max_requests": (ENVIRONMENT, "admission limits sized to the load"),
+    "motor.coordinator.http_timeout_seconds": (RELEASE, "request behaviour tested with the model"),
+    "motor.coordinator.startup_timeout_seconds": (ENVIRONMENT, "startup time on the environment"),
+    "motor.coordinator.liveness_probe": (ENVIRONMENT, "the seed: a probe under load restarts it; per load"),
+    "motor.controller.image": (RELEASE, "the Controller image override"),
+    "motor.controller.node_selector": (ENVIRONMENT, "node labels of the environment's cluster"),
+    "motor.controller.resources": (ENVIRONMENT, "capacity of the environment"),
+    "motor.controller.port": (RELEASE, "port inside the pod, wired into the Motor config"),
+    "motor.controller.state_storage": (ENVIRONMENT, "storage class and size of the environment"),
+    "motor.controller.startup_timeout_seconds": (ENVIRONMENT, "startup time on the environment"),
+    "motor.controller.disappeared_server_waiting_seconds": (RELEASE, "fault-recovery behaviour"),
+    "motor.controller.http_timeout_seconds": (RELEASE, "controller behaviour tested with the release"),
+    "motor.controller.http_retries": (RELEASE, "controller behaviour tested with the release"),
     # --- policy and promotion (issues 7, 8) ---
     "release": (ENVIRONMENT, "written by `mindiectl promote` for THIS stack: where its release came from"),
     "releaseFrom": (ENVIRONMENT, "this stack's choice to read its release through a StackReference"),
@@ -319,6 +350,11 @@ def release_fingerprint(settings: BaseModel) -> str:
     return fingerprint(release_settings(settings))
 
 
+def part_fingerprints(settings: BaseModel) -> dict[str, str]:
+    """One fingerprint per config key of the release (inferServer, motor, ...): which parts match."""
+    return {key: fingerprint({key: value}) for key, value in sorted(release_settings(settings).items())}
+
+
 def integral(value: Any) -> Any:
     """Numbers come back from the engine (StackReference outputs) as floats: 1025.0 -> 1025."""
     if isinstance(value, float) and value.is_integer():
@@ -337,20 +373,23 @@ def release_output(settings: Any) -> dict[str, Any]:
     - fromStack: the stack promoted from (`mindie:release`) or the StackReference read;
     - mode: `config` (copied by `mindiectl promote`) or `stackReference` (`mindie:releaseFrom`);
     - matchesRecord: config mode: false when release settings were edited after the promotion;
+    - parts: a fingerprint per config key (which components run the same release as elsewhere);
     - settings: the release settings themselves (what a StackReference reader takes).
     """
     current = release_settings(settings)
     print_ = fingerprint(current)
+    parts = {key: fingerprint({key: value}) for key, value in sorted(current.items())}
     record = getattr(settings, "release", None)
     reference = getattr(settings, "release_from", None)
     if reference is not None:
         return {"fingerprint": print_, "fromStack": reference, "mode": "stackReference",
-                "matchesRecord": None, "settings": current}
+                "matchesRecord": None, "parts": parts, "settings": current}
     return {
         "fingerprint": print_,
         "fromStack": record.from_stack if record else None,
         "mode": "config",
         "matchesRecord": (record.fingerprint == print_) if record else None,
+        "parts": parts,
         "settings": current,
     }
 
