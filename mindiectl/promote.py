@@ -4,6 +4,8 @@ Copies the RELEASE settings (stacks/promotion.py: CLASSIFICATION) from
 Pulumi.<from>.yaml into Pulumi.<to>.yaml, leaves the target's ENVIRONMENT
 settings alone, keeps comments and key order (ruamel round-trip), records
 `mindie:release: {fromStack, fingerprint}` in the target and prints the diff.
+A component key holding both kinds (e.g. mindie:motor) is promoted only when
+both stacks configure it (see docs/lifecycle.md).
 
 Safety, in order:
 1. both stacks take their release from config (not `mindie:releaseFrom`);
@@ -163,9 +165,10 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
     except SettingsError as err:
         raise PromotionError(f"{target} would not validate after the promotion; nothing written",
                                err.problems) from None
-    src_parts, new_parts = promotion.part_fingerprints(src_settings), promotion.part_fingerprints(new_settings)
-    for key in set(src_parts) | set(new_parts):
-        if f"{PREFIX}{key}" not in skipped and src_parts.get(key) != new_parts.get(key):
+    src_parts = promotion.part_fingerprints(src_settings)
+    new_parts = promotion.part_fingerprints(new_settings)
+    for key in src_parts:
+        if f"{PREFIX}{key}" not in skipped and src_parts[key] != new_parts.get(key):
             # a classification bug, never a user error: do not write a half-promoted file
             raise PromotionError(f"internal: the release of {PREFIX}{key} differs after the copy")
     got = promotion.release_fingerprint(new_settings)

@@ -335,8 +335,17 @@ def leaf_paths(data: Any, prefix: str = "") -> list[str]:
 
 
 def release_settings(settings: BaseModel) -> dict[str, Any]:
-    """The release part of validated settings (defaults filled in), as the stack file spells it."""
+    """The release part of validated settings (defaults filled in), as the stack file spells it.
+
+    A top-level key holding both kinds (a component with environment settings of its own, e.g.
+    mindie:motor) counts only when the stack configures it: a stack that does not configure a
+    component has not tested its release (dev with entry server runs no Coordinator).
+    """
     dumped = settings.model_dump(by_alias=True, mode="json", exclude_none=True)
+    for name, info in type(settings).model_fields.items():
+        key = info.alias or name
+        if is_mixed(key) and name not in settings.model_fields_set:
+            dumped.pop(key, None)
     return split(dumped)[0]
 
 
@@ -400,21 +409,30 @@ RELEASE_OUTPUT = "release"
 """The stack output carrying the release (read by `mindie:releaseFrom`)."""
 
 
-def reference_problems(raw: Mapping[str, Any], reference: str) -> list[str]:
+def _supplied(key: str, referenced: Mapping[str, Any]) -> bool:
+    """Whether the referenced release decides this top-level key (a component it does not configure
+    is left to this stack, as `mindiectl promote` does)."""
+    return key in referenced or not is_mixed(key)
+
+
+def reference_problems(raw: Mapping[str, Any], reference: str, release: Mapping[str, Any]) -> list[str]:
     """Release settings given locally although `mindie:releaseFrom` supplies them: ambiguous, refuse."""
     local_release, _ = split(raw)
+    referenced, _ = split(release)
     return [
         f"mindie:{path}: a release setting, but mindie:releaseFrom = {reference!r} supplies the release; "
         "remove it from this stack (or unset releaseFrom)"
-        for path in leaf_paths(local_release)
+        for key, value in local_release.items() if _supplied(str(key), referenced)
+        for path in leaf_paths({key: value})
     ]
 
 
 def overlay_release(raw: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
-    """This stack's environment settings with the referenced release on top."""
-    _, env = split(raw)
+    """This stack's settings with the referenced release on top (release paths only)."""
+    local_release, env = split(raw)
     referenced, _ = split(integral(release))  # only release paths, whatever the other stack exported
-    return merge(env, referenced)
+    kept = {k: v for k, v in local_release.items() if not _supplied(str(k), referenced)}
+    return merge(merge(env, kept), referenced)
 
 
 def read_referenced_release(reference: str) -> dict[str, Any]:
@@ -453,5 +471,23 @@ def markdown_table(table: Mapping[str, tuple[Kind, str]] = CLASSIFICATION) -> st
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":  # python -m stacks.promotion: the table for docs/lifecycle.md
-    print(markdown_table(), end="")
+DOC_BEGIN, DOC_END = "<!-- classification:begin -->\n", "<!-- classification:end -->"
+
+
+def write_doc_table(path: str = "docs/lifecycle.md") -> None:
+    """Replace the table between the classification markers of docs/lifecycle.md."""
+    from pathlib import Path
+
+    doc = Path(path).read_text()
+    head, rest = doc.split(DOC_BEGIN, 1)
+    tail = rest.split(DOC_END, 1)[1]
+    Path(path).write_text(head + DOC_BEGIN + markdown_table() + DOC_END + tail)
+
+
+if __name__ == "__main__":  # python -m stacks.promotion [--write]: the table of docs/lifecycle.md
+    import sys
+
+    if "--write" in sys.argv:
+        write_doc_table()
+    else:
+        print(markdown_table(), end="")

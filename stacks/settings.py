@@ -169,10 +169,11 @@ def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, An
             f"mindie:releaseFrom = {reference!r}: not a stack name: allowed `stack`, `project/stack` "
             "or `org/project/stack` (letters, digits, '-', '_', '.')"
         ])
-    problems = promotion.reference_problems(raw, reference)
+    release = promotion.read_referenced_release(reference)
+    problems = promotion.reference_problems(raw, reference, release)
     if problems:
         raise SettingsError(problems)
-    return promotion.overlay_release(raw, promotion.read_referenced_release(reference))
+    return promotion.overlay_release(raw, release)
 
 
 def _raw_values(get: ConfigGetter, keys: list[str]) -> tuple[dict[str, Any], list[str]]:

@@ -112,7 +112,10 @@ def test_stackreference_mode_takes_the_release_from_the_other_stack(reference_st
                                 stack_outputs={"dev": dev.outputs})
     release = staging.outputs["release"]
     assert release["mode"] == "stackReference" and release["fromStack"] == "acme/mindie/dev"
-    assert release["fingerprint"] == dev.outputs["release"]["fingerprint"]
+    assert release["parts"]["inferServer"] == dev.outputs["release"]["parts"]["inferServer"]
+    # dev configures no Motor (entry server): staging's own Motor release applies, as with promote
+    assert "motor" not in dev.outputs["release"]["parts"]
+    assert release["settings"]["motor"]["coordinator"]["algorithm_type"] == "cache_affinity"
     assert release["settings"]["inferServer"]["mindie_server_config"]["infer_port"] == 2025
     ref = staging.one("pulumi:pulumi:StackReference")
     assert ref.read and ref.id == "acme/mindie/dev" and ref.inputs == {"name": "acme/mindie/dev"}
@@ -132,7 +135,7 @@ def test_stackreference_mode_reads_the_last_offline_preview(reference_stacks: Pa
     assert main(args) == 0
     outputs = json.loads((tmp_path / "out-staging" / "outputs.json").read_text())
     dev_outputs = json.loads((tmp_path / "build" / "dev" / "outputs.json").read_text())
-    assert outputs["release"]["fingerprint"] == dev_outputs["release"]["fingerprint"]
+    assert outputs["release"]["parts"]["inferServer"] == dev_outputs["release"]["parts"]["inferServer"]
     records = json.loads((tmp_path / "out-staging" / "resources.json").read_text())
     assert [r["read"] for r in records if r["type"] == "pulumi:pulumi:StackReference"] == [True]
 
@@ -229,10 +232,9 @@ def test_every_deployment_rolls_only_on_change(stack: str, run_stack):
 
 def test_docs_table_is_the_classification():
     doc = (Path(__file__).resolve().parent.parent / "docs" / "lifecycle.md").read_text()
-    begin, end = "<!-- classification:begin -->\n", "<!-- classification:end -->"
+    begin, end = promotion.DOC_BEGIN, promotion.DOC_END
     assert begin in doc and end in doc
     embedded = doc.split(begin, 1)[1].split(end, 1)[0]
     assert embedded == promotion.markdown_table(), (
-        "docs/lifecycle.md is out of date: paste the output of `python -m stacks.promotion` "
-        "between the classification markers"
+        "docs/lifecycle.md is out of date: run `python -m stacks.promotion --write`"
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 from pathlib import Path
 from typing import Any, Optional
@@ -43,10 +42,10 @@ def test_every_entry_has_a_kind_and_a_reason():
 
 
 def test_a_new_root_key_is_caught():
-    sub = create_model("Motor", __base__=StrictModel, image=(str, "x"), replicas=(int, 1))
-    extended = create_model("Extended", __base__=Settings, motor=(Optional[sub], Field(None, alias="motor")))
-    assert promotion.unclassified(promotion.setting_tree(extended)) == ["motor.image", "motor.replicas"]
-    table = {**CLASSIFICATION, "motor": (Kind.RELEASE, "all of it")}
+    sub = create_model("Gadget", __base__=StrictModel, image=(str, "x"), replicas=(int, 1))
+    extended = create_model("Extended", __base__=Settings, gadget=(Optional[sub], Field(None)))
+    assert promotion.unclassified(promotion.setting_tree(extended)) == ["gadget.image", "gadget.replicas"]
+    table = {**CLASSIFICATION, "gadget": (Kind.RELEASE, "all of it")}
     assert promotion.unclassified(promotion.setting_tree(extended), table) == []
 
 
@@ -88,13 +87,17 @@ def test_split_and_overlay():
 
 def test_fingerprint_follows_the_release_only(run_stack):
     dev, staging = run_stack("dev"), run_stack("staging")
-    fp = dev.outputs["release"]["fingerprint"]
+    fp = staging.outputs["release"]["fingerprint"]
     assert fp.startswith("sha256:") and len(fp) == 71
-    # different replicas, resources, scheduler...: the same release
-    assert staging.outputs["release"]["fingerprint"] == fp
-    changed = run_stack("dev", server={"mindie_server_config.infer_port": 2025})
+    # different replicas, resources, scheduler...: the same server release as dev
+    parts = staging.outputs["release"]["parts"]
+    assert parts["inferServer"] == dev.outputs["release"]["parts"]["inferServer"]
+    # dev runs no Coordinator (entry server, mindie:motor not configured): no Motor release there
+    assert set(dev.outputs["release"]["parts"]) == {"inferServer"}
+    assert set(staging.outputs["release"]["parts"]) == {"inferServer", "motor"}
+    changed = run_stack("staging", server={"mindie_server_config.infer_port": 2025})
     assert changed.outputs["release"]["fingerprint"] != fp
-    more = run_stack("dev", server={"replicas": 3})
+    more = run_stack("staging", server={"replicas": 3, "init_delay": 900})
     assert more.outputs["release"]["fingerprint"] == fp
     assert dev.outputs["release"]["settings"]["inferServer"]["mindie_server_config"]["infer_port"] == 1025
     assert dev.outputs["release"]["mode"] == "config"
@@ -151,6 +154,11 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
     return {k for k in before.keys() | after.keys() if before.get(k, "<unset>") != after.get(k, "<unset>")}
 
 
+def top_keys(text: str) -> list[str]:
+    lines = [line for line in text.splitlines() if line.startswith("  mindie:")]
+    return [line.strip().split(": ")[0].rstrip(":") for line in lines]
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.glob("Pulumi.*.yaml"))}
 
@@ -168,14 +176,18 @@ def test_promote_dev_to_staging_to_prod(stacks: Path, gate_state: Path, capsys):
     # staging carries a release key dev does not have: the release removes it
     edit(stacks, "staging", "    service_type: NodePort\n",
          "    service_type: NodePort\n    cross_node_num: 2\n")
-    dev_fp = promotion.fingerprint(
-        promotion.release_settings(_settings(stacks, "dev")))
+    dev_server = promotion.part_fingerprints(_settings(stacks, "dev"))["inferServer"]
     before = {s: config_leaves(stacks, s) for s in ("dev", "staging", "prod")}
     dev_bytes = (stacks / "Pulumi.dev.yaml").read_bytes()
 
     code = main(["promote", "--from", "dev", "--to", "staging", "--state-dir", str(gate_state)])
     out = capsys.readouterr().out
     assert code == 0, out
+    # dev does not configure mindie:motor (no Coordinator with entry server): staging keeps its own
+    assert "warning: mindie:motor is not configured in dev: not promoted, staging keeps its own" in out
+    staging_parts = promotion.part_fingerprints(_settings(stacks, "staging"))
+    assert staging_parts["inferServer"] == dev_server
+    staging_fp = promotion.release_fingerprint(_settings(stacks, "staging"))
     staging = config_leaves(stacks, "staging")
     assert changed(before["staging"], staging) == {
         "mindie:inferServer.mindie_server_config.mies_install_path",
@@ -187,7 +199,7 @@ def test_promote_dev_to_staging_to_prod(stacks: Path, gate_state: Path, capsys):
     assert staging["mindie:inferServer.mindie_server_config.infer_port"] == 2025
     assert "mindie:inferServer.cross_node_num" not in staging
     assert staging["mindie:release.fromStack"] == "dev"
-    assert staging["mindie:release.fingerprint"] == dev_fp
+    assert staging["mindie:release.fingerprint"] == staging_fp
     assert staging["mindie:inferServer.replicas"] == 2  # environment untouched
     assert "+      infer_port: 2025" in out and "-      infer_port: 1025" in out
     assert (stacks / "Pulumi.dev.yaml").read_bytes() == dev_bytes  # the source is never written
@@ -202,13 +214,13 @@ def test_promote_dev_to_staging_to_prod(stacks: Path, gate_state: Path, capsys):
         "mindie:release.fingerprint",
     }
     assert prod["mindie:release.fromStack"] == "staging"
-    assert prod["mindie:release.fingerprint"] == dev_fp
+    assert prod["mindie:release.fingerprint"] == staging_fp  # the whole release, Motor included
     for key in ("replicas", "scheduler", "termination_grace_period_seconds", "max_unavailable"):
         assert prod[f"mindie:inferServer.{key}"] == before["prod"][f"mindie:inferServer.{key}"]
 
     # the program exports what runs where
     result = preview_run_stack("prod", gate_state / "prod.json", project_dir=stacks)
-    assert result.outputs["release"]["fingerprint"] == dev_fp
+    assert result.outputs["release"]["fingerprint"] == staging_fp
     assert result.outputs["release"]["fromStack"] == "staging"
     assert result.outputs["release"]["matchesRecord"] is True
 
@@ -223,16 +235,16 @@ def test_comments_and_quotes_are_kept(stacks: Path, gate_state: Path):
     for old, new in NEW_RELEASE:
         edit(stacks, "dev", old, new)
     before = (stacks / "Pulumi.prod.yaml").read_text()
-    promote("dev", "prod", force=True, state_dir=gate_state)
+    result = promote("dev", "prod", force=True, state_dir=gate_state)
     after = (stacks / "Pulumi.prod.yaml").read_text()
     comments = [line.strip() for line in before.splitlines() if "#" in line]
     assert comments and all(c in after for c in comments)
     assert 'max_unavailable: "25%"' in after  # quoting style kept
     assert "this release moves the inference port" not in after  # the source's comments stay in the source
     # key order kept: the same keys in the same order, the record appended at the end
-    keys = [line.split(":")[0] for line in after.splitlines() if line.startswith("  mindie:")]
-    assert keys[-1] == "  mindie" and after.rstrip().endswith(promotion.fingerprint(
-        promotion.release_settings(_settings(stacks, "dev"))))
+    assert top_keys(after) == [*top_keys(before), "mindie:release"]
+    record = f"mindie:release:\n    fromStack: dev\n    fingerprint: {result.fingerprint}"
+    assert after.rstrip().endswith(record)
 
 
 def test_skipping_a_stage_is_refused_and_changes_nothing(stacks: Path, gate_state: Path, capsys):
@@ -340,4 +352,5 @@ def test_edited_release_after_promotion_is_visible(stacks: Path, gate_state: Pat
     result = preview_run_stack("staging", gate_state / "staging.json", project_dir=stacks)
     assert result.outputs["release"]["fromStack"] == "dev"
     assert result.outputs["release"]["matchesRecord"] is False
-    assert json.dumps(result.outputs["release"]["settings"]).count("1027") == 1
+    server = result.outputs["release"]["settings"]["inferServer"]["mindie_server_config"]
+    assert server["management_port"] == 1027
