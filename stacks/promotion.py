@@ -86,7 +86,31 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "inferServer.server_type": (RELEASE, "the deployment shape the release is built and tested for"),
     "inferServer.cross_node_num": (RELEASE, "nodes per instance, a property of the model's shape"),
     # --- CA chain (issue 3) ---
-    # --- ms-server Deployer (issue 4) ---
+    # --- ms-server Deployer (issue 4): mindie:msServer, per sub-key (no parent entries) ---
+    "msServer.image.source": (ENVIRONMENT, "which stage builds the image; later stages run it as built"),
+    "msServer.image.reference": (RELEASE, "the ms-server image (tag or digest) tested upstream"),
+    "msServer.image.context": (ENVIRONMENT, "a directory on the machine that builds"),
+    "msServer.image.base_image": (RELEASE, "what the built image is made from"),
+    "msServer.image.base_digest": (RELEASE, "what the built image is made from, pinned"),
+    "msServer.image.push": (ENVIRONMENT, "whether this machine pushes to the registry"),
+    "msServer.image.platform": (RELEASE, "the image's architecture"),
+    "msServer.image.pull_secret": (ENVIRONMENT, "a Secret of the environment's namespace"),
+    "msServer.user": (RELEASE, "the image's user"),
+    "msServer.group": (RELEASE, "the image's group"),
+    "msServer.uid": (RELEASE, "the image's UID"),
+    "msServer.gid": (RELEASE, "the image's GID"),
+    "msServer.ip": (RELEASE, "ms_server.json inside the pod"),
+    "msServer.port": (RELEASE, "ms_server.json port inside the pod (msctl's dstPort)"),
+    "msServer.k8s_apiserver_ip": (ENVIRONMENT, "the environment's Kubernetes API server"),
+    "msServer.k8s_apiserver_port": (ENVIRONMENT, "the environment's Kubernetes API server"),
+    "msServer.log_level": (ENVIRONMENT, "dev may debug, prod logs INFO"),
+    "msServer.client_mindie_server_tls_enable": (RELEASE, "certificate policy: HTTPS to the servers"),
+    "msServer.termination_grace_period_seconds": (ENVIRONMENT, "sized to the environment's load"),
+    "msServer.resources": (ENVIRONMENT, "capacity of the environment"),
+    "msServer.rbac": (ENVIRONMENT, "the permission scope granted in that cluster"),
+    "msServer.storage": (ENVIRONMENT, "storage mode, class and size of the environment"),
+    "msServer.service_cluster_ip": (ENVIRONMENT, "an address of that cluster's service CIDR"),
+    "msServer.msctl": (ENVIRONMENT, "the operator's msctl client settings for that cluster"),
     # --- server instance groups and NPU inventory (issue 5) ---
     # --- Coordinator/Controller (issue 6): mindie:motor, per sub-key (no parent entries) ---
     "motor.enabled": (ENVIRONMENT, "topology: whether this environment runs Coordinator/Controller"),

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mindiectl import runtime
+from mindiectl import runtime, stackfile
 from mindiectl.__main__ import main
 from mindiectl.preview import run_stack as preview_run_stack
 from mindiectl.render import manifests
@@ -18,7 +18,7 @@ from mindiectl.runtime import StackReferenceError
 from stacks import promotion
 from stacks.errors import SettingsError
 
-from .helpers import STACKS
+from .helpers import STACKS, promotable_dev
 
 # --------------------------------------------------------------------------- `pulumi up` twice: no change
 
@@ -76,30 +76,38 @@ def test_in_prod_protect_and_retain_go_together(run_stack):
 # --------------------------------------------------------------------------- StackReference mode
 
 
-RELEASE_LINES = [
-    "    server_type: mindie_single_node\n",
-    "    mindie_server_config:\n",
-    "      mies_install_path: /usr/local/Ascend/mindie/latest/mindie-service\n",
-    "      infer_port: 1025\n",
-    "      management_port: 1026\n",
-    "      enable_tls: true\n",
-]
-
-
 @pytest.fixture
 def reference_stacks(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
-    """A copy of the stacks where staging takes its release from dev through a StackReference."""
+    """A copy of the stacks where staging takes its release from dev through a StackReference:
+    staging's release settings of every component dev configures are removed."""
     folder = tmp_path / "stacks"
     folder.mkdir()
     for f in project_dir.glob("Pulumi.*.yaml"):
         shutil.copy(f, folder / f.name)
-    staging = folder / "Pulumi.staging.yaml"
-    text = staging.read_text()
-    for line in RELEASE_LINES:
-        assert line in text
-        text = text.replace(line, "", 1)
-    staging.write_text(text + "  # the release comes from dev's `release` output\n"
-                              "  mindie:releaseFrom: acme/mindie/dev\n")
+    promotable_dev(folder)
+    dev_doc = stackfile.read_document(folder / "Pulumi.dev.yaml")
+    dev_keys = {str(k)[len("mindie:"):] for k in dev_doc["config"]}
+    path = folder / "Pulumi.staging.yaml"
+    doc = stackfile.read_document(path)
+    config = doc["config"]
+    plain = {str(k)[len("mindie:"):]: v for k, v in config.items() if str(k).startswith("mindie:")}
+    release, _ = promotion.split(plain)
+    removed: list[str] = []
+
+    def strip(node: Any, part: dict[str, Any], prefix: str) -> None:
+        for key, value in part.items():
+            if isinstance(value, dict) and value != json.loads(json.dumps(node[key])):
+                strip(node[key], value, f"{prefix}{key}.")
+            else:
+                del node[key]
+                removed.append(prefix + key)
+
+    for key, value in release.items():
+        if key in dev_keys:
+            strip(config[f"mindie:{key}"], value, f"{key}.")
+    assert "inferServer.mindie_server_config" in removed
+    config["mindie:releaseFrom"] = "acme/mindie/dev"
+    stackfile.write_document(path, doc)
     dev = folder / "Pulumi.dev.yaml"
     dev.write_text(dev.read_text().replace("infer_port: 1025", "infer_port: 2025"))
     monkeypatch.setenv("MINDIE_STACK_DIR", str(folder))
