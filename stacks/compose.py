@@ -22,6 +22,7 @@ from components.server import ServerGroup, ServerGroupArgs, all_endpoints
 from .motor import motor_deployed, prefix_cache_required
 from .ms_server import ImageSource
 from .ms_server import MsServer as MsServerSettings
+from .promotion import release_output
 from .servers import rollout_plans, server_groups, uses_host_path
 from .settings import Entry, Environment, Settings
 
@@ -49,6 +50,9 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
     """Declare every component; return the stack outputs."""
     provider = kubernetes_provider(settings, stack)
     k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": provider})
+    # Lifecycle convention (issue 8, docs/lifecycle.md): components holding state take `protect`;
+    # in prod their stateful children get protect + retain_on_delete, so `pulumi destroy` cannot take them.
+    protect = settings.environment is Environment.PROD
 
     namespace = Namespace(
         settings.namespace,
@@ -62,6 +66,7 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 else "restricted"
             ),
             extra_labels={"mindie.huawei.com/environment": settings.environment.value},
+            protect=protect,
         ),
         opts=k8s_opts,
     )
@@ -77,7 +82,7 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 kubeclient_cn=pulumi.Output.from_input(KUBECLIENT_CN),
                 security_secrets=STAND_IN_SECURITY_SECRETS,
                 tls_checksum=None,
-                protect=settings.environment is Environment.PROD,
+                protect=protect,
                 opts=k8s_opts,
             )
         )
@@ -127,7 +132,7 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 # Interim until the CA branch lands: CertificateAuthority.security_secrets / .checksum.
                 security_secrets=interim_security_secrets() if tls else None,
                 tls_checksum=None,
-                protect=settings.environment is Environment.PROD,
+                protect=protect,
                 instance=settings.namespace,
             ),
             opts=k8s_opts,
@@ -147,6 +152,8 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         "prefixCache": prefix_cache,
         **motor_outputs,
         **outputs,
+        # --- promotion (issue 8): what release runs here and where it came from ---
+        "release": release_output(settings),
     }
 
 
