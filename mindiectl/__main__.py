@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["preview", "legacy", "graph"]
+COMMANDS = ["preview", "legacy", "graph", "check"]
 """Modules under mindiectl/ that each `register(subparsers)` their commands."""
 
 
