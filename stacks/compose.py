@@ -12,8 +12,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.namespace import Namespace, NamespaceArgs
+from components.network import NetworkPolicies, NetworkPoliciesArgs
 
-from .settings import Settings
+from .settings import Entry, Settings
+
+COORDINATOR_PREDICT_PORT = 1025
+"""ms_coordinator.json http_config predict port (the Coordinator's inference entry)."""
 
 
 def kubernetes_provider(settings: Settings, stack: str) -> k8s.Provider:
@@ -46,10 +50,27 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
     # --- ms-server Deployer (issue 4) ---
     # --- server instance groups (issue 5) ---
     # --- Coordinator/Controller (issue 6) ---
+    # --- network policies (issue 7) ---
+    network = NetworkPolicies(
+        f"{settings.namespace}-network",
+        NetworkPoliciesArgs(
+            namespace=namespace.name,
+            entry=settings.entry.value,
+            # server: its infer_port; coordinator: the predict port of ms_coordinator.json (1025).
+            entry_ports=[
+                settings.infer_server.mindie_server_config.infer_port
+                if settings.entry is Entry.SERVER
+                else COORDINATOR_PREDICT_PORT
+            ],
+        ),
+        opts=k8s_opts,
+    )
 
     return {
         "environment": settings.environment.value,
         "namespace": namespace.name,
         "entry": settings.entry.value,
         "serverName": settings.infer_server.server_name,
+        "enableTls": settings.infer_server.mindie_server_config.enable_tls,
+        "networkPolicies": network.names,
     }
