@@ -261,16 +261,15 @@ def json_documents(configmap: Any) -> dict[str, Any]:
     return docs
 
 
-def walk(value: Any, path: str = "") -> Iterable[tuple[str, str, Any]]:
-    """(path, last key, leaf) for every leaf under value."""
+def walk(value: Any, path: str = "", last: str = "") -> Iterable[tuple[str, str, Any]]:
+    """(path, last mapping key, leaf) for every leaf under value."""
     if is_map(value):
         for k in value:
-            yield from walk(value[k], f"{path}.{k}" if path else str(k))
+            yield from walk(value[k], f"{path}.{k}" if path else str(k), str(k))
     elif is_seq(value):
         for i, v in enumerate(seq(value)):
-            yield from walk(v, f"{path}[{i}]")
+            yield from walk(v, f"{path}[{i}]", last)
     else:
-        last = re.split(r"[.\[]", path)[-1] if path else ""
         yield path, last, value
 
 
