@@ -18,7 +18,6 @@ from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValid
 from policy.rules import RULES, ResourceContext, by_name, forbidden_host_path, policies
 
 from .policy_fixtures import (
-    CERT_REQUEST,
     CLUSTERROLE,
     CONFIGMAP,
     DEPLOYMENT,
@@ -54,95 +53,352 @@ def add_volume(props: dict, volume: dict) -> None:
 
 # (rule, resource type, base props factory, mutation that breaks it, text the message contains, config)
 RESOURCE_CASES: list[tuple[str, str, Callable[[], dict], Callable[[dict], Any], str, dict]] = [
-    ("workload-non-root", DEPLOYMENT, deployment, lambda p: ctx(p).update(runAsUser=0.0), "runAsUser is 0", {}),
+    (
+        "workload-non-root",
+        DEPLOYMENT,
+        deployment,
+        lambda p: ctx(p).update(runAsUser=0.0),
+        "runAsUser is 0",
+        {},
+    ),
     ("workload-non-root", DEPLOYMENT, deployment, lambda p: ctx(p).pop("runAsNonRoot"), "runAsNonRoot", {}),
-    ("workload-non-root", DEPLOYMENT, deployment, lambda p: ctx(p).pop("runAsGroup"), "runAsGroup is not set", {}),
-    ("workload-no-privilege-escalation", DEPLOYMENT, deployment,
-     lambda p: ctx(p).update(allowPrivilegeEscalation=True), "allowPrivilegeEscalation is True", {}),
-    ("workload-drop-all-capabilities", DEPLOYMENT, deployment,
-     lambda p: ctx(p).update(capabilities={"drop": ["NET_RAW"]}), "not [ALL]", {}),
-    ("workload-drop-all-capabilities", DEPLOYMENT, deployment,
-     lambda p: ctx(p)["capabilities"].update(add=["SYS_ADMIN"]), "SYS_ADMIN", {}),
-    ("workload-seccomp", DEPLOYMENT, deployment,
-     lambda p: pod(p)["securityContext"].update(seccompProfile={"type": "Unconfined"}), "Unconfined", {}),
-    ("workload-not-privileged", DEPLOYMENT, deployment, lambda p: ctx(p).update(privileged=True), "privileged", {}),
-    ("workload-no-host-namespaces", DEPLOYMENT, deployment, lambda p: pod(p).update(hostNetwork=True),
-     "hostNetwork", {}),
-    ("workload-no-host-namespaces", DEPLOYMENT, deployment, lambda p: pod(p).update(hostIPC=True), "hostIPC", {}),
-    ("workload-no-host-ports", DEPLOYMENT, deployment, lambda p: container(p)["ports"][0].update(hostPort=1025.0),
-     "hostPort 1025", {}),
-    ("workload-read-only-root", DEPLOYMENT, deployment, lambda p: ctx(p).update(readOnlyRootFilesystem=False),
-     "readOnlyRootFilesystem", {}),
-    ("workload-service-account-token", DEPLOYMENT, deployment, lambda p: pod(p).pop("automountServiceAccountToken"),
-     "automountServiceAccountToken", {}),
-    ("workload-resources", DEPLOYMENT, deployment, lambda p: container(p)["resources"]["limits"].pop("memory"),
-     "no resources.limits.memory", {}),
-    ("workload-image-pinned", DEPLOYMENT, deployment, lambda p: container(p).update(image="mindie:latest"),
-     "latest", {}),
-    ("workload-image-pinned", DEPLOYMENT, deployment, lambda p: container(p).update(image="registry:5000/mindie"),
-     "has no tag", {}),
-    ("hostpath-forbidden", DEPLOYMENT, deployment,
-     lambda p: add_volume(p, {"name": "h", "hostPath": {"path": "/home/user/models", "type": "Directory"}}),
-     "under /home", {}),
-    ("hostpath-forbidden", DEPLOYMENT, deployment,
-     lambda p: add_volume(p, {"name": "s", "hostPath": {"path": "/run/containerd/containerd.sock",
-                                                        "type": "Socket"}}), "/run", {}),
-    ("hostpath-type", DEPLOYMENT, deployment,
-     lambda p: add_volume(p, {"name": "m", "hostPath": {"path": "/mnt/mindie-service/ms/model"}}), "no type", {}),
-    ("hostpath-volumes", DEPLOYMENT, deployment,
-     lambda p: add_volume(p, {"name": "m", "hostPath": {"path": "/data/models", "type": "Directory"}}),
-     "not in allowedHostPaths", {"allowedHostPaths": ["/mnt/mindie-service/ms"]}),
-    ("npu-request-equals-limit", DEPLOYMENT, deployment,
-     lambda p: container(p)["resources"]["limits"].update({NPU: 4.0}), "request 8 != limit 4", {}),
-    ("npu-request-equals-limit", DEPLOYMENT, deployment,
-     lambda p: container(p)["resources"]["requests"].pop(NPU), "both must be set", {}),
-    ("rollout-can-move", DEPLOYMENT, deployment,
-     lambda p: p["spec"].update(replicas=1.0, strategy={"type": "RollingUpdate", "rollingUpdate": {
-         "maxSurge": "0%", "maxUnavailable": "50%"}}), "both resolve to 0", {}),
-    ("server-probes", DEPLOYMENT, deployment, lambda p: container(p).pop("livenessProbe"), "no livenessProbe", {}),
-    ("server-probe-ranges", DEPLOYMENT, deployment,
-     lambda p: container(p)["livenessProbe"].update(timeoutSeconds=601.0), "timeoutSeconds = 601", {}),
-    ("server-probe-ranges", DEPLOYMENT, deployment,
-     lambda p: container(p)["readinessProbe"].update(failureThreshold=11.0), "failureThreshold = 11", {}),
-    ("server-probe-ranges", DEPLOYMENT, deployment,
-     lambda p: container(p)["startupProbe"].update(failureThreshold=1900.0), "startupProbe window 1900", {}),
-    ("service-no-load-balancer", SERVICE, lambda: service("server"),
-     lambda p: p["spec"].update(type="LoadBalancer"), "LoadBalancer", {}),
-    ("service-node-port-range", SERVICE, lambda: service("server", "NodePort", 31005),
-     lambda p: p["spec"]["ports"][0].update(nodePort=8080.0), "nodePort 8080", {}),
-    ("rbac-no-wildcards", CLUSTERROLE, cluster_role, lambda p: p["rules"][0].update(verbs=["*"]),
-     "verbs contains '*'", {}),
-    ("rbac-no-wildcards", CLUSTERROLE, cluster_role, lambda p: p["rules"][1].update(resources=["*"]),
-     "resources contains '*'", {}),
-    ("rbac-no-escalation", CLUSTERROLE, cluster_role,
-     lambda p: p["rules"].append({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
-                                  "verbs": ["escalate"]}), "escalate", {}),
-    ("rbac-ms-role-verbs", CLUSTERROLE, cluster_role, lambda p: p["rules"][1]["verbs"].append("delete"),
-     "core/pods verbs ['delete']", {}),
-    ("rbac-ms-role-verbs", CLUSTERROLE, cluster_role,
-     lambda p: p["rules"].append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}),
-     "core/secrets is not in the seed's table", {}),
-    ("tls-key-strength", PRIVATE_KEY, lambda: {"algorithm": "RSA", "rsaBits": 4096.0},
-     lambda p: p.pop("rsaBits"), "2048 bits", {}),
-    ("tls-key-strength", PRIVATE_KEY, lambda: {"algorithm": "ECDSA", "ecdsaCurve": "P384"},
-     lambda p: p.update(ecdsaCurve="P256"), "P256", {"allowEcdsa": True}),
-    ("tls-validity", LOCALLY_SIGNED, lambda: {"validityPeriodHours": 8760.0, "isCaCertificate": False},
-     lambda p: p.update(validityPeriodHours=8761.0), "8761", {}),
-    ("secrets-key-material", CONFIGMAP,
-     lambda: {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a.json": "{}"}},
-     lambda p: p["data"].update({"cert.key.pem": KEY_PEM}), "a private key in a ConfigMap", {}),
-    ("secrets-key-material", CONFIGMAP,
-     lambda: {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a.json": "{}"}},
-     lambda p: p["data"].update({"key_pwd.txt": "Secret#123"}), "a passphrase in a ConfigMap", {}),
-    ("secrets-key-material", DEPLOYMENT, deployment,
-     lambda p: container(p)["env"].append({"name": "KEY_PASSWORD", "value": "hunter2!A"}), "a passphrase", {}),
-    ("secrets-key-material", LOCALLY_SIGNED, lambda: {"caPrivateKeyPem": KEY_PEM, "validityPeriodHours": 1.0},
-     lambda p: p.update(extraKey=KEY_PEM), "extraKey holds a private key but is not a Pulumi secret", {}),
+    (
+        "workload-non-root",
+        DEPLOYMENT,
+        deployment,
+        lambda p: ctx(p).pop("runAsGroup"),
+        "runAsGroup is not set",
+        {},
+    ),
+    (
+        "workload-no-privilege-escalation",
+        DEPLOYMENT,
+        deployment,
+        lambda p: ctx(p).update(allowPrivilegeEscalation=True),
+        "allowPrivilegeEscalation is True",
+        {},
+    ),
+    (
+        "workload-drop-all-capabilities",
+        DEPLOYMENT,
+        deployment,
+        lambda p: ctx(p).update(capabilities={"drop": ["NET_RAW"]}),
+        "not [ALL]",
+        {},
+    ),
+    (
+        "workload-drop-all-capabilities",
+        DEPLOYMENT,
+        deployment,
+        lambda p: ctx(p)["capabilities"].update(add=["SYS_ADMIN"]),
+        "SYS_ADMIN",
+        {},
+    ),
+    (
+        "workload-seccomp",
+        DEPLOYMENT,
+        deployment,
+        lambda p: pod(p)["securityContext"].update(seccompProfile={"type": "Unconfined"}),
+        "Unconfined",
+        {},
+    ),
+    (
+        "workload-not-privileged",
+        DEPLOYMENT,
+        deployment,
+        lambda p: ctx(p).update(privileged=True),
+        "privileged",
+        {},
+    ),
+    (
+        "workload-no-host-namespaces",
+        DEPLOYMENT,
+        deployment,
+        lambda p: pod(p).update(hostNetwork=True),
+        "hostNetwork",
+        {},
+    ),
+    (
+        "workload-no-host-namespaces",
+        DEPLOYMENT,
+        deployment,
+        lambda p: pod(p).update(hostIPC=True),
+        "hostIPC",
+        {},
+    ),
+    (
+        "workload-no-host-ports",
+        DEPLOYMENT,
+        deployment,
+        lambda p: container(p)["ports"][0].update(hostPort=1025.0),
+        "hostPort 1025",
+        {},
+    ),
+    (
+        "workload-read-only-root",
+        DEPLOYMENT,
+        deployment,
+        lambda p: ctx(p).update(readOnlyRootFilesystem=False),
+        "readOnlyRootFilesystem",
+        {},
+    ),
+    (
+        "workload-service-account-token",
+        DEPLOYMENT,
+        deployment,
+        lambda p: pod(p).pop("automountServiceAccountToken"),
+        "automountServiceAccountToken",
+        {},
+    ),
+    (
+        "workload-resources",
+        DEPLOYMENT,
+        deployment,
+        lambda p: container(p)["resources"]["limits"].pop("memory"),
+        "no resources.limits.memory",
+        {},
+    ),
+    (
+        "workload-image-pinned",
+        DEPLOYMENT,
+        deployment,
+        lambda p: container(p).update(image="mindie:latest"),
+        "latest",
+        {},
+    ),
+    (
+        "workload-image-pinned",
+        DEPLOYMENT,
+        deployment,
+        lambda p: container(p).update(image="registry:5000/mindie"),
+        "has no tag",
+        {},
+    ),
+    (
+        "hostpath-forbidden",
+        DEPLOYMENT,
+        deployment,
+        lambda p: add_volume(
+            p, {"name": "h", "hostPath": {"path": "/home/user/models", "type": "Directory"}}
+        ),
+        "under /home",
+        {},
+    ),
+    (
+        "hostpath-forbidden",
+        DEPLOYMENT,
+        deployment,
+        lambda p: add_volume(
+            p, {"name": "s", "hostPath": {"path": "/run/containerd/containerd.sock", "type": "Socket"}}
+        ),
+        "/run",
+        {},
+    ),
+    (
+        "hostpath-type",
+        DEPLOYMENT,
+        deployment,
+        lambda p: add_volume(p, {"name": "m", "hostPath": {"path": "/mnt/mindie-service/ms/model"}}),
+        "no type",
+        {},
+    ),
+    (
+        "hostpath-volumes",
+        DEPLOYMENT,
+        deployment,
+        lambda p: add_volume(p, {"name": "m", "hostPath": {"path": "/data/models", "type": "Directory"}}),
+        "not in allowedHostPaths",
+        {"allowedHostPaths": ["/mnt/mindie-service/ms"]},
+    ),
+    (
+        "npu-request-equals-limit",
+        DEPLOYMENT,
+        deployment,
+        lambda p: container(p)["resources"]["limits"].update({NPU: 4.0}),
+        "request 8 != limit 4",
+        {},
+    ),
+    (
+        "npu-request-equals-limit",
+        DEPLOYMENT,
+        deployment,
+        lambda p: container(p)["resources"]["requests"].pop(NPU),
+        "both must be set",
+        {},
+    ),
+    (
+        "rollout-can-move",
+        DEPLOYMENT,
+        deployment,
+        lambda p: p["spec"].update(
+            replicas=1.0,
+            strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "0%", "maxUnavailable": "50%"}},
+        ),
+        "both resolve to 0",
+        {},
+    ),
+    (
+        "server-probes",
+        DEPLOYMENT,
+        deployment,
+        lambda p: container(p).pop("livenessProbe"),
+        "no livenessProbe",
+        {},
+    ),
+    (
+        "server-probe-ranges",
+        DEPLOYMENT,
+        deployment,
+        lambda p: container(p)["livenessProbe"].update(timeoutSeconds=601.0),
+        "timeoutSeconds = 601",
+        {},
+    ),
+    (
+        "server-probe-ranges",
+        DEPLOYMENT,
+        deployment,
+        lambda p: container(p)["readinessProbe"].update(failureThreshold=11.0),
+        "failureThreshold = 11",
+        {},
+    ),
+    (
+        "server-probe-ranges",
+        DEPLOYMENT,
+        deployment,
+        lambda p: container(p)["startupProbe"].update(failureThreshold=1900.0),
+        "startupProbe window 1900",
+        {},
+    ),
+    (
+        "service-no-load-balancer",
+        SERVICE,
+        lambda: service("server"),
+        lambda p: p["spec"].update(type="LoadBalancer"),
+        "LoadBalancer",
+        {},
+    ),
+    (
+        "service-node-port-range",
+        SERVICE,
+        lambda: service("server", "NodePort", 31005),
+        lambda p: p["spec"]["ports"][0].update(nodePort=8080.0),
+        "nodePort 8080",
+        {},
+    ),
+    (
+        "rbac-no-wildcards",
+        CLUSTERROLE,
+        cluster_role,
+        lambda p: p["rules"][0].update(verbs=["*"]),
+        "verbs contains '*'",
+        {},
+    ),
+    (
+        "rbac-no-wildcards",
+        CLUSTERROLE,
+        cluster_role,
+        lambda p: p["rules"][1].update(resources=["*"]),
+        "resources contains '*'",
+        {},
+    ),
+    (
+        "rbac-no-escalation",
+        CLUSTERROLE,
+        cluster_role,
+        lambda p: p["rules"].append(
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["escalate"]}
+        ),
+        "escalate",
+        {},
+    ),
+    (
+        "rbac-ms-role-verbs",
+        CLUSTERROLE,
+        cluster_role,
+        lambda p: p["rules"][1]["verbs"].append("delete"),
+        "core/pods verbs ['delete']",
+        {},
+    ),
+    (
+        "rbac-ms-role-verbs",
+        CLUSTERROLE,
+        cluster_role,
+        lambda p: p["rules"].append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}),
+        "core/secrets is not in the seed's table",
+        {},
+    ),
+    (
+        "tls-key-strength",
+        PRIVATE_KEY,
+        lambda: {"algorithm": "RSA", "rsaBits": 4096.0},
+        lambda p: p.pop("rsaBits"),
+        "2048 bits",
+        {},
+    ),
+    (
+        "tls-key-strength",
+        PRIVATE_KEY,
+        lambda: {"algorithm": "ECDSA", "ecdsaCurve": "P384"},
+        lambda p: p.update(ecdsaCurve="P256"),
+        "P256",
+        {"allowEcdsa": True},
+    ),
+    (
+        "tls-validity",
+        LOCALLY_SIGNED,
+        lambda: {"validityPeriodHours": 8760.0, "isCaCertificate": False},
+        lambda p: p.update(validityPeriodHours=8761.0),
+        "8761",
+        {},
+    ),
+    (
+        "secrets-key-material",
+        CONFIGMAP,
+        lambda: {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "c"},
+            "data": {"a.json": "{}"},
+        },
+        lambda p: p["data"].update({"cert.key.pem": KEY_PEM}),
+        "a private key in a ConfigMap",
+        {},
+    ),
+    (
+        "secrets-key-material",
+        CONFIGMAP,
+        lambda: {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "c"},
+            "data": {"a.json": "{}"},
+        },
+        lambda p: p["data"].update({"key_pwd.txt": "Secret#123"}),
+        "a passphrase in a ConfigMap",
+        {},
+    ),
+    (
+        "secrets-key-material",
+        DEPLOYMENT,
+        deployment,
+        lambda p: container(p)["env"].append({"name": "KEY_PASSWORD", "value": "hunter2!A"}),
+        "a passphrase",
+        {},
+    ),
+    (
+        "secrets-key-material",
+        LOCALLY_SIGNED,
+        lambda: {"caPrivateKeyPem": KEY_PEM, "validityPeriodHours": 1.0},
+        lambda p: p.update(extraKey=KEY_PEM),
+        "extraKey holds a private key but is not a Pulumi secret",
+        {},
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    "rule,type_,base,mutate,expected,config", RESOURCE_CASES,
+    "rule,type_,base,mutate,expected,config",
+    RESOURCE_CASES,
     ids=[f"{c[0]}-{i}" for i, c in enumerate(RESOURCE_CASES)],
 )
 def test_resource_rule_breaks_and_passes(rule, type_, base, mutate, expected, config):
@@ -164,7 +420,9 @@ def test_rules_also_take_plain_dicts():
     ctx_ = ResourceContext(type=DEPLOYMENT)
     assert by_name("workload-non-root").check_resource(props, ctx_) == []
     ctx(props).update(runAsUser=0)
-    assert by_name("workload-non-root").check_resource(props, ctx_) == ["containers[server]: runAsUser is 0 (root)"]
+    assert by_name("workload-non-root").check_resource(props, ctx_) == [
+        "containers[server]: runAsUser is 0 (root)"
+    ]
 
 
 def test_rule_ignores_other_types():
@@ -177,29 +435,52 @@ def test_secret_and_pulumi_secret_may_hold_keys():
     dynamic = {"encryptedKey": KEY_PEM, "passphrase": "Passw0rd!"}
     found = resource_violations("secrets-key-material", "pulumi-python:dynamic:Resource", dynamic)
     assert len(found) == 2
-    assert resource_violations("secrets-key-material", "pulumi-python:dynamic:Resource", dynamic,
-                               secret=["encryptedKey", "passphrase"]) == []
+    assert (
+        resource_violations(
+            "secrets-key-material",
+            "pulumi-python:dynamic:Resource",
+            dynamic,
+            secret=["encryptedKey", "passphrase"],
+        )
+        == []
+    )
 
 
 def test_hostpath_allowed_prefix_and_default_mode():
     props = deployment()
-    add_volume(props, {"name": "m", "hostPath": {"path": "/mnt/mindie-service/ms/model", "type": "Directory"}})
-    assert resource_violations("hostpath-volumes", DEPLOYMENT, props,
-                               {"allowedHostPaths": ["/mnt/mindie-service/ms"]}) == []
+    add_volume(
+        props, {"name": "m", "hostPath": {"path": "/mnt/mindie-service/ms/model", "type": "Directory"}}
+    )
+    assert (
+        resource_violations(
+            "hostpath-volumes", DEPLOYMENT, props, {"allowedHostPaths": ["/mnt/mindie-service/ms"]}
+        )
+        == []
+    )
     assert resource_violations("hostpath-volumes", DEPLOYMENT, props) != []  # nothing allowed by default
 
 
-@pytest.mark.parametrize("path,why", [
-    ("/", "root directory"), ("/home", "under /home"), ("/etc/kubernetes", "under /etc"),
-    ("/var/run/docker.sock", "under /var/run"), ("/var/lib/docker", "runtime"), ("/data/../etc", "normalized"),
-    ("relative", "not absolute"), ("/proc/1", "under /proc"), ("/dev/davinci0", "under /dev"),
-])
+@pytest.mark.parametrize(
+    "path,why",
+    [
+        ("/", "root directory"),
+        ("/home", "under /home"),
+        ("/etc/kubernetes", "under /etc"),
+        ("/var/run/docker.sock", "under /var/run"),
+        ("/var/lib/docker", "runtime"),
+        ("/data/../etc", "normalized"),
+        ("relative", "not absolute"),
+        ("/proc/1", "under /proc"),
+        ("/dev/davinci0", "under /dev"),
+    ],
+)
 def test_forbidden_host_paths(path, why):
     assert why in (forbidden_host_path(path) or "")
 
 
-@pytest.mark.parametrize("path", ["/mnt/mindie-service/ms/model", "/var/log/mindie-ms", "/var/lib/mindie-ms",
-                                  "/homework"])
+@pytest.mark.parametrize(
+    "path", ["/mnt/mindie-service/ms/model", "/var/log/mindie-ms", "/var/lib/mindie-ms", "/homework"]
+)
 def test_allowed_host_paths(path):
     assert forbidden_host_path(path) is None
 
@@ -234,7 +515,9 @@ def _rollout_deadlock(s):
 
 
 def _second_coordinator(s):
-    s.add(DEPLOYMENT, "mindie-coordinator-2", deployment("coordinator", name="mindie-coordinator-2", npu=None))
+    s.add(
+        DEPLOYMENT, "mindie-coordinator-2", deployment("coordinator", name="mindie-coordinator-2", npu=None)
+    )
 
 
 def _server_node_port(s):
@@ -263,8 +546,10 @@ def _plain_key_output(s):
 
 # rule -> list of (mutation of good_stack(), text the message contains)
 STACK_CASES: dict[str, list[tuple[Callable, str]]] = {
-    "tls-enabled": [(_set_tls_false, "stack output enableTls = False in prod"),
-                    (_cm_https_false, "httpsEnabled = False")],
+    "tls-enabled": [
+        (_set_tls_false, "stack output enableTls = False in prod"),
+        (_cm_https_false, "httpsEnabled = False"),
+    ],
     "npu-matches-config": [(_world_size, "worldSize = 4")],
     "rollout-fits-npu-inventory": [(_rollout_deadlock, "never completes")],
     "network-policies": [(_no_netpol, "no NetworkPolicy selects"), (_open_netpol, "admits every source")],
@@ -272,8 +557,10 @@ STACK_CASES: dict[str, list[tuple[Callable, str]]] = {
     "service-node-port-only-entry": [(_server_node_port, "the entry is coordinator")],
     "rbac-binding-subject": [(_wrong_subject, "expected exactly User:kubeclient")],
     "tls-intermediate-subject": [(_intermediate_cn, "CN=intermediate")],
-    "environment-consistent": [(_env_mismatch, "declares environment 'dev'"),
-                               (_render_in_prod, "renders YAML in prod")],
+    "environment-consistent": [
+        (_env_mismatch, "declares environment 'dev'"),
+        (_render_in_prod, "renders YAML in prod"),
+    ],
     "secrets-stack-outputs": [(_plain_key_output, "intermediateKey holds a private key")],
 }
 
@@ -306,7 +593,9 @@ def test_entry_server_stack_passes_network_rules():
 def test_rollout_fits_when_unavailable_frees_npus():
     s = good_stack()
     s.outputs["npuInventory"] = {"Ascend910": {"nodes": 2.0, "chipsPerNode": 8.0}}
-    assert s.violations("rollout-fits-npu-inventory") == []  # 2 x 8 chips, maxUnavailable 50%: 1 pod leaves first
+    assert (
+        s.violations("rollout-fits-npu-inventory") == []
+    )  # 2 x 8 chips, maxUnavailable 50%: 1 pod leaves first
     s.find("mindie-server")["spec"]["replicas"] = 3.0
     assert any("steady state" in m for m, _ in s.violations("rollout-fits-npu-inventory"))
 
@@ -323,7 +612,9 @@ def test_inventory_from_policy_config():
     del s.outputs["npuInventory"]
     _rollout_deadlock(s)
     assert s.violations("rollout-fits-npu-inventory") == []  # nothing declared, nothing to check
-    found = s.violations("rollout-fits-npu-inventory", {"npuInventory": {"Ascend910": {"nodes": 2, "chipsPerNode": 8}}})
+    found = s.violations(
+        "rollout-fits-npu-inventory", {"npuInventory": {"Ascend910": {"nodes": 2, "chipsPerNode": 8}}}
+    )
     assert found
 
 
@@ -347,7 +638,7 @@ def test_policy_config_files(env, project_dir):
     config = json.loads((project_dir / "policy" / f"{env}.json").read_text())
     names = {r.name for r in RULES}
     assert set(config) - {"all"} <= names
-    for key, value in config.items():
+    for _key, value in config.items():
         level = value if isinstance(value, str) else value["enforcementLevel"]
         EnforcementLevel(level)
     assert config["all"] == ("advisory" if env == "dev" else "mandatory")
