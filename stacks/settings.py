@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, model_validator
 from .errors import SettingsError, describe_value, near_miss
 from .fields import AbsolutePath, DnsLabel, StrictBool, StrictStr
 from .infer_server import InferServer, StrictModel
+from .motor import Motor, motor_problems
 
 PROJECT = "mindie"
 """The Pulumi project name (Pulumi.yaml `name`) and so the config namespace."""
@@ -89,6 +90,20 @@ class Settings(StrictModel):
     # --- ms-server Deployer (issue 4) ---
     # --- server instance groups and NPU inventory (issue 5) ---
     # --- Coordinator/Controller (issue 6) ---
+    motor: Motor = Field(
+        default_factory=Motor,
+        description="MindIE Motor's Coordinator and Controller (deployed when entry is coordinator).",
+    )
+
+    @model_validator(mode="after")
+    def _motor_matches_entry(self) -> Settings:
+        problems = motor_problems(
+            self.entry is Entry.COORDINATOR, self.motor, "motor" in self.model_fields_set
+        )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
     # --- policy and promotion (issues 7, 8) ---
 
     @model_validator(mode="after")
@@ -167,6 +182,11 @@ def format_errors(err: ValidationError, model: type, prefix: str = "") -> list[s
     """One readable line per pydantic error: `path = value: what is allowed`."""
     lines = []
     for e in err.errors(include_url=False):
+        if not e["loc"]:
+            # A model-level rule: its message names its own keys, one problem per line.
+            for line in _message(e, model).splitlines():
+                lines.append(line if line.startswith(prefix) else f"{prefix}{line}")
+            continue
         path = _dotted(e["loc"])
         lines.append(f"{prefix}{path}{_value_part(e)}: {_message(e, model)}")
     return lines

@@ -1,0 +1,837 @@
+"""MindIE Motor's Coordinator and Controller for `deploy_mode: single_node` (the seed's 方式二).
+
+What deploy.sh, boot.sh and mindie_ms_{coordinator,controller}.yaml do, declared:
+
+- ConfigMaps generated from typed settings: ms_coordinator.json, ms_controller.json,
+  http_client_ctl.json, and the server list (from the server component's `endpoints`).
+- The Coordinator Deployment (`./bin/ms_coordinator $POD_IP <predict> $POD_IP <manage>`,
+  as boot.sh runs it) with startup/readiness probes on its status port and an
+  optional liveness probe, and its Service (NodePort when it is the entry).
+- The Controller Deployment (`./bin/ms_controller`) with startup/health probes,
+  its fault-recovery state (the Motor logs directory) on a PersistentVolumeClaim.
+
+One component holds both: the two are configured from each other (ms_controller.json
+names the coordinator's ports, both use the same http_client_ctl.json, the controller's
+server list names the coordinator), share the TLS material and are deployed or not
+together. They stay two Deployments with their own component labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from stacks.motor import DEPLOY_MODE, SCHEDULER_TYPE, Algorithm
+from stacks.motor import Motor as MotorSettings
+
+from .labels import selector_labels, standard_labels
+
+CONFIG_DIR = "/mnt/mindie/conf"
+"""Where the generated JSON files are mounted (read-only, never copied into the image)."""
+SECURITY_DIR = "/mnt/mindie/security"
+"""Certificates: <SECURITY_DIR>/self (the pod's own identity) and /mindieclient (towards servers)."""
+COORDINATOR_JSON = f"{CONFIG_DIR}/ms_coordinator.json"
+CONTROLLER_JSON = f"{CONFIG_DIR}/ms_controller.json"
+RANKTABLE_DIR = "/mnt/mindie/ranktable"
+"""Writable directory of the global rank table the controller reads (and rewrites)."""
+
+SERVER_LIST_KEYS = (
+    "group",
+    "deployment",
+    "service",
+    "replicas",
+    "selector",
+    "infer_port",
+    "management_port",
+    "npu_type",
+    "npu_chip_num",
+    "tls",
+)
+"""Keys of one `endpoints` entry of the server component (the contract's shape)."""
+
+RESERVED_ENV = frozenset(
+    {
+        # The seed's pitfall: a Service named mindie-ms-coordinator injects this (tcp://ip:port)
+        # into every pod with service links, and the controller reads it as a port.
+        "MINDIE_MS_COORDINATOR_PORT",
+        "MINDIE_MS_CONTROLLER_PORT",
+        "MINDIE_MS_COORDINATOR_CONFIG_FILE_PATH",
+        "MINDIE_MS_CONTROLLER_CONFIG_FILE_PATH",
+        "MINDIE_MS_COORDINATOR_CONFIG_SINGLE_NODE_MAX_REQ",
+        "MINDIE_MS_COORDINATOR_CONFIG_MAX_REQ",
+        "MINDIE_MS_P_RATE",
+        "MINDIE_MS_D_RATE",
+        "GLOBAL_RANK_TABLE_FILE_PATH",
+        "POD_IP",
+        "MIES_INSTALL_PATH",
+    }
+)
+"""Environment variables MindIE Motor reads: no Service may inject one of them."""
+
+
+def service_link_variables(service_name: str, ports: list[tuple[int, str]] = ()) -> set[str]:
+    """The variables Kubernetes' service links inject for a Service (docker-links style).
+
+    `{NAME}_SERVICE_HOST`, `{NAME}_SERVICE_PORT`, `{NAME}_PORT`, and per port
+    `{NAME}_PORT_{port}_{PROTO}` (+ `_PROTO`, `_PORT`, `_ADDR`), NAME being the
+    upper-cased name with '-' turned into '_'.
+    """
+    name = service_name.upper().replace("-", "_")
+    found = {f"{name}_SERVICE_HOST", f"{name}_SERVICE_PORT", f"{name}_PORT"}
+    for port, proto in ports:
+        base = f"{name}_PORT_{port}_{proto.upper()}"
+        found |= {base, f"{base}_PROTO", f"{base}_PORT", f"{base}_ADDR"}
+    return found
+
+
+def check_service_name(service_name: str) -> str:
+    """Refuse a Service name whose service-link variables MindIE Motor would read."""
+    clash = sorted(service_link_variables(service_name) & RESERVED_ENV)
+    if clash:
+        raise ValueError(
+            f"Service name {service_name!r} would inject {', '.join(clash)} into pods with service links; "
+            "MindIE Motor reads that variable "
+            "(the seed names the coordinator Service mindie-ms-coordinator-infer)"
+        )
+    return service_name
+
+
+def security_items() -> list[k8s.core.v1.KeyToPathArgs]:
+    """The CA component's Secret keys on the seed's tree (the contract's security_tree_items)."""
+    layout = [
+        ("ca.pem", "ca/ca.pem"),
+        ("cert.pem", "certs/cert.pem"),
+        ("cert.key.pem", "keys/cert.key.pem"),
+        ("key_pwd.txt", "pass/key_pwd.txt"),
+        ("crl.pem", "ca/crl.pem"),
+    ]
+    return [k8s.core.v1.KeyToPathArgs(key=k, path=p, mode=0o400) for k, p in layout]
+
+
+def tls_items(identity_dir: str) -> dict[str, str]:
+    """One `*_tls_items` block pointing at a mounted identity (see security_items)."""
+    return {
+        "ca_cert": f"{identity_dir}/ca/ca.pem",
+        "tls_cert": f"{identity_dir}/certs/cert.pem",
+        "tls_key": f"{identity_dir}/keys/cert.key.pem",
+        "tls_passwd": f"{identity_dir}/pass/key_pwd.txt",
+        "tls_crl": f"{identity_dir}/ca/crl.pem",
+    }
+
+
+def _log_info(motor: MotorSettings, logs_dir: str, program: str) -> dict[str, Any]:
+    return {
+        "log_level": motor.log_level.value,
+        "to_file": True,
+        "to_stdout": True,
+        "run_log_path": f"{logs_dir}/{program}_run_log.txt",
+        "operation_log_path": f"{logs_dir}/{program}_operation_log.txt",
+        "max_log_str_size": 4096,
+        "max_log_file_size": 20,
+        "max_log_file_num": 10,
+    }
+
+
+def coordinator_config(motor: MotorSettings, mies_install_path: str, tls: bool) -> dict[str, Any]:
+    """ms_coordinator.json for deploy_mode single_node (keys as the product's sample file)."""
+    c = motor.coordinator
+    own = tls_items(f"{SECURITY_DIR}/self")
+    client = tls_items(f"{SECURITY_DIR}/mindieclient")
+    scheduler: dict[str, Any] = {
+        "deploy_mode": DEPLOY_MODE,
+        "scheduler_type": SCHEDULER_TYPE,
+        "algorithm_type": c.algorithm_type.value,
+    }
+    if c.algorithm_type is Algorithm.CACHE_AFFINITY:
+        # Required with cache_affinity; the product writes them as strings.
+        scheduler |= {
+            "cache_size": str(c.cache_size),
+            "slots_thresh": str(c.slots_thresh),
+            "block_thresh": str(c.block_thresh),
+        }
+    return {
+        "http_config": {
+            # Never listen on 0.0.0.0: the IPs come from the command line ($POD_IP), as boot.sh does.
+            "allow_all_zero_ip_listening": False,
+            "predict_ip": "127.0.0.1",
+            "predict_port": str(c.ports.predict),
+            "manage_ip": "127.0.0.1",
+            "manage_port": str(c.ports.manage),
+            "alarm_port": str(c.ports.alarm),
+            "external_port": str(c.ports.external),
+            "status_port": str(c.ports.status),
+            "server_thread_num": 10,
+            "client_thread_num": 10,
+            "http_timeout_seconds": c.http_timeout_seconds,
+            "keep_alive_seconds": 180,
+            "server_name": "MindIE-MS",
+            "user_agent": "Coordinator/1.0",
+        },
+        "request_limit": {
+            "single_node_max_requests": c.single_node_max_requests,
+            "max_requests": c.max_requests,
+            "body_limit": 10,
+        },
+        "metrics_config": {"enable": False, "trigger_size": 100},
+        "prometheus_metrics_config": {"reuse_time": 3},
+        "exception_config": {
+            "max_retry": 5,
+            "schedule_timeout": 600,
+            "first_token_timeout": 600,
+            "infer_timeout": 600,
+            "tokenizer_timeout": 300,
+        },
+        "log_info": _log_info(motor, f"{mies_install_path}/logs", "ms_coordinator"),
+        "digs_scheduler_config": scheduler,
+        "tls_config": {
+            "controller_server_tls_enable": tls,  # management port (the controller calls it)
+            "controller_server_tls_items": own,
+            "request_server_tls_enable": tls,  # predict port (users)
+            "request_server_tls_items": own,
+            "mindie_client_tls_enable": tls,  # towards the servers' inference port
+            "mindie_client_tls_items": client,
+            "mindie_mangment_tls_enable": tls,  # (sic, the product's key) servers' management port
+            "mindie_mangment_tls_items": client,
+            "external_tls_enable": tls,
+            "external_tls_items": own,
+            "status_tls_enable": tls,  # status port (the probes)
+            "status_tls_items": own,
+            "alarm_client_tls_enable": tls,
+            "alarm_client_tls_items": own,
+            "etcd_server_tls_enable": False,  # no etcd backup in single_node
+            "etcd_server_tls_items": own,
+        },
+        "backup_config": {
+            "database_server_dns": "etcd.default.svc.cluster.local",
+            "database_server_port": 2379,
+            "function_enable": False,
+        },
+    }
+
+
+def controller_config(
+    motor: MotorSettings,
+    mies_install_path: str,
+    tls: bool,
+    server_infer_port: int,
+    server_management_port: int,
+) -> dict[str, Any]:
+    """ms_controller.json for deploy_mode single_node (keys as the product's sample file)."""
+    c = motor.controller
+    logs = f"{mies_install_path}/logs"
+    own = tls_items(f"{SECURITY_DIR}/self")
+    client = tls_items(f"{SECURITY_DIR}/mindieclient")
+    return {
+        "allow_all_zero_ip_listening": False,
+        "deploy_mode": DEPLOY_MODE,
+        # Fault recovery: the controller reloads these on restart. They live in the
+        # Motor logs directory, which is the PersistentVolumeClaim (the seed's status-data).
+        "process_manager": {"to_file": True, "file_path": f"{logs}/controller_process_status.json"},
+        "cluster_status": {"to_file": True, "file_path": f"{logs}/cluster_status_output.json"},
+        "controller_backup_cfg": {
+            "function_sw": False,
+            "database_server_dns": "etcd.default.svc.cluster.local",
+            "database_server_port": 2379,
+        },
+        "global_rank_table_file_path": f"{RANKTABLE_DIR}/global_ranktable.json",
+        "cluster_synchronization_seconds": 1,
+        "rank_table_detecting_seconds": 5,
+        "disappeared_server_waiting_seconds": c.disappeared_server_waiting_seconds,
+        "default_p_rate": 0,
+        "default_d_rate": 0,
+        "is_heterogeneous": False,
+        "server_online_attempt_times": 4,
+        "server_online_wait_seconds": 5,
+        "init_role_attempt_times": 2,
+        "check_role_attempt_times": 300,
+        "check_role_wait_seconds": 5,
+        "mindie_server_control_port": server_management_port,
+        "mindie_server_port": server_infer_port,
+        "mindie_server_metric_port": 1027,
+        "controller_alarm_port": 1027,
+        "mindie_ms_coordinator_port": motor.coordinator.ports.manage,
+        "mindie_ms_coordinator_external_port": motor.coordinator.ports.external,
+        "http_timeout_seconds": c.http_timeout_seconds,
+        "http_retries": c.http_retries,
+        "role_decision_methods": "digs",
+        "digs_request_summary_input_length": 3000,
+        "digs_request_summary_output_length": 200,
+        "digs_model_config_path": f"{mies_install_path}/conf/model_config/llama2-70B.json",
+        "digs_machine_config_path": f"{mies_install_path}/conf/machine_config/800IA2.json",
+        "digs_prefill_slo": 1000,
+        "digs_decode_slo": 50,
+        "multi_node_infer_config": {"multi_node_infer_enable": False},
+        "model_type": "llama2-70B",
+        "transfer_type": "D2DTransfer",
+        "digs_pp": 1,
+        "digs_periodic_role_decision": {
+            # PD role switching means nothing without P/D roles.
+            "auto_pd_role_switching_enable": False,
+            "role_decision_time_period": 86400,
+            "tasks_end_wait_seconds": 300,
+        },
+        # ip: the controller prefers $POD_IP (set on the container) over this value.
+        "http_server": {"ip": "127.0.0.1", "port": c.port},
+        "tls_config": {
+            "request_coordinator_tls_enable": tls,
+            "request_coordinator_tls_items": own,
+            "request_server_tls_enable": tls,
+            "request_server_tls_items": client,
+            "http_server_tls_enable": tls,
+            "http_server_tls_items": own,
+            "cluster_tls_enable": False,  # no MindCluster ClusterD in single_node
+            "cluster_tls_items": own,
+            "etcd_server_tls_enable": False,  # backup off
+            "etcd_server_tls_items": own,
+            "ccae_tls_enable": False,  # no CCAE
+            "ccae_tls_items": own,
+            "alarm_tls_enable": tls,
+            "alarm_tls_items": own,
+            "external_coordinator_tls_enable": tls,
+            "external_coordinator_tls_items": own,
+        },
+        "log_info": _log_info(motor, logs, "ms_controller"),
+    }
+
+
+def http_client_ctl_config(motor: MotorSettings, mies_install_path: str, tls: bool) -> dict[str, Any]:
+    """http_client_ctl.json: the probes' HTTP(S) client (each pod presents its own identity)."""
+    own = tls_items(f"{SECURITY_DIR}/self")
+    return {
+        "tls_enable": tls,
+        "cert": own,
+        "log_info": {
+            "log_level": motor.log_level.value,
+            "to_file": False,
+            "run_log_path": f"{mies_install_path}/logs/http_client_ctl_run_log.txt",
+            "operation_log_path": f"{mies_install_path}/logs/http_client_ctl_operation_log.txt",
+        },
+    }
+
+
+def server_list(servers: list[Mapping[str, Any]], namespace: str) -> dict[str, Any]:
+    """The server list the controller needs, from the server component's `endpoints`.
+
+    It replaces the scripts' generated list: every group with its Deployment,
+    its pods' selector, replica count and ports, so a new replica or group is
+    a change of settings, not a script run.
+    """
+    groups = []
+    for index, entry in enumerate(servers):
+        missing = [k for k in SERVER_LIST_KEYS if k not in entry]
+        if missing:
+            raise ValueError(f"servers[{index}] lacks {', '.join(missing)} (the endpoints contract)")
+        group = {k: entry[k] for k in SERVER_LIST_KEYS}
+        group["replicas"] = int(group["replicas"])
+        group["infer_port"] = int(group["infer_port"])
+        group["management_port"] = int(group["management_port"])
+        group["npu_chip_num"] = int(group["npu_chip_num"])
+        group["selector"] = dict(sorted(group["selector"].items()))
+        group["service_dns"] = f"{entry['service']}.{namespace}.svc"
+        groups.append(group)
+    return {"deploy_mode": DEPLOY_MODE, "server_count": sum(g["replicas"] for g in groups), "groups": groups}
+
+
+def dump(data: Any) -> str:
+    """Canonical JSON (sorted keys, stable), the content of a ConfigMap key."""
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def checksum(*contents: str) -> str:
+    digest = hashlib.sha256()
+    for text in contents:
+        digest.update(text.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+@dataclass
+class MotorArgs:
+    namespace: pulumi.Input[str]
+    """Namespace of every object (compose passes the Namespace component's output)."""
+    motor: MotorSettings
+    """The validated `mindie:motor` settings."""
+    mies_install_path: str
+    """Motor install path in the image (MIES_INSTALL_PATH); its `logs` holds the recovery state."""
+    servers: pulumi.Input[list[dict[str, Any]]]
+    """The server component's `endpoints` (contract shape), one dict per server group."""
+    server_infer_port: int = 1025
+    """Default inference port of the servers (ms_controller.json mindie_server_port)."""
+    server_management_port: int = 1026
+    """Default management port of the servers (ms_controller.json mindie_server_control_port)."""
+    entry_is_coordinator: bool = True
+    """The Coordinator is the external entry: its Service is a NodePort, else ClusterIP."""
+    node_port: Optional[int] = None
+    """nodePort of the coordinator Service when it is the entry (inferServer.service_port)."""
+    enable_tls: bool = True
+    """HTTPS between coordinator, controller and servers (inferServer.mindie_server_config.enable_tls)."""
+    security_secrets: Optional[Mapping[str, pulumi.Input[str]]] = None
+    """Secret name per identity (CA component); with TLS: coordinator, controller, mindieclient."""
+    tls_checksum: Optional[pulumi.Input[str]] = None
+    """The CA component's checksum: pod annotation checksum/tls, so re-issued certificates roll the pods."""
+    protect: bool = False
+    """Protect (and retain on delete) the controller's recovery-state claim (prod)."""
+    instance: str = "mindie"
+    """app.kubernetes.io/instance of every object."""
+
+
+class Motor(pulumi.ComponentResource):
+    """`mindie:motor:Motor`: the Coordinator and Controller of MindIE Motor (single_node)."""
+
+    coordinator_service: pulumi.Output[str]
+    coordinator_deployment: pulumi.Output[str]
+    controller_deployment: pulumi.Output[str]
+    state_claim: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MotorArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mindie:motor:Motor", name, None, opts)
+        motor = args.motor
+        tls = args.enable_tls
+        if tls:
+            missing = [
+                i
+                for i in ("coordinator", "controller", "mindieclient")
+                if i not in (args.security_secrets or {})
+            ]
+            if missing:
+                raise ValueError(f"{name}: enable_tls needs security_secrets for {', '.join(missing)}")
+        if args.entry_is_coordinator and args.node_port is None:
+            raise ValueError(f"{name}: the coordinator is the entry, a node_port is required")
+        child = pulumi.ResourceOptions(parent=self)
+        mies = args.mies_install_path
+
+        coordinator_name = f"{name}-coordinator"
+        controller_name = f"{name}-controller"
+        service_name = check_service_name(f"{coordinator_name}-infer")
+        coordinator_labels = standard_labels(
+            coordinator_name, args.instance, "coordinator", _tag(motor.image_of(motor.coordinator))
+        )
+        controller_labels = standard_labels(
+            controller_name, args.instance, "controller", _tag(motor.image_of(motor.controller))
+        )
+
+        # --- configuration -------------------------------------------------
+        coordinator_json = dump(coordinator_config(motor, mies, tls))
+        controller_json = dump(
+            controller_config(motor, mies, tls, args.server_infer_port, args.server_management_port)
+        )
+        probe_json = dump(http_client_ctl_config(motor, mies, tls))
+        server_list_json = pulumi.Output.all(args.servers, args.namespace).apply(
+            lambda a: dump(server_list(a[0], a[1]))
+        )
+
+        def config_map(suffix: str, labels: dict[str, str], data: Mapping[str, pulumi.Input[str]]):
+            return k8s.core.v1.ConfigMap(
+                f"{name}-{suffix}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{name}-{suffix}", namespace=args.namespace, labels=labels
+                ),
+                data=dict(data),
+                opts=child,
+            )
+
+        self.coordinator_config = config_map(
+            "coordinator-config", coordinator_labels, {"ms_coordinator.json": coordinator_json}
+        )
+        self.controller_config = config_map(
+            "controller-config", controller_labels, {"ms_controller.json": controller_json}
+        )
+        self.http_client_ctl_config = config_map(
+            "http-client-ctl-config",
+            standard_labels(f"{name}-http-client-ctl", args.instance, "controller"),
+            {"http_client_ctl.json": probe_json},
+        )
+        self.server_list_config = config_map(
+            "server-list", controller_labels, {"server_list.json": server_list_json}
+        )
+
+        # --- the controller's fault-recovery state --------------------------
+        self.state = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-controller-status",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{controller_name}-status", namespace=args.namespace, labels=controller_labels
+            ),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=motor.controller.state_storage.storage_class,
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                    requests={"storage": motor.controller.state_storage.size}
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+        )
+
+        # --- pods ------------------------------------------------------------
+        common = _Common(args, tls)
+        coordinator_checksum = checksum(coordinator_json, probe_json)
+        controller_checksum = server_list_json.apply(lambda s: checksum(controller_json, probe_json, s))
+        c = motor.coordinator
+        ports = c.ports
+        coordinator_probes = {
+            "startup_probe": common.probe(
+                ports.status,
+                "/v1/startup",
+                period=5,
+                timeout=10,
+                failures=math.ceil(c.startup_timeout_seconds / 5),
+            ),
+            "readiness_probe": common.probe(ports.status, "/v1/readiness", period=5, timeout=10, failures=3),
+        }
+        if c.liveness_probe.enabled:
+            lp = c.liveness_probe
+            coordinator_probes["liveness_probe"] = common.probe(
+                ports.status,
+                "/v1/health",
+                period=lp.period_seconds,
+                timeout=lp.timeout_seconds,
+                failures=lp.failure_threshold,
+            )
+        self.coordinator = k8s.apps.v1.Deployment(
+            coordinator_name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=coordinator_name, namespace=args.namespace, labels=coordinator_labels
+            ),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels=selector_labels(coordinator_name, args.instance)
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=coordinator_labels,
+                        annotations=common.annotations(coordinator_checksum),
+                    ),
+                    spec=common.pod_spec(
+                        node_selector=c.node_selector,
+                        container=k8s.core.v1.ContainerArgs(
+                            name="coordinator",
+                            image=motor.image_of(c),
+                            image_pull_policy=motor.image_pull_policy.value,
+                            command=["/bin/bash", "-c"],
+                            # boot.sh: cd $MIES_INSTALL_PATH; ./bin/ms_coordinator $POD_IP 1025 $POD_IP 1026
+                            args=[
+                                common.start(
+                                    f'./bin/ms_coordinator "$POD_IP" {ports.predict} "$POD_IP" {ports.manage}'
+                                )
+                            ],
+                            env=common.env(
+                                {
+                                    "MINDIE_MS_COORDINATOR_CONFIG_FILE_PATH": COORDINATOR_JSON,
+                                }
+                            ),
+                            ports=[
+                                k8s.core.v1.ContainerPortArgs(name=n, container_port=p, protocol="TCP")
+                                for n, p in (
+                                    ("predict", ports.predict),
+                                    ("manage", ports.manage),
+                                    ("alarm", ports.alarm),
+                                    ("external", ports.external),
+                                    ("status", ports.status),
+                                )
+                            ],
+                            resources=_resources(c.resources),
+                            security_context=common.container_security(),
+                            volume_mounts=common.mounts(logs=("logs", f"{mies}/logs")),
+                            **coordinator_probes,
+                        ),
+                        volumes=common.volumes(
+                            config=[
+                                (self.coordinator_config, "ms_coordinator.json"),
+                                (self.http_client_ctl_config, "http_client_ctl.json"),
+                            ],
+                            own_identity="coordinator",
+                            logs=k8s.core.v1.VolumeArgs(
+                                name="logs", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="2Gi")
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+            opts=child,
+        )
+
+        ctl = motor.controller
+        self.controller = k8s.apps.v1.Deployment(
+            controller_name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=controller_name, namespace=args.namespace, labels=controller_labels
+            ),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                # One controller at a time: two would both write the recovery state, and a
+                # ReadWriteOnce claim cannot follow a surge pod to another node.
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+                selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels=selector_labels(controller_name, args.instance)
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=controller_labels,
+                        annotations=common.annotations(controller_checksum),
+                    ),
+                    spec=common.pod_spec(
+                        node_selector=ctl.node_selector,
+                        container=k8s.core.v1.ContainerArgs(
+                            name="controller",
+                            image=motor.image_of(ctl),
+                            image_pull_policy=motor.image_pull_policy.value,
+                            command=["/bin/bash", "-c"],
+                            args=[common.start("./bin/ms_controller")],
+                            env=common.env(
+                                {
+                                    "MINDIE_MS_CONTROLLER_CONFIG_FILE_PATH": CONTROLLER_JSON,
+                                    "GLOBAL_RANK_TABLE_FILE_PATH": f"{RANKTABLE_DIR}/global_ranktable.json",
+                                }
+                            ),
+                            ports=[
+                                k8s.core.v1.ContainerPortArgs(
+                                    name="http", container_port=ctl.port, protocol="TCP"
+                                )
+                            ],
+                            resources=_resources(ctl.resources),
+                            security_context=common.container_security(),
+                            volume_mounts=common.mounts(
+                                logs=("status-data", f"{mies}/logs"),
+                                extra=[
+                                    k8s.core.v1.VolumeMountArgs(name="ranktable", mount_path=RANKTABLE_DIR)
+                                ],
+                            ),
+                            startup_probe=common.probe(
+                                ctl.port,
+                                "/v1/startup",
+                                period=5,
+                                timeout=10,
+                                failures=math.ceil(ctl.startup_timeout_seconds / 5),
+                            ),
+                            liveness_probe=common.probe(
+                                ctl.port, "/v1/health", period=10, timeout=10, failures=3
+                            ),
+                        ),
+                        volumes=common.volumes(
+                            config=[
+                                (self.controller_config, "ms_controller.json"),
+                                (self.http_client_ctl_config, "http_client_ctl.json"),
+                                (self.server_list_config, "server_list.json"),
+                            ],
+                            own_identity="controller",
+                            logs=k8s.core.v1.VolumeArgs(
+                                name="status-data",
+                                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                                    claim_name=self.state.metadata.name
+                                ),
+                            ),
+                            extra=[
+                                k8s.core.v1.VolumeArgs(
+                                    name="ranktable",
+                                    empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"),
+                                )
+                            ],
+                        ),
+                    ),
+                ),
+            ),
+            opts=child,
+        )
+
+        self.service = k8s.core.v1.Service(
+            f"{name}-coordinator-infer",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=service_name, namespace=args.namespace, labels=coordinator_labels
+            ),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="NodePort" if args.entry_is_coordinator else "ClusterIP",
+                selector=selector_labels(coordinator_name, args.instance),
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="predict",
+                        port=ports.predict,
+                        target_port="predict",
+                        protocol="TCP",
+                        node_port=args.node_port if args.entry_is_coordinator else None,
+                    )
+                ],
+            ),
+            opts=child,
+        )
+
+        self.coordinator_service = self.service.metadata.name
+        self.coordinator_deployment = self.coordinator.metadata.name
+        self.controller_deployment = self.controller.metadata.name
+        self.state_claim = self.state.metadata.name
+        self.register_outputs(
+            {
+                "coordinator_service": self.coordinator_service,
+                "coordinator_deployment": self.coordinator_deployment,
+                "controller_deployment": self.controller_deployment,
+                "state_claim": self.state_claim,
+            }
+        )
+
+
+def _tag(image: str) -> Optional[str]:
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def _resources(r) -> k8s.core.v1.ResourceRequirementsArgs:
+    return k8s.core.v1.ResourceRequirementsArgs(
+        requests={"cpu": f"{r.cpu_request}m", "memory": f"{r.memory_request}Mi"},
+        limits={"cpu": f"{r.cpu_limit}m", "memory": f"{r.memory_limit}Mi"},
+    )
+
+
+class _Common:
+    """What both pods share: security context, environment, probes, volumes."""
+
+    def __init__(self, args: MotorArgs, tls: bool):
+        self.args = args
+        self.motor = args.motor
+        self.tls = tls
+        self.mies = args.mies_install_path
+
+    def _lib_env(self) -> str:
+        # Appended in the shell: setting LD_LIBRARY_PATH as a container env would replace the image's.
+        return f'export LD_LIBRARY_PATH="${{LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}}{self.mies}/lib"'
+
+    def start(self, program: str) -> str:
+        """boot.sh's start, without its copies into the image (the root filesystem is read-only)."""
+        return (
+            'source "$MINDIE_USER_HOME_PATH/Ascend/mindie/set_env.sh" && '
+            f"{self._lib_env()} && "
+            f'cd "$MIES_INSTALL_PATH" && exec {program}'
+        )
+
+    def probe(
+        self, port: int, url: str, *, period: int, timeout: int, failures: int
+    ) -> k8s.core.v1.ProbeArgs:
+        # http_client_ctl <ip> <port> <url> <timeout 1-600> <retries 0-30>; its own timeout is the
+        # probe's, Kubernetes waits 2 s longer so the tool reports first.
+        command = (
+            f"{self._lib_env()} && "
+            f'exec "{self.mies}/bin/http_client_ctl" "$POD_IP" {port} {url} {min(timeout, 600)} 0'
+        )
+        return k8s.core.v1.ProbeArgs(
+            exec_=k8s.core.v1.ExecActionArgs(command=["/bin/bash", "-c", command]),
+            period_seconds=period,
+            timeout_seconds=timeout + 2,
+            failure_threshold=failures,
+        )
+
+    def env(self, extra: Mapping[str, str]) -> list[k8s.core.v1.EnvVarArgs]:
+        values = {
+            "MINDIE_USER_HOME_PATH": self.motor.mindie_user_home_path,
+            "MIES_INSTALL_PATH": self.mies,
+            "HSECEASY_PATH": f"{self.mies}/lib",
+            "MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH": f"{CONFIG_DIR}/http_client_ctl.json",
+            "MINDIE_USE_HTTPS": "true" if self.tls else "false",
+            "MINDIE_LOG_TO_FILE": "1",
+            "MINDIE_LOG_TO_STDOUT": "1",
+            "MINDIE_LOG_LEVEL": self.motor.log_level.value,
+            **extra,
+        }
+        env = [
+            k8s.core.v1.EnvVarArgs(
+                name="POD_IP",
+                value_from=k8s.core.v1.EnvVarSourceArgs(
+                    field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.podIP")
+                ),
+            )
+        ]
+        env += [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(values.items())]
+        return env
+
+    def annotations(self, config_checksum: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+        found: dict[str, pulumi.Input[str]] = {"checksum/config": config_checksum}
+        if self.tls and self.args.tls_checksum is not None:
+            found["checksum/tls"] = self.args.tls_checksum
+        return found
+
+    def container_security(self) -> k8s.core.v1.SecurityContextArgs:
+        return k8s.core.v1.SecurityContextArgs(
+            allow_privilege_escalation=False,
+            privileged=False,
+            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            read_only_root_filesystem=self.motor.read_only_root_filesystem,
+            run_as_non_root=True,
+            run_as_user=self.motor.run_as_user,
+            run_as_group=self.motor.run_as_group,
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        )
+
+    def pod_spec(self, *, node_selector, container, volumes) -> k8s.core.v1.PodSpecArgs:
+        return k8s.core.v1.PodSpecArgs(
+            # Service links would inject <SERVICE>_PORT=tcp://... for every Service of the
+            # namespace; MindIE reads MINDIE_MS_COORDINATOR_PORT (the seed's pitfall). Off.
+            enable_service_links=False,
+            automount_service_account_token=False,  # neither talks to the Kubernetes API
+            node_selector=dict(node_selector) or None,
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=self.motor.run_as_user,
+                run_as_group=self.motor.run_as_group,
+                fs_group=self.motor.run_as_group,
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            containers=[container],
+            volumes=volumes,
+        )
+
+    def mounts(self, *, logs: tuple[str, str], extra=()) -> list[k8s.core.v1.VolumeMountArgs]:
+        found = [
+            k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
+            k8s.core.v1.VolumeMountArgs(name=logs[0], mount_path=logs[1]),
+            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+            *extra,
+        ]
+        if self.tls:
+            found += [
+                k8s.core.v1.VolumeMountArgs(
+                    name="tls-self", mount_path=f"{SECURITY_DIR}/self", read_only=True
+                ),
+                k8s.core.v1.VolumeMountArgs(
+                    name="tls-mindieclient", mount_path=f"{SECURITY_DIR}/mindieclient", read_only=True
+                ),
+            ]
+        return found
+
+    def volumes(self, *, config, own_identity: str, logs, extra=()) -> list[k8s.core.v1.VolumeArgs]:
+        found = [
+            k8s.core.v1.VolumeArgs(
+                name="config",
+                projected=k8s.core.v1.ProjectedVolumeSourceArgs(
+                    default_mode=0o440,
+                    sources=[
+                        k8s.core.v1.VolumeProjectionArgs(
+                            config_map=k8s.core.v1.ConfigMapProjectionArgs(
+                                name=cm.metadata.name, items=[k8s.core.v1.KeyToPathArgs(key=key, path=key)]
+                            )
+                        )
+                        for cm, key in config
+                    ],
+                ),
+            ),
+            logs,
+            k8s.core.v1.VolumeArgs(
+                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi")
+            ),
+            *extra,
+        ]
+        if self.tls:
+            secrets = self.args.security_secrets or {}
+            for volume, identity in (("tls-self", own_identity), ("tls-mindieclient", "mindieclient")):
+                found.append(
+                    k8s.core.v1.VolumeArgs(
+                        name=volume,
+                        secret=k8s.core.v1.SecretVolumeSourceArgs(
+                            secret_name=secrets[identity], default_mode=0o400, items=security_items()
+                        ),
+                    )
+                )
+        return found

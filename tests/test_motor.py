@@ -1,0 +1,489 @@
+"""MindIE Motor (Coordinator/Controller): settings rules, generated JSON, Services, pods, service links."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.motor import (
+    RESERVED_ENV,
+    check_service_name,
+    server_list,
+    service_link_variables,
+)
+from mindiectl.render import manifests
+from mindiectl.schema import schema_errors
+from stacks.errors import SettingsError
+from stacks.motor import Motor, prefix_cache_mismatch, prefix_cache_required
+from stacks.settings import load_settings
+
+from .helpers import STACKS, stack_config
+
+MIES = "/usr/local/Ascend/mindie/latest/mindie-service"
+IMAGE = "mindie:2.0.RC1-800I-A2-py311-openeuler24.03-lts"
+COORDINATOR_CM = "configmap.mindie.mindie-ms-coordinator-config.yaml"
+CONTROLLER_CM = "configmap.mindie.mindie-ms-controller-config.yaml"
+PROBE_CM = "configmap.mindie.mindie-ms-http-client-ctl-config.yaml"
+SERVER_LIST_CM = "configmap.mindie.mindie-ms-server-list.yaml"
+SERVICE = "service.mindie.mindie-ms-coordinator-infer.yaml"
+COORDINATOR = "deployment.mindie.mindie-ms-coordinator.yaml"
+CONTROLLER = "deployment.mindie.mindie-ms-controller.yaml"
+PVC = "persistentvolumeclaim.mindie.mindie-ms-controller-status.yaml"
+
+
+def data(files: dict, name: str, key: str) -> dict:
+    return json.loads(files[name]["data"][key])
+
+
+def container(files: dict, name: str) -> dict:
+    (only,) = files[name]["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def probe_command(probe: dict) -> str:
+    assert probe["exec"]["command"][:2] == ["/bin/bash", "-c"]
+    return probe["exec"]["command"][2]
+
+
+@pytest.fixture(scope="module")
+def staging(session_state):
+    """entry=coordinator with cache_affinity and TLS (the committed staging stack)."""
+    from mindiectl import stackfile
+    from mindiectl.runtime import run_program
+
+    cfg = stackfile.load("staging")
+    return manifests(run_program("staging", dict(cfg.config), cfg.secret_keys, session_state("staging")))
+
+
+@pytest.fixture(scope="module")
+def server_entry(session_state):
+    """entry=server with an explicitly enabled, in-cluster Motor (round_robin)."""
+    from mindiectl import stackfile
+    from mindiectl.runtime import run_program
+
+    cfg = stackfile.load("dev")
+    config = dict(cfg.config)
+    config["mindie:motor"] = json.dumps({"enabled": True, "image": IMAGE})
+    return manifests(run_program("dev", config, cfg.secret_keys, session_state("dev")))
+
+
+# --- entry coordinator: Services and ConfigMaps ----------------------------------------
+
+
+def test_coordinator_entry_service_is_nodeport_on_predict_port(staging):
+    service = staging[SERVICE]
+    assert service["spec"]["type"] == "NodePort"
+    (port,) = service["spec"]["ports"]
+    assert port == {
+        "name": "predict",
+        "port": 1025,
+        "targetPort": "predict",
+        "protocol": "TCP",
+        "nodePort": 31005,
+    }
+    assert service["spec"]["selector"] == {
+        "app.kubernetes.io/name": "mindie-ms-coordinator",
+        "app.kubernetes.io/instance": "mindie",
+    }
+    assert service["metadata"]["labels"]["app.kubernetes.io/component"] == "coordinator"
+
+
+def test_every_configmap_is_declared(staging):
+    for name in (COORDINATOR_CM, CONTROLLER_CM, PROBE_CM, SERVER_LIST_CM):
+        assert name in staging, name
+
+
+def test_ms_coordinator_json_is_what_the_seed_prescribes(staging):
+    cfg = data(staging, COORDINATOR_CM, "ms_coordinator.json")
+    scheduler = cfg["digs_scheduler_config"]
+    assert scheduler["deploy_mode"] == "single_node"
+    assert scheduler["scheduler_type"] == "default_scheduler"
+    assert scheduler["algorithm_type"] == "cache_affinity"
+    # cache_affinity's required parameters, as strings like the product's file
+    assert (scheduler["cache_size"], scheduler["slots_thresh"], scheduler["block_thresh"]) == (
+        "100",
+        "0.05",
+        "0.05",
+    )
+    http = cfg["http_config"]
+    assert http["allow_all_zero_ip_listening"] is False
+    assert [
+        http[k] for k in ("predict_port", "manage_port", "alarm_port", "external_port", "status_port")
+    ] == [
+        "1025",
+        "1026",
+        "1027",
+        "1028",
+        "1029",
+    ]
+    tls = cfg["tls_config"]
+    for key in (
+        "controller_server",
+        "request_server",
+        "mindie_client",
+        "mindie_mangment",
+        "status",
+        "external",
+    ):
+        assert tls[f"{key}_tls_enable"] is True, key
+    assert tls["mindie_client_tls_items"]["tls_cert"] == "/mnt/mindie/security/mindieclient/certs/cert.pem"
+    assert tls["status_tls_items"]["ca_cert"] == "/mnt/mindie/security/self/ca/ca.pem"
+    assert tls["etcd_server_tls_enable"] is False and cfg["backup_config"]["function_enable"] is False
+
+
+def test_ms_controller_json_is_what_the_seed_prescribes(staging):
+    cfg = data(staging, CONTROLLER_CM, "ms_controller.json")
+    assert cfg["deploy_mode"] == "single_node"
+    assert cfg["allow_all_zero_ip_listening"] is False
+    # fault-recovery state in the Motor logs directory (the mounted claim)
+    assert cfg["process_manager"] == {
+        "to_file": True,
+        "file_path": f"{MIES}/logs/controller_process_status.json",
+    }
+    assert cfg["cluster_status"]["file_path"].startswith(f"{MIES}/logs/")
+    assert cfg["global_rank_table_file_path"] == "/mnt/mindie/ranktable/global_ranktable.json"
+    assert cfg["mindie_ms_coordinator_port"] == 1026  # the coordinator's manage port
+    assert (cfg["mindie_server_port"], cfg["mindie_server_control_port"]) == (1025, 1026)
+    assert cfg["http_server"]["port"] == 1026
+    assert cfg["tls_config"]["request_coordinator_tls_enable"] is True
+    assert cfg["tls_config"]["request_server_tls_items"]["tls_key"] == (
+        "/mnt/mindie/security/mindieclient/keys/cert.key.pem"
+    )
+    assert cfg["tls_config"]["cluster_tls_enable"] is False
+    assert cfg["digs_periodic_role_decision"]["auto_pd_role_switching_enable"] is False
+
+
+def test_http_client_ctl_json(staging):
+    cfg = data(staging, PROBE_CM, "http_client_ctl.json")
+    assert cfg["tls_enable"] is True
+    assert set(cfg["cert"]) == {"ca_cert", "tls_cert", "tls_key", "tls_passwd", "tls_crl"}
+    assert cfg["cert"]["tls_passwd"] == "/mnt/mindie/security/self/pass/key_pwd.txt"
+    for name in (COORDINATOR, CONTROLLER):
+        env = {e["name"]: e.get("value") for e in container(staging, name)["env"]}
+        assert env["MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH"] == "/mnt/mindie/conf/http_client_ctl.json"
+        assert env["MINDIE_USE_HTTPS"] == "true"
+
+
+def test_server_list_comes_from_the_server_endpoints(staging):
+    listing = data(staging, SERVER_LIST_CM, "server_list.json")
+    assert listing["deploy_mode"] == "single_node"
+    (group,) = listing["groups"]
+    assert group["group"] == "mindie-server" and group["replicas"] == 2
+    assert (group["infer_port"], group["management_port"], group["tls"]) == (1025, 1026, True)
+    assert group["service_dns"] == "mindie-server.mindie.svc"
+    assert listing["server_count"] == 2
+
+
+def test_server_list_rejects_a_wrong_shape():
+    with pytest.raises(ValueError, match=r"servers\[0\] lacks .*management_port"):
+        server_list([{"group": "g", "deployment": "d", "service": "s", "replicas": 1}], "ns")
+
+
+def test_a_new_replica_changes_the_list_and_rolls_the_controller(run_stack, staging):
+    files = manifests(run_stack("staging", server={"replicas": 3}))
+    assert data(files, SERVER_LIST_CM, "server_list.json")["server_count"] == 3
+    before = staging[CONTROLLER]["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+    after = files[CONTROLLER]["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+    assert before != after
+    # the coordinator's own files did not change: it does not roll
+    assert (
+        staging[COORDINATOR]["spec"]["template"]["metadata"]["annotations"]
+        == files[COORDINATOR]["spec"]["template"]["metadata"]["annotations"]
+    )
+
+
+# --- entry server ------------------------------------------------------------------------
+
+
+def test_server_entry_without_motor_declares_no_motor(run_stack):
+    result = run_stack("dev")
+    assert result.by_type("mindie:motor:Motor") == []
+    assert result.outputs["prefixCache"] is False
+
+
+def test_server_entry_with_motor_is_clusterip(server_entry):
+    service = server_entry[SERVICE]
+    assert service["spec"]["type"] == "ClusterIP"
+    (port,) = service["spec"]["ports"]
+    assert "nodePort" not in port and port["port"] == 1025
+    cfg = data(server_entry, COORDINATOR_CM, "ms_coordinator.json")
+    assert cfg["digs_scheduler_config"]["algorithm_type"] == "round_robin"
+    assert "cache_size" not in cfg["digs_scheduler_config"]
+    for name in (COORDINATOR_CM, CONTROLLER_CM, PROBE_CM, SERVER_LIST_CM):
+        assert name in server_entry, name
+
+
+@pytest.mark.parametrize("variant", ["staging", "server_entry"])
+def test_every_motor_manifest_passes_strict_schema(variant, request):
+    files = request.getfixturevalue(variant)
+    for filename, manifest in files.items():
+        assert schema_errors(manifest) == [], filename
+
+
+# --- pods ----------------------------------------------------------------------------------
+
+
+def test_start_commands_are_boot_sh_s(staging):
+    coordinator = container(staging, COORDINATOR)
+    assert coordinator["command"] == ["/bin/bash", "-c"]
+    (script,) = coordinator["args"]
+    assert script.endswith(
+        'cd "$MIES_INSTALL_PATH" && exec ./bin/ms_coordinator "$POD_IP" 1025 "$POD_IP" 1026'
+    )
+    assert script.startswith('source "$MINDIE_USER_HOME_PATH/Ascend/mindie/set_env.sh"')
+    (script,) = container(staging, CONTROLLER)["args"]
+    assert script.endswith("exec ./bin/ms_controller")
+    env = {e["name"]: e for e in coordinator["env"]}
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert env["MIES_INSTALL_PATH"]["value"] == MIES
+    assert env["MINDIE_MS_COORDINATOR_CONFIG_FILE_PATH"]["value"] == "/mnt/mindie/conf/ms_coordinator.json"
+    assert "LD_LIBRARY_PATH" not in env  # appended in the shell, never replacing the image's
+
+
+def test_coordinator_probes_on_status_port_and_no_liveness_by_default(staging):
+    c = container(staging, COORDINATOR)
+    assert "livenessProbe" not in c
+    assert probe_command(c["startupProbe"]).endswith(
+        f'"{MIES}/bin/http_client_ctl" "$POD_IP" 1029 /v1/startup 10 0'
+    )
+    assert c["startupProbe"]["periodSeconds"] == 5 and c["startupProbe"]["failureThreshold"] == 100
+    assert " 1029 /v1/readiness " in probe_command(c["readinessProbe"])
+
+
+def test_coordinator_liveness_is_configurable(run_stack):
+    motor = {
+        "image": IMAGE,
+        "coordinator": {
+            "algorithm_type": "cache_affinity",
+            "liveness_probe": {
+                "enabled": True,
+                "period_seconds": 20,
+                "timeout_seconds": 60,
+                "failure_threshold": 6,
+            },
+        },
+    }
+    files = manifests(run_stack("staging", overrides={"mindie:motor": motor}))
+    live = container(files, COORDINATOR)["livenessProbe"]
+    assert " 1029 /v1/health 60 0" in probe_command(live)
+    assert (live["periodSeconds"], live["timeoutSeconds"], live["failureThreshold"]) == (20, 62, 6)
+
+
+def test_controller_probes(staging):
+    c = container(staging, CONTROLLER)
+    assert " 1026 /v1/startup " in probe_command(c["startupProbe"])
+    assert " 1026 /v1/health " in probe_command(c["livenessProbe"])
+    assert "readinessProbe" not in c
+
+
+def test_pods_follow_the_security_standard(staging):
+    for name, component in ((COORDINATOR, "coordinator"), (CONTROLLER, "controller")):
+        template = staging[name]["spec"]["template"]
+        assert template["metadata"]["labels"]["app.kubernetes.io/component"] == component
+        pod = template["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["nodeSelector"] == {"accelerator": "huawei-Ascend910"}
+        sc = pod["containers"][0]["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
+        assert sc["readOnlyRootFilesystem"] is True and sc["runAsUser"] > 0 and sc["runAsGroup"] > 0
+        resources = pod["containers"][0]["resources"]
+        assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+        assert "checksum/config" in template["metadata"]["annotations"]
+        assert not any("hostPath" in v for v in pod["volumes"])
+
+
+def test_staging_resources_come_from_config(staging):
+    resources = container(staging, COORDINATOR)["resources"]
+    assert resources == {
+        "requests": {"cpu": "8000m", "memory": "8192Mi"},
+        "limits": {"cpu": "32000m", "memory": "16384Mi"},
+    }
+
+
+def test_controller_state_on_a_claim_at_the_motor_logs_dir(staging):
+    pod = staging[CONTROLLER]["spec"]["template"]["spec"]
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["status-data"] == f"{MIES}/logs"  # the seed: /<MindIE Motor install path>/logs
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["status-data"]["persistentVolumeClaim"] == {"claimName": "mindie-ms-controller-status"}
+    assert staging[CONTROLLER]["spec"]["strategy"] == {"type": "Recreate"}
+    assert staging[PVC]["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert staging[PVC]["spec"]["resources"]["requests"] == {"storage": "1Gi"}
+
+
+@pytest.mark.parametrize(("stack", "protected"), [("staging", False), ("prod", True)])
+def test_recovery_state_is_protected_in_prod(run_stack, stack, protected):
+    claim = run_stack(stack).one("kubernetes:core/v1:PersistentVolumeClaim")
+    assert claim.protect is protected and claim.retain_on_delete is protected
+
+
+def test_tls_mounts_the_ca_secrets(staging):
+    pod = staging[COORDINATOR]["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["tls-self"]["secret"]["secretName"] == "mindie-tls-coordinator"
+    assert volumes["tls-mindieclient"]["secret"]["secretName"] == "mindie-tls-mindieclient"
+    items = {i["key"]: i["path"] for i in volumes["tls-self"]["secret"]["items"]}
+    assert items == {
+        "ca.pem": "ca/ca.pem",
+        "cert.pem": "certs/cert.pem",
+        "cert.key.pem": "keys/cert.key.pem",
+        "key_pwd.txt": "pass/key_pwd.txt",
+        "crl.pem": "ca/crl.pem",
+    }
+    ctl = {v["name"]: v for v in staging[CONTROLLER]["spec"]["template"]["spec"]["volumes"]}
+    assert ctl["tls-self"]["secret"]["secretName"] == "mindie-tls-controller"
+
+
+def test_tls_off(run_stack):
+    files = manifests(run_stack("staging", server={"mindie_server_config.enable_tls": False}))
+    assert data(files, PROBE_CM, "http_client_ctl.json")["tls_enable"] is False
+    tls = data(files, COORDINATOR_CM, "ms_coordinator.json")["tls_config"]
+    assert not any(v for k, v in tls.items() if k.endswith("_enable"))
+    pod = files[COORDINATOR]["spec"]["template"]["spec"]
+    assert not any("secret" in v for v in pod["volumes"])
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["MINDIE_USE_HTTPS"] == "false"
+    for manifest in files.values():
+        assert schema_errors(manifest) == []
+
+
+def test_algorithm_change_rolls_the_coordinator(run_stack, staging):
+    motor = {"image": IMAGE, "coordinator": {"algorithm_type": "round_robin"}}
+    files = manifests(run_stack("staging", overrides={"mindie:motor": motor}))
+    key = "checksum/config"
+    before = staging[COORDINATOR]["spec"]["template"]["metadata"]["annotations"][key]
+    assert files[COORDINATOR]["spec"]["template"]["metadata"]["annotations"][key] != before
+
+
+# --- service links ------------------------------------------------------------------------
+
+
+def test_service_link_variables_of_the_seed_pitfall():
+    found = service_link_variables("mindie-ms-coordinator", [(1025, "TCP")])
+    assert "MINDIE_MS_COORDINATOR_PORT" in found
+    assert "MINDIE_MS_COORDINATOR_PORT_1025_TCP_ADDR" in found
+    with pytest.raises(ValueError, match="MINDIE_MS_COORDINATOR_PORT"):
+        check_service_name("mindie-ms-coordinator")
+    assert check_service_name("mindie-ms-coordinator-infer") == "mindie-ms-coordinator-infer"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_service_injects_a_variable_motor_reads(stack, run_stack):
+    files = manifests(run_stack(stack))
+    for filename, manifest in files.items():
+        if manifest["kind"] == "Service":
+            ports = [(p["port"], p.get("protocol", "TCP")) for p in manifest["spec"].get("ports", [])]
+            clash = service_link_variables(manifest["metadata"]["name"], ports) & RESERVED_ENV
+            assert not clash, (filename, clash)
+        if manifest["kind"] == "Deployment" and manifest["metadata"]["name"].startswith("mindie-ms-"):
+            assert manifest["spec"]["template"]["spec"]["enableServiceLinks"] is False, filename
+
+
+# --- settings rules --------------------------------------------------------------------------
+
+
+def settings_error(stack: str, **extra) -> str:
+    config = stack_config(stack)
+    config.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in extra.items()})
+    with pytest.raises(SettingsError) as info:
+        load_settings(config.get, list(config))
+    return str(info.value)
+
+
+def test_algorithm_is_a_closed_set():
+    message = settings_error(
+        "staging", **{"mindie:motor": {"image": IMAGE, "coordinator": {"algorithm_type": "lru"}}}
+    )
+    assert (
+        "mindie:motor.coordinator.algorithm_type = 'lru': must be one of 'cache_affinity' or 'round_robin'"
+        in message
+    )
+
+
+def test_seed_fixed_values_are_not_settings():
+    message = settings_error(
+        "staging", **{"mindie:motor": {"image": IMAGE, "coordinator": {"scheduler_type": "digs_scheduler"}}}
+    )
+    assert "mindie:motor.coordinator.scheduler_type: unknown key" in message
+
+
+def test_cache_affinity_needs_the_coordinator_entry():
+    motor = {"enabled": True, "image": IMAGE, "coordinator": {"algorithm_type": "cache_affinity"}}
+    message = settings_error("dev", **{"mindie:motor": motor})
+    assert (
+        "mindie:motor.coordinator.algorithm_type = 'cache_affinity': needs mindie:entry coordinator"
+        in message
+    )
+
+
+def test_coordinator_entry_cannot_disable_motor():
+    message = settings_error("staging", **{"mindie:motor": {"enabled": False, "image": IMAGE}})
+    assert "mindie:motor.enabled = false: mindie:entry is coordinator" in message
+
+
+def test_deployed_motor_needs_an_image():
+    message = settings_error(
+        "staging", **{"mindie:motor": {"coordinator": {"algorithm_type": "round_robin"}}}
+    )
+    assert (
+        "mindie:motor.image: required setting is missing (Motor is deployed: mindie:entry is coordinator)"
+        in message
+    )
+
+
+def test_motor_settings_without_a_motor_are_reported():
+    message = settings_error("dev", **{"mindie:motor": {"image": IMAGE}})
+    assert "mindie:motor: set but Motor is not deployed (mindie:entry is server)" in message
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"coordinator": {"ports": {"status": 1025}}}, "predict and status are both 1025"),
+        (
+            {
+                "controller": {
+                    "resources": {
+                        "cpu_request": 4000,
+                        "memory_request": 2048,
+                        "cpu_limit": 1000,
+                        "memory_limit": 4096,
+                    }
+                }
+            },
+            "cpu_limit 1000 is below cpu_request 4000",
+        ),
+        ({"controller": {"state_storage": {"size": "1G"}}}, 'must be a storage size like "1Gi"'),
+        ({"image": "mindie"}, "must be an image reference with an explicit tag or digest"),
+        (
+            {"coordinator": {"liveness_probe": {"timeout_seconds": 601}}},
+            "timeout_seconds = 601: out of range",
+        ),
+        ({"coordinator": {"slots_thresh": 1.5}}, "slots_thresh = 1.5"),
+    ],
+)
+def test_motor_field_rules(change, expected):
+    motor = {"image": IMAGE, **change}
+    assert expected in settings_error("staging", **{"mindie:motor": motor})
+
+
+def test_prefix_cache_rule():
+    affinity = Motor.model_validate({"image": IMAGE, "coordinator": {"algorithm_type": "cache_affinity"}})
+    robin = Motor.model_validate({"image": IMAGE})
+    assert prefix_cache_required(True, affinity) is True
+    assert prefix_cache_required(True, robin) is False
+    assert prefix_cache_required(False, robin) is False
+    assert (
+        prefix_cache_mismatch(True, False)
+        and "needs prefix cache on the servers" in prefix_cache_mismatch(True, False)[0]
+    )
+    assert prefix_cache_mismatch(True, None) == [] and prefix_cache_mismatch(True, True) == []
+    assert prefix_cache_mismatch(False, True) == []  # prefix cache without affinity is allowed
+
+
+@pytest.mark.parametrize(("stack", "expected"), [("dev", False), ("staging", True), ("prod", True)])
+def test_compose_exports_prefix_cache(run_stack, stack, expected):
+    assert run_stack(stack).outputs["prefixCache"] is expected
