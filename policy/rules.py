@@ -107,14 +107,25 @@ RUNTIME_SOCKET_PATHS = (
     "/var/run/docker.sock", "/run/docker.sock", "/var/run/crio", "/run/crio", "/var/lib/kubelet",
 )
 
-TLS_SWITCHES = re.compile(
-    r"^(httpsEnabled|interCommTLSEnabled|tls_enable|enable_tls|enableTls|"
-    r"client_k8s_tls_enable|client_mindie_server_tls_enable|server_tls_enable)$"
-)
-"""Boolean keys in the generated JSON configs that switch TLS (MindIE config.json, Motor, ms_server.json)."""
+TLS_SWITCHES = frozenset({
+    # MindIE Server config.json (client and management HTTPS), http_client_ctl.json (probes)
+    "httpsEnabled", "tls_enable", "enable_tls", "enableTls",
+    # ms_server.json
+    "client_k8s_tls_enable", "client_mindie_server_tls_enable", "server_tls_enable",
+    # Motor: ms_coordinator.json / ms_controller.json channels that exist in single_node
+    "controller_server_tls_enable", "request_server_tls_enable", "mindie_client_tls_enable",
+    "mindie_mangment_tls_enable", "external_tls_enable", "status_tls_enable", "alarm_client_tls_enable",
+    "request_coordinator_tls_enable", "http_server_tls_enable", "alarm_tls_enable",
+    "external_coordinator_tls_enable",
+})
+"""Boolean keys of the generated JSON configs that switch TLS on a channel a single-node service uses.
+Not listed on purpose: interCommTLSEnabled / interNodeTLSEnabled (no PD or multi-node channel in
+single-node standard mode), etcd_*, cluster_*, ccae_* (components single_node does not run)."""
 
 PEM_PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 PASSPHRASE_KEY = re.compile(r"(passw(or)?d|passphrase|pwd|secret_?key)", re.IGNORECASE)
+PATH_LIKE = re.compile(r"\.{0,2}/?[\w.\-]+(/[\w.\-]+)*/?")
+"""A value that names a file (e.g. `security/pass/key_pwd.txt`) is a reference, not a passphrase."""
 
 # Provider-schema secrets: inputs the SDKs always mark secret (additional_secret_outputs),
 # so the engine encrypts them even when a policy sees them as plain values.
@@ -839,7 +850,7 @@ def npu_inventory(stack: StackView) -> Mapping[str, Any]:
 def rollout_fits_npu_inventory(stack: StackView) -> list[tuple[str, Optional[str]]]:
     inventory = npu_inventory(stack)
     if not inventory:
-        return []
+        return _against_planned_capacity(stack)
     problems: list[tuple[str, Optional[str]]] = []
     by_type: dict[str, list[tuple[StackResource, int, int]]] = {}
     for w in stack.workloads():
@@ -887,6 +898,34 @@ def rollout_fits_npu_inventory(stack: StackView) -> list[tuple[str, Optional[str
                 f"({replicas} replicas + {surge} surge x {n} chips) but {what} has room for "
                 f"{max(free_pods, 0)} more pod(s), and maxUnavailable rounds to 0: the surge pod stays "
                 "Pending and the rollout never completes", w.urn))
+    return problems
+
+
+def _against_planned_capacity(stack: StackView) -> list[tuple[str, Optional[str]]]:
+    """Without a raw inventory: the per-group pod capacity the stack declares (a `rolloutPlan`-like
+    output: group/deployment + capacityPods), checked against the Deployments' own rollout settings."""
+    problems: list[tuple[str, Optional[str]]] = []
+    capacity: dict[str, int] = {}
+    for key in stack.outputs:
+        for item in seq(stack.outputs[key]):
+            if is_map(item) and "capacityPods" in item and ("deployment" in item or "group" in item):
+                target = str(get(item, "deployment") or get(item, "group"))
+                capacity[target] = int(number(get(item, "capacityPods")) or 0)
+    for w in stack.workloads():
+        name = object_name(w.props)
+        bounds = rollout_bounds(w.props)
+        if name not in capacity or bounds is None:
+            continue
+        replicas, surge, unavailable = bounds
+        slots = capacity[name]
+        if replicas > slots:
+            problems.append(
+                (f"{name}: {replicas} replicas but the NPU inventory has room for {slots} pods", w.urn)
+            )
+        elif unavailable < 1 and (surge < 1 or slots - replicas < 1):
+            problems.append((
+                f"{name}: the rollout cannot complete: maxUnavailable rounds to 0 and the inventory has room "
+                f"for {slots} pods, {replicas} in use, surge {surge}: the surge pod stays Pending", w.urn))
     return problems
 
 
@@ -1198,7 +1237,7 @@ def tls_switches(stack: StackView) -> list[tuple[str, Any, Optional[str]]]:
                     found.append((where_env, get(env, "value"), w.urn))
     for cm in stack.of_kind("ConfigMap"):
         for key, doc in json_documents(cm.props).items():
-            for path, value in find_keys(doc, lambda k: bool(TLS_SWITCHES.match(k))):
+            for path, value in find_keys(doc, lambda k: k in TLS_SWITCHES):
                 found.append((f"ConfigMap {object_name(cm.props)}/{key} {path}", value, cm.urn))
     return found
 
@@ -1281,6 +1320,11 @@ def tls_validity(props: Any, ctx: ResourceContext) -> list[str]:
     return []
 
 
+def is_reference(value: str) -> bool:
+    """A file path rather than a secret value (contains a slash or names a .txt/.pem/.key file)."""
+    return bool(PATH_LIKE.fullmatch(value)) and ("/" in value or value.endswith((".txt", ".pem", ".key")))
+
+
 def key_material(props: Any) -> list[tuple[str, str]]:
     """(path, what) of private keys (PEM) and passphrases (by key name) in props."""
     found = []
@@ -1289,7 +1333,7 @@ def key_material(props: Any) -> list[tuple[str, str]]:
             continue
         if PEM_PRIVATE_KEY.search(value):
             found.append((path, "a private key"))
-        elif PASSPHRASE_KEY.search(last) and not value.startswith("/") and not last.endswith("Ref"):
+        elif PASSPHRASE_KEY.search(last) and not is_reference(value) and not last.endswith("Ref"):
             found.append((path, "a passphrase"))
     return found
 
@@ -1301,7 +1345,7 @@ def _env_passphrases(props: Any) -> list[tuple[str, str]]:
         for env in seq(get(c, "env")):
             value = get(env, "value")
             named = PASSPHRASE_KEY.search(str(get(env, "name", default="")))
-            if named and value and not str(value).startswith("/"):
+            if named and value and not is_reference(str(value)):
                 found.append((f"{where} env {get(env, 'name')}", "a passphrase"))
     return found
 
@@ -1317,6 +1361,9 @@ def secrets_key_material(props: Any, ctx: ResourceContext) -> list[str]:
     if kind == "Secret":
         return []
     found = key_material(props) + (_env_passphrases(props) if kind in WORKLOAD_KINDS else [])
+    if kind == "ConfigMap":  # the generated JSON configs: a passphrase key must hold a file path
+        for key, doc in json_documents(props).items():
+            found += [(f"data.{key}:{path}", what) for path, what in key_material(doc)]
     problems = []
     for path, what in found:
         root = re.split(r"[.\[]", path)[0]

@@ -651,3 +651,41 @@ def test_pack_main_only_builds_the_pack(project_dir):
     assert "PolicyPack(" in text and "def " not in text
     assert (project_dir / "policy" / "PulumiPolicy.yaml").exists()
     assert "pulumi-policy==1.21.0" in (project_dir / "policy" / "requirements.txt").read_text()
+
+
+def test_passphrase_keys_in_generated_json():
+    def cm(value: str) -> dict:
+        body = json.dumps(
+            {"server_tls_items": {"tls_passwd": value, "tls_key": "security/keys/cert.key.pem"}}
+        )
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "c"},
+            "data": {"ms_server.json": body},
+        }
+
+    assert resource_violations("secrets-key-material", CONFIGMAP, cm("security/pass/key_pwd.txt")) == []
+    found = resource_violations("secrets-key-material", CONFIGMAP, cm("Secret#12345"))
+    assert found == ["data.ms_server.json:server_tls_items.tls_passwd holds a passphrase in a ConfigMap"]
+
+
+def test_absent_channels_do_not_count_as_tls_off():
+    s = good_stack()
+    data = s.find("mindie-server-config")["data"]
+    doc = json.loads(data["config.json"])
+    doc["ServerConfig"]["interCommTLSEnabled"] = False  # no PD channel in single-node standard mode
+    doc["etcd_server_tls_enable"] = False
+    data["config.json"] = json.dumps(doc)
+    assert s.violations("tls-enabled") == []
+
+
+def test_rollout_against_planned_capacity_output():
+    s = good_stack()
+    del s.outputs["npuInventory"]
+    s.outputs["rolloutPlan"] = [{"group": "mindie-server", "capacityPods": 2.0, "npuType": "Ascend910"}]
+    assert s.violations("rollout-fits-npu-inventory") == []  # maxUnavailable 50% of 2: one pod leaves first
+    _rollout_deadlock(s)
+    assert any("cannot complete" in m for m, _ in s.violations("rollout-fits-npu-inventory"))
+    s.outputs["rolloutPlan"][0]["capacityPods"] = 3.0  # room for the surge pod
+    assert s.violations("rollout-fits-npu-inventory") == []
