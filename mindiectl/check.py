@@ -48,7 +48,7 @@ from stacks.errors import SettingsError
 
 from . import stackfile
 from .preview import default_out, run_stack, write_atomically
-from .render import integral, manifest_filename, manifests
+from .render import integral, is_manifest, manifest_filename
 from .runtime import PROJECT_DIR, Resource, RunResult
 from .schema import schema_errors
 
@@ -244,19 +244,20 @@ def _short(result: RunResult, urn: str) -> str:
 
 
 def schema_findings(result: RunResult) -> list[Finding]:
-    """Strict Kubernetes schema validation of every manifest (always mandatory)."""
-    by_file = {}
-    for r in result.resources:
-        if r.custom and r.type.startswith("kubernetes:"):
-            by_file[manifest_filename(integral(r.inputs))] = r
+    """Strict Kubernetes schema validation of every manifest (always mandatory).
+
+    Validates the manifests as the provider receives them (secret values included, in memory
+    only): a redacted copy would not be the object the cluster sees.
+    """
     found = []
-    for filename, manifest in manifests(result).items():
-        resource = by_file.get(filename)
+    for r in result.resources:
+        if not is_manifest(r):
+            continue
+        manifest = integral(copy.deepcopy(r.inputs))
+        filename = manifest_filename(manifest)
         for error in schema_errors(manifest):
-            found.append(Finding(
-                SCHEMA_RULE, EnforcementLevel.MANDATORY.value, resource.name if resource else filename,
-                f"{filename}: {error}", resource.urn if resource else "",
-            ))
+            message = f"{filename}: {error}"
+            found.append(Finding(SCHEMA_RULE, EnforcementLevel.MANDATORY.value, r.name, message, r.urn))
     return found
 
 
