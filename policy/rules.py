@@ -1309,14 +1309,21 @@ def tls_key_strength(props: Any, ctx: ResourceContext) -> list[str]:
 
 
 @rule("tls-validity", "tls-secrets",
-      "Certificates are valid for at most 365 days (8760 hours), as the seed's openssl -days 365.",
-      "Set validity_period_hours <= 8760 and early_renewal_hours so that `pulumi up` re-issues in time.",
-      types=(TLS_LOCALLY_SIGNED, TLS_SELF_SIGNED))
+      "Certificates are valid for at most 365 days (8760 hours), as the seed's openssl -days 365. A "
+      "self-signed CA may get a longer, explicitly reviewed limit (config `selfSignedCaMaxHours`).",
+      "Set validity_period_hours <= 8760 and early_renewal_hours so that `pulumi up` re-issues in time "
+      "(in-cluster trust anchors are rotated by the program, pods roll on checksum/tls).",
+      types=(TLS_LOCALLY_SIGNED, TLS_SELF_SIGNED),
+      config={"selfSignedCaMaxHours": {"type": "integer"}})
 def tls_validity(props: Any, ctx: ResourceContext) -> list[str]:
+    limit = MAX_VALIDITY_HOURS
+    exception = number(get(ctx.config, "selfSignedCaMaxHours"))
+    if ctx.type == TLS_SELF_SIGNED and get(props, "isCaCertificate") is True and exception:
+        limit = int(exception)
     hours = number(get(props, "validityPeriodHours"))
-    if hours is None or hours > MAX_VALIDITY_HOURS or hours <= 0:
+    if hours is None or hours > limit or hours <= 0:
         value = fmt(get(props, "validityPeriodHours"))
-        return [f"validityPeriodHours {value}: allowed 1 to {MAX_VALIDITY_HOURS}"]
+        return [f"validityPeriodHours {value}: allowed 1 to {limit}"]
     return []
 
 

@@ -689,3 +689,12 @@ def test_rollout_against_planned_capacity_output():
     assert any("cannot complete" in m for m, _ in s.violations("rollout-fits-npu-inventory"))
     s.outputs["rolloutPlan"][0]["capacityPods"] = 3.0  # room for the surge pod
     assert s.violations("rollout-fits-npu-inventory") == []
+
+
+def test_self_signed_ca_validity_exception_is_explicit():
+    root = {"isCaCertificate": True, "validityPeriodHours": 87600.0}
+    assert resource_violations("tls-validity", "tls:index/selfSignedCert:SelfSignedCert", root)
+    config = {"selfSignedCaMaxHours": 87600}
+    assert resource_violations("tls-validity", "tls:index/selfSignedCert:SelfSignedCert", root, config) == []
+    leaf = {"isCaCertificate": False, "validityPeriodHours": 87600.0}
+    assert resource_violations("tls-validity", LOCALLY_SIGNED, leaf, config)  # issued certs: 365 days always
