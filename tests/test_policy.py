@@ -698,3 +698,19 @@ def test_self_signed_ca_validity_exception_is_explicit():
     assert resource_violations("tls-validity", "tls:index/selfSignedCert:SelfSignedCert", root, config) == []
     leaf = {"isCaCertificate": False, "validityPeriodHours": 87600.0}
     assert resource_violations("tls-validity", LOCALLY_SIGNED, leaf, config)  # issued certs: 365 days always
+
+
+def test_intermediate_csr_by_name_and_external_kubeclient_cert():
+    s = good_stack()
+    s.items = [
+        i for i in s.items if i["name"] != "ca-intermediate"
+    ]  # signed elsewhere (e.g. a dynamic resource)
+    assert s.violations("tls-intermediate-subject") == []
+    _intermediate_cn(s)
+    assert any("CN=intermediate" in m for m, _ in s.violations("tls-intermediate-subject"))
+    s = good_stack()
+    s.items = [i for i in s.items if i["name"] != "ca-kubeclient-csr"]
+    s.find("ms-role-bind")["subjects"][0]["name"] = "someone"
+    for item in s.items:
+        item["deps"].pop("subjects", None)
+    assert s.violations("rbac-binding-subject") == []  # issued outside the stack: nothing to compare
