@@ -13,11 +13,22 @@ import pulumi_kubernetes as k8s
 
 from components.labels import selector_labels
 from components.motor import Motor, MotorArgs
+from components.ms_server import MsServer, MsServerArgs
+from components.ms_server_image import MsServerImage, MsServerImageArgs
 from components.namespace import Namespace, NamespaceArgs
 from components.network import NetworkPolicies, NetworkPoliciesArgs
+from components.rbac import DeployerRbac, DeployerRbacArgs
 
 from .motor import motor_deployed, prefix_cache_required
+from .ms_server import ImageSource
+from .ms_server import MsServer as MsServerSettings
 from .settings import Entry, Environment, Settings
+
+KUBECLIENT_CN = "kubeclient"
+"""Stand-in for the CA component's `kubeclient_cn` (the seed's CN) until issue 3 is wired."""
+
+STAND_IN_SECURITY_SECRETS = {i: f"mindie-tls-{i}" for i in ("msserver", "kubeclient", "mindieclient")}
+"""Stand-in for the CA component's `security_secrets` names until issue 3 is wired."""
 
 
 def kubernetes_provider(settings: Settings, stack: str) -> k8s.Provider:
@@ -42,12 +53,30 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         settings.namespace,
         NamespaceArgs(
             name=settings.namespace,
+            # The seed's hostPath volumes are refused by the baseline and restricted profiles.
+            pod_security=(
+                "privileged" if settings.ms_server and settings.ms_server.uses_host_path else "restricted"
+            ),
             extra_labels={"mindie.huawei.com/environment": settings.environment.value},
         ),
         opts=k8s_opts,
     )
     # --- CA chain (issue 3) ---
     # --- ms-server Deployer (issue 4) ---
+    outputs: dict[str, Any] = {}
+    if settings.ms_server is not None:
+        # TODO(lead): replace the stand-ins with ca.kubeclient_cn, ca.security_secrets, ca.checksum.
+        outputs.update(
+            ms_server_deployer(
+                settings.ms_server,
+                namespace.name,
+                kubeclient_cn=pulumi.Output.from_input(KUBECLIENT_CN),
+                security_secrets=STAND_IN_SECURITY_SECRETS,
+                tls_checksum=None,
+                protect=settings.environment is Environment.PROD,
+                opts=k8s_opts,
+            )
+        )
     # --- server instance groups (issue 5) ---
     # --- Coordinator/Controller (issue 6) ---
     entry_is_coordinator = settings.entry is Entry.COORDINATOR
@@ -107,6 +136,82 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         "networkPolicies": network.names,
         "prefixCache": prefix_cache,
         **motor_outputs,
+        **outputs,
+    }
+
+
+def ms_server_deployer(
+    ms: MsServerSettings,
+    namespace: pulumi.Input[str],
+    kubeclient_cn: pulumi.Input[str],
+    security_secrets: dict[str, pulumi.Input[str]],
+    tls_checksum: pulumi.Input[str] | None,
+    protect: bool,
+    opts: pulumi.ResourceOptions,
+) -> dict[str, Any]:
+    """The ms-server image, RBAC and Deployment from `mindie:msServer`; returns its stack outputs."""
+    image = MsServerImage(
+        "ms-server",
+        MsServerImageArgs(
+            reference=ms.image.reference,
+            build=ms.image.source is ImageSource.BUILD,
+            context=ms.image.context,
+            base_image=ms.image.base_reference(),
+            user=ms.user,
+            group=ms.effective_group,
+            uid=ms.uid,
+            gid=ms.effective_gid,
+            push=ms.image.push,
+            platform=ms.image.platform,
+        ),
+    )
+    DeployerRbac(
+        "ms-server",
+        DeployerRbacArgs(namespace=namespace, kubeclient_cn=kubeclient_cn, scope=ms.rbac.scope.value),
+        opts=opts,
+    )
+    storage = ms.storage
+    server = MsServer(
+        "ms-server",
+        MsServerArgs(
+            namespace=namespace,
+            image=image.image_ref,
+            k8s_apiserver_ip=ms.k8s_apiserver_ip,
+            security_secrets=security_secrets,
+            tls_checksum=tls_checksum,
+            user=ms.user,
+            uid=ms.uid,
+            gid=ms.effective_gid,
+            ip=ms.ip,
+            port=ms.port,
+            k8s_apiserver_port=ms.k8s_apiserver_port,
+            log_level=ms.log_level.value,
+            client_mindie_server_tls_enable=ms.client_mindie_server_tls_enable,
+            termination_grace_period_seconds=ms.termination_grace_period_seconds,
+            requests=ms.resources.requests.model_dump(),
+            limits=ms.resources.limits.model_dump(),
+            host_path=ms.uses_host_path,
+            host_logs=storage.host_paths.logs,
+            host_data=storage.host_paths.data,
+            host_security=storage.host_paths.security,
+            storage_size=storage.size,
+            storage_class=storage.storage_class,
+            log_size_limit=storage.log_size_limit,
+            pull_secret=ms.image.pull_secret,
+            service_cluster_ip=ms.service_cluster_ip,
+            msctl_dst_ip=ms.msctl.dst_ip,
+            msctl_security_dir=ms.msctl.security_dir,
+            msctl_timeout=ms.msctl.timeout,
+            msctl_log_level=ms.msctl.log_level.value,
+            protect=protect,
+            version=ms.image.tag,
+        ),
+        opts=opts,
+    )
+    return {
+        "msServerImage": image.image_ref,
+        "msServerEndpoint": server.endpoint,
+        "msctlConfig": server.msctl,
     }
 
 

@@ -21,6 +21,7 @@ from .errors import SettingsError, describe_value, near_miss
 from .fields import AbsolutePath, DnsLabel, StrictBool, StrictStr
 from .infer_server import InferServer, StrictModel
 from .motor import Motor, motor_problems
+from .ms_server import MsServer
 
 PROJECT = "mindie"
 """The Pulumi project name (Pulumi.yaml `name`) and so the config namespace."""
@@ -88,6 +89,11 @@ class Settings(StrictModel):
     )
     # --- CA chain (issue 3) ---
     # --- ms-server Deployer (issue 4) ---
+    ms_server: Optional[MsServer] = Field(
+        None,
+        alias="msServer",
+        description="The ms-server Deployer (image, ms_server.json, Deployment, RBAC); unset: not deployed.",
+    )
     # --- server instance groups and NPU inventory (issue 5) ---
     # --- Coordinator/Controller (issue 6) ---
     motor: Motor = Field(

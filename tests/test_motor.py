@@ -316,7 +316,7 @@ def test_controller_state_on_a_claim_at_the_motor_logs_dir(staging):
 
 @pytest.mark.parametrize(("stack", "protected"), [("staging", False), ("prod", True)])
 def test_recovery_state_is_protected_in_prod(run_stack, stack, protected):
-    claim = run_stack(stack).one("kubernetes:core/v1:PersistentVolumeClaim")
+    claim = run_stack(stack).one("kubernetes:core/v1:PersistentVolumeClaim", "mindie-ms-controller-status")
     assert claim.protect is protected and claim.retain_on_delete is protected
 
 

@@ -61,7 +61,7 @@ Emulator = Callable[[ResourceCall, Context], Emulated]
 _REGISTRY: dict[str, Emulator] = {}
 _PREFIXES: list[tuple[str, Emulator]] = []
 
-MODULES = ["kubernetes"]
+MODULES = ["kubernetes", "docker"]
 """Emulator modules under mindiectl/emulators, imported on first use."""
 
 

@@ -1,0 +1,523 @@
+"""The ms-server Deployer: its ms_server.json, Deployment, Service and status volume.
+
+After the seed's "K8s集群部署Deployer服务端" sample Deployment, with these changes
+(each explained where it is made and in docs/ms-server.md):
+
+- ms_server refuses a config or certificate file that is a symlink, is not owned
+  by its own UID, or is more open than 0640 (MindIE's PathCheck/CheckOwner).
+  ConfigMap and Secret volumes are root-owned symlink farms, so an init container
+  (same image, same UID) stages ms_server.json and the security trees into
+  memory-backed emptyDirs owned by that UID, with the seed's modes (0640 config,
+  0400 certificates and keys, 0700 directories). The main container mounts the
+  staged copies read-only at the seed's paths.
+- Status data (status.json) lives on a PersistentVolumeClaim by default, logs on an
+  emptyDir: no hostPath, so the pod passes Pod Security "restricted". The seed's
+  hostPath layout is available behind `storage.mode = host_path`.
+- The container starts `./bin/ms_server ./conf/ms_server.json` directly in the
+  install directory (workingDir), not through `bash -c`: the seed's `bin/bash -c
+  "cd ... && ..."` keeps bash as PID 1, which does not pass SIGTERM on, so the
+  graceful stop ms_server implements never ran before the kill.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .labels import selector_labels, standard_labels
+
+COMPONENT = "ms-server"
+APP_NAME = "ms-server"
+DEPLOYMENT_NAME = "ms-server"  # the seed's metadata.name
+CONTAINER_NAME = "mindie-ms"  # the seed's container name
+CONFIG_FILE = "ms_server.json"
+LOG_DIR = "/var/log/mindie-ms"  # the seed: must be this path in a container
+DATA_DIR = "/var/lib/mindie-ms"
+STATUS_FILE = f"{DATA_DIR}/status.json"
+MASTER_SELECTOR = {"masterselector": "dls-master-node"}  # the seed: only on the management node
+CONTROL_PLANE_TAINTS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+
+IDENTITIES = ("msserver", "kubeclient", "mindieclient")
+"""Security trees ms_server reads: its server cert, its API-server client cert, its client cert
+towards the MindIE Servers (the seed's mindie-service/latest/security/<identity>)."""
+
+SECURITY_TREE: tuple[tuple[str, str], ...] = (
+    ("ca.pem", "ca/ca.pem"),
+    ("cert.pem", "certs/cert.pem"),
+    ("cert.key.pem", "keys/cert.key.pem"),
+    ("key_pwd.txt", "pass/key_pwd.txt"),
+    ("crl.pem", "ca/crl.pem"),
+)
+"""Secret key -> path inside `<identity>/security`, exactly the CA contract's layout."""
+
+STAGE = "/mnt/stage"
+SOURCE = "/mnt/source"
+
+
+def _local_security_tree_items() -> list[k8s.core.v1.KeyToPathArgs]:
+    return [k8s.core.v1.KeyToPathArgs(key=key, path=path, mode=0o400) for key, path in SECURITY_TREE]
+
+
+try:  # the CA component (issue 3) owns the helper; until it lands, the same mapping is defined here
+    from .ca import security_tree_items  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on merge order
+    security_tree_items = _local_security_tree_items
+
+
+def tls_items(install_path: str, identity: str, check_crl: bool) -> dict[str, str]:
+    """The TLS block for `identity`, pointing at the mounted tree `<install>/security/<identity>/security`.
+
+    `check_crl`: the CA Secrets carry the intermediate CA's CRL; it is only meaningful where
+    the peer's certificate is issued by that intermediate (msctl's client certificate).
+    The API server's certificate comes from the Kubernetes root CA, which publishes no CRL
+    (the seed says so), and the MindIE Servers' from the business CA: an OpenSSL CRL check
+    with the wrong issuer's CRL fails every handshake, so those stay "" (no check).
+    """
+    base = f"{install_path}/security/{identity}"
+    tree = f"{base}/security"
+    return {
+        "ca_cert": f"{tree}/ca/ca.pem",
+        "tls_cert": f"{tree}/certs/cert.pem",
+        "tls_key": f"{tree}/keys/cert.key.pem",
+        "tls_passwd": f"{tree}/pass/key_pwd.txt",
+        # KMC key stores exist only where the seed's import tool ran (host_path security trees).
+        "kmcKsfMaster": f"{base}/tools/pmt/master/ksfa",
+        "kmcKsfStandby": f"{base}/tools/pmt/standby/ksfb",
+        "tls_crl": f"{tree}/ca/crl.pem" if check_crl else "",
+    }
+
+
+def ms_server_config(
+    install_path: str,
+    ip: str,
+    port: int,
+    k8s_apiserver_ip: str,
+    k8s_apiserver_port: int,
+    log_level: str = "INFO",
+    client_mindie_server_tls_enable: bool = True,
+    server_crl: bool = True,
+) -> dict[str, Any]:
+    """ms_server.json, key for key as MindIE documents it (配置说明 table 2).
+
+    `server_crl`: check msctl's client certificates against the intermediate's CRL (the CA
+    Secrets carry it; a tree imported the seed's way on the node has none).
+    """
+    return {
+        "ip": ip,
+        "port": port,
+        "k8s_apiserver_ip": k8s_apiserver_ip,
+        "k8s_apiserver_port": k8s_apiserver_port,
+        "log_info": {
+            "log_level": log_level,
+            # MindIE: in a container these must be exactly these two paths.
+            "run_log_path": f"{LOG_DIR}/run/log.txt",
+            "operation_log_path": f"{LOG_DIR}/operation/log.txt",
+        },
+        "ms_status_file": STATUS_FILE,
+        "server_tls_items": tls_items(install_path, "msserver", check_crl=server_crl),
+        # Always on: the kubeclient certificate is how the API server authenticates ms_server
+        # (RBAC subject = its CN); plain HTTP to the API server has no identity at all.
+        "client_k8s_tls_enable": True,
+        "client_k8s_tls_items": tls_items(install_path, "kubeclient", check_crl=False),
+        "client_mindie_server_tls_enable": client_mindie_server_tls_enable,
+        "client_mindie_tls_items": tls_items(install_path, "mindieclient", check_crl=False),
+    }
+
+
+def render_config(config: Mapping[str, Any]) -> str:
+    """The file's bytes: stable key order, so the checksum only moves when content does."""
+    return json.dumps(config, indent=4, sort_keys=True) + "\n"
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def msctl_config(
+    dst_ip: Optional[str], dst_port: int, security_dir: str, timeout: int, log_level: str = "INFO"
+) -> dict[str, Any]:
+    """msctl.json (the seed's 准备Deployer msctl命令行客户端 table 1) for the msclientuser certificate."""
+    if not 1 <= timeout <= 60:
+        raise ValueError(f"timeout = {timeout}: out of range: allowed 1 to 60 s (inclusive)")
+    base = security_dir.rstrip("/")
+    return {
+        "http": {
+            "dstPort": dst_port,
+            "dstIP": dst_ip,
+            "ca_cert": f"{base}/ca/ca.pem",
+            "tls_cert": f"{base}/certs/cert.pem",
+            "tls_key": f"{base}/keys/cert.key.pem",
+            # ms-server's certificate is issued by the intermediate whose CRL the CA publishes.
+            "tls_crl": f"{base}/ca/crl.pem",
+            "timeout": timeout,
+        },
+        "log_level": log_level,
+    }
+
+
+def stage_script(install_path: str, identities: list[str], stage_security: bool) -> str:
+    """The init container's script: copy config and certificates so ms_server's file checks pass."""
+    lines = [
+        "set -euo pipefail",
+        "umask 077",
+        # The image's conf/ (other JSON files ms_server may read), then our ms_server.json:
+        # a regular file (not a ConfigMap symlink), owned by this UID, mode 0640 (MindIE: <= 0640).
+        f'cp -R "{install_path}/conf/." {STAGE}/conf/',
+        f"rm -f {STAGE}/conf/{CONFIG_FILE}",
+        f"install -m 0640 {SOURCE}/config/{CONFIG_FILE} {STAGE}/conf/{CONFIG_FILE}",
+    ]
+    if stage_security:
+        paths = " ".join(path for _, path in SECURITY_TREE)
+        lines += [
+            f"for id in {' '.join(identities)}; do",
+            f"  for f in {paths}; do",
+            f'    install -D -m 0400 "{SOURCE}/$id/$f" "{STAGE}/security/$id/security/$f"',
+            "  done",
+            "done",
+        ]
+    # The seed pre-creates these on the node with mode 750.
+    lines.append(f"mkdir -p -m 0750 {LOG_DIR}/run {LOG_DIR}/operation")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class MsServerArgs:
+    namespace: pulumi.Input[str]
+    """Namespace of every object (compose passes the Namespace component's output)."""
+    image: pulumi.Input[str]
+    """Image reference the pod runs (MsServerImage.image_ref)."""
+    k8s_apiserver_ip: str
+    """ms_server.json k8s_apiserver_ip: the API server's IP (the seed: the management node's IP)."""
+    security_secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Secret name per identity (msserver, kubeclient, mindieclient), keys per the CA contract."""
+    tls_checksum: Optional[pulumi.Input[str]] = None
+    """The CA component's checksum over issued material: pod annotation checksum/tls."""
+    user: str = "msuser"
+    """Container user: the install path is /home/<user>/mindie-service/latest."""
+    uid: int = 1001
+    """runAsUser (the image's UID, never 0)."""
+    gid: int = 1001
+    """runAsGroup and fsGroup (the seed: equal to uid)."""
+    ip: str = "127.0.0.1"
+    """ms_server.json ip (fallback; MINDIE_MS_SERVER_IP = pod IP takes precedence)."""
+    port: int = 9789
+    """ms_server.json port."""
+    k8s_apiserver_port: int = 6443
+    """ms_server.json k8s_apiserver_port."""
+    log_level: str = "INFO"
+    """ms_server.json log_info.log_level."""
+    client_mindie_server_tls_enable: bool = True
+    """HTTPS towards the MindIE Servers; the mindieclient tree is mounted only when True."""
+    termination_grace_period_seconds: int = 5
+    """The seed: 5."""
+    requests: dict[str, str] = field(default_factory=lambda: {"memory": "512Mi", "cpu": "4"})
+    """Container requests (the seed: 512Mi, 4000m)."""
+    limits: dict[str, str] = field(default_factory=lambda: {"memory": "1024Mi", "cpu": "4"})
+    """Container limits (the seed: 1024Mi, 4000m)."""
+    host_path: bool = False
+    """True: the seed's hostPath volumes (logs, data, optionally security); not PSS-restricted."""
+    host_logs: str = LOG_DIR
+    """host_path mode: node directory for logs."""
+    host_data: str = DATA_DIR
+    """host_path mode: node directory for status.json."""
+    host_security: Optional[str] = None
+    """host_path mode: the seed's imported security tree on the node (else: the CA Secrets)."""
+    storage_size: str = "1Gi"
+    """PVC size for the status data."""
+    storage_class: Optional[str] = None
+    """PVC StorageClass; None: the cluster default."""
+    log_size_limit: str = "2Gi"
+    """sizeLimit of the logs emptyDir."""
+    pull_secret: Optional[str] = None
+    """imagePullSecret name, if any."""
+    service_cluster_ip: Optional[str] = None
+    """Pin the Service's ClusterIP (msctl's dstIP); None: allocated by the cluster."""
+    msctl_dst_ip: Optional[str] = None
+    """msctl.json dstIP override; None: the Service's ClusterIP."""
+    msctl_security_dir: str = "./security"
+    """Where the operator keeps the msclientuser tree for msctl."""
+    msctl_timeout: int = 60
+    """msctl.json timeout, 1-60 s."""
+    msctl_log_level: str = "INFO"
+    """msctl.json log_level."""
+    protect: bool = False
+    """Prod: protect the status PVC from `pulumi destroy` and keep it in the cluster on delete."""
+    instance: str = "ms-server"
+    """app.kubernetes.io/instance label value."""
+    version: Optional[str] = None
+    """app.kubernetes.io/version label value (e.g. the image tag)."""
+
+
+class MsServer(pulumi.ComponentResource):
+    """`mindie:ms_server:MsServer`: ConfigMap, status PVC, Deployment and Service of the ms-server."""
+
+    config_text: str
+    config_checksum: str
+    msctl: pulumi.Output[dict]
+    endpoint: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MsServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mindie:ms_server:MsServer", name, None, opts)
+        if args.uid == 0 or args.gid == 0:
+            raise ValueError("uid/gid = 0: the ms-server runs as a dedicated non-root user")
+        child = pulumi.ResourceOptions(parent=self)
+        install = f"/home/{args.user}/mindie-service/latest"
+        labels = standard_labels(APP_NAME, args.instance, COMPONENT, args.version)
+        selector = selector_labels(APP_NAME, args.instance)
+
+        secrets_from_ca = not (args.host_path and args.host_security)
+        config = ms_server_config(
+            install, args.ip, args.port, args.k8s_apiserver_ip, args.k8s_apiserver_port,
+            args.log_level, args.client_mindie_server_tls_enable, server_crl=secrets_from_ca,
+        )
+        self.config_text = render_config(config)
+        self.config_checksum = sha256(self.config_text)
+        self.config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{DEPLOYMENT_NAME}-config", namespace=args.namespace, labels=labels
+            ),
+            data={CONFIG_FILE: self.config_text},
+            opts=child,
+        )
+
+        identities = [i for i in IDENTITIES if i != "mindieclient" or args.client_mindie_server_tls_enable]
+        if secrets_from_ca:
+            missing = [i for i in identities if i not in args.security_secrets]
+            if missing:
+                raise ValueError(f"security_secrets: no Secret for {missing} (keys: {identities})")
+
+        self.pvc: Optional[k8s.core.v1.PersistentVolumeClaim] = None
+        if not args.host_path:
+            # status.json must survive pod restarts and `pulumi up`: a claim with a fixed name that
+            # Pulumi only replaces on a spec change, protected (and retained on delete) in prod.
+            self.pvc = k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-status",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{DEPLOYMENT_NAME}-status", namespace=args.namespace, labels=labels
+                ),
+                spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                    access_modes=["ReadWriteOnce"],
+                    storage_class_name=args.storage_class,
+                    resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                        requests={"storage": args.storage_size}
+                    ),
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self, protect=args.protect, retain_on_delete=args.protect
+                ),
+            )
+
+        volumes, main_mounts, init_mounts = self._volumes(
+            args, identities, secrets_from_ca, self.config_map.metadata.name,
+            self.pvc.metadata.name if self.pvc else None,
+        )
+        security = k8s.core.v1.SecurityContextArgs(
+            run_as_user=args.uid,
+            run_as_group=args.gid,
+            run_as_non_root=True,
+            allow_privilege_escalation=False,
+            privileged=False,
+            read_only_root_filesystem=True,
+            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        )
+        annotations: dict[str, pulumi.Input[str]] = {"checksum/config": self.config_checksum}
+        if args.tls_checksum is not None and secrets_from_ca:
+            annotations["checksum/tls"] = args.tls_checksum
+
+        init = k8s.core.v1.ContainerArgs(
+            name="stage-files",
+            image=args.image,
+            image_pull_policy="IfNotPresent",
+            command=["/bin/bash", "-c", stage_script(install, identities, secrets_from_ca)],
+            security_context=security,
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": "100m", "memory": "32Mi"}, limits={"cpu": "500m", "memory": "64Mi"}
+            ),
+            volume_mounts=init_mounts,
+        )
+        main = k8s.core.v1.ContainerArgs(
+            name=CONTAINER_NAME,
+            image=args.image,
+            image_pull_policy="IfNotPresent",
+            working_dir=install,
+            command=["./bin/ms_server", f"./conf/{CONFIG_FILE}"],
+            env=[
+                k8s.core.v1.EnvVarArgs(name="HSECEASY_PATH", value=f"{install}/lib"),
+                k8s.core.v1.EnvVarArgs(
+                    name="MINDIE_MS_SERVER_IP",
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.podIP")
+                    ),
+                ),
+            ],
+            ports=[k8s.core.v1.ContainerPortArgs(name="https", container_port=args.port, protocol="TCP")],
+            security_context=security,
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests=args.requests, limits=args.limits),
+            volume_mounts=main_mounts,
+        )
+        meta = k8s.meta.v1.ObjectMetaArgs(name=DEPLOYMENT_NAME, namespace=args.namespace, labels=labels)
+        pod_labels = {**labels, "app": APP_NAME}  # `app: ms-server`: the seed's label, for kubectl -l
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta,
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                revision_history_limit=3,
+                # One writer of status.json on a ReadWriteOnce volume, and one listener on the port
+                # (the seed warns of port clashes while an old pod is still stopping): never two pods.
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=pod_labels, annotations=annotations),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        termination_grace_period_seconds=args.termination_grace_period_seconds,
+                        # ms_server authenticates to the API server with the kubeclient certificate,
+                        # never with a service-account token: no token in the pod.
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        node_selector=dict(MASTER_SELECTOR),
+                        # The management node usually carries the control-plane taint; the seed
+                        # requires the pod there, so tolerate it (no effect on untainted nodes).
+                        tolerations=[
+                            k8s.core.v1.TolerationArgs(key=key, operator="Exists", effect="NoSchedule")
+                            for key in CONTROL_PLANE_TAINTS
+                        ],
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            run_as_non_root=True,
+                            run_as_user=args.uid,
+                            run_as_group=args.gid,
+                            # Group ownership of the volumes, so the UID can read Secret/ConfigMap
+                            # files and write the PVC; OnRootMismatch avoids a recursive chown per start.
+                            fs_group=args.gid,
+                            fs_group_change_policy="OnRootMismatch",
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                        ),
+                        image_pull_secrets=(
+                            [k8s.core.v1.LocalObjectReferenceArgs(name=args.pull_secret)]
+                            if args.pull_secret else None
+                        ),
+                        init_containers=[init],
+                        containers=[main],
+                        volumes=volumes,
+                    ),
+                ),
+            ),
+            opts=child,
+        )
+
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta,
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                cluster_ip=args.service_cluster_ip,
+                selector=selector,
+                ports=[k8s.core.v1.ServicePortArgs(name="https", port=args.port, target_port="https")],
+            ),
+            opts=child,
+        )
+        dst_ip: pulumi.Input[Optional[str]] = (
+            args.msctl_dst_ip or args.service_cluster_ip or self.service.spec.cluster_ip
+        )
+        self.msctl = pulumi.Output.from_input(dst_ip).apply(
+            lambda ip: msctl_config(
+                ip, args.port, args.msctl_security_dir, args.msctl_timeout, args.msctl_log_level
+            )
+        )
+        self.endpoint = pulumi.Output.concat(
+            "https://", self.service.metadata.name, ".", pulumi.Output.from_input(args.namespace),
+            ".svc:", str(args.port),
+        )
+        self.register_outputs(
+            {"msctl": self.msctl, "endpoint": self.endpoint, "configChecksum": self.config_checksum}
+        )
+
+    @staticmethod
+    def _volumes(
+        args: MsServerArgs,
+        identities: list[str],
+        secrets_from_ca: bool,
+        config_map_name: pulumi.Input[str],
+        claim_name: Optional[pulumi.Input[str]],
+    ) -> tuple[list, list, list]:
+        v1 = k8s.core.v1
+        install = f"/home/{args.user}/mindie-service/latest"
+        small_tmpfs = v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="16Mi")
+        volumes = [
+            v1.VolumeArgs(
+                name="config",
+                config_map=v1.ConfigMapVolumeSourceArgs(
+                    name=config_map_name,
+                    items=[v1.KeyToPathArgs(key=CONFIG_FILE, path=CONFIG_FILE)],
+                    default_mode=0o440,
+                ),
+            ),
+            v1.VolumeArgs(name="conf", empty_dir=small_tmpfs),
+        ]
+        init_mounts = [
+            v1.VolumeMountArgs(name="config", mount_path=f"{SOURCE}/config", read_only=True),
+            v1.VolumeMountArgs(name="conf", mount_path=f"{STAGE}/conf"),
+            v1.VolumeMountArgs(name="logs", mount_path=LOG_DIR),
+        ]
+        main_mounts = [
+            v1.VolumeMountArgs(name="conf", mount_path=f"{install}/conf", read_only=True),
+            v1.VolumeMountArgs(name="security", mount_path=f"{install}/security", read_only=True),
+            v1.VolumeMountArgs(name="logs", mount_path=LOG_DIR),
+            v1.VolumeMountArgs(name="data", mount_path=DATA_DIR),
+        ]
+        if secrets_from_ca:
+            # Keys never touch the node's disk: staged into tmpfs, mounted read-only.
+            volumes.append(v1.VolumeArgs(name="security", empty_dir=small_tmpfs))
+            init_mounts.append(v1.VolumeMountArgs(name="security", mount_path=f"{STAGE}/security"))
+            for identity in identities:
+                volumes.append(
+                    v1.VolumeArgs(
+                        name=f"tls-{identity}",
+                        secret=v1.SecretVolumeSourceArgs(
+                            secret_name=args.security_secrets[identity],
+                            items=security_tree_items(),
+                            default_mode=0o400,
+                        ),
+                    )
+                )
+                init_mounts.append(
+                    v1.VolumeMountArgs(
+                        name=f"tls-{identity}", mount_path=f"{SOURCE}/{identity}", read_only=True
+                    )
+                )
+        else:
+            volumes.append(
+                v1.VolumeArgs(
+                    name="security",
+                    host_path=_host_dir(args.host_security),
+                )
+            )
+        if args.host_path:
+            volumes += [
+                v1.VolumeArgs(name="logs", host_path=_host_dir(args.host_logs)),
+                v1.VolumeArgs(name="data", host_path=_host_dir(args.host_data)),
+            ]
+        else:
+            volumes += [
+                v1.VolumeArgs(
+                    name="logs", empty_dir=v1.EmptyDirVolumeSourceArgs(size_limit=args.log_size_limit)
+                ),
+                v1.VolumeArgs(
+                    name="data",
+                    persistent_volume_claim=v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim_name),
+                ),
+            ]
+        return volumes, main_mounts, init_mounts
+
+
+def _host_dir(path: Optional[str]) -> k8s.core.v1.HostPathVolumeSourceArgs:
+    """The seed's hostPath: an existing directory (type Directory: never created by the kubelet)."""
+    return k8s.core.v1.HostPathVolumeSourceArgs(path=path, type="Directory")

@@ -1,0 +1,380 @@
+"""The `mindie:msServer` setting: the ms-server (MindIE Deployer server) and its image.
+
+Keys follow the seed's "部署Deployer服务端" part: the image's build arguments
+(USER_GROUP, USER, UID, GID), the Deployment's grace period and resources, and
+ms_server.json (ip, port, k8s_apiserver_ip, k8s_apiserver_port, log level, TLS
+switch towards the MindIE Servers). Defaults are the seed's values; every error
+names the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Optional
+
+from pydantic import AfterValidator, Field, model_validator
+
+from .fields import AbsolutePath, IntRange, Port, StrictBool, StrictStr
+from .infer_server import StrictModel
+
+# --- small validated types ----------------------------------------------------------------------
+
+MAX_ID = 2147483647
+"""Largest UID/GID Linux and Kubernetes (int32 runAsUser) accept."""
+
+
+def _check_id(value: int) -> int:
+    if value == 0:
+        raise ValueError(
+            f"must not be 0 (root): the ms-server runs as a dedicated non-root user; allowed 1 to {MAX_ID}"
+        )
+    if not 1 <= value <= MAX_ID:
+        raise ValueError(f"out of range: allowed 1 to {MAX_ID} (inclusive; 0 is root and refused)")
+    return value
+
+
+NonRootId = Annotated[int, Field(strict=True, json_schema_extra={"minimum": 1, "maximum": MAX_ID}),
+                      AfterValidator(_check_id)]
+
+_LINUX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+
+def _check_linux_name(value: str) -> str:
+    if not _LINUX_NAME.match(value):
+        raise ValueError(
+            "must be a portable Linux user/group name: 1-32 characters, lower-case letters, digits, "
+            "'_' or '-', not starting with a digit or '-'"
+        )
+    if value == "root":
+        raise ValueError("must not be root: the ms-server runs as a dedicated user")
+    return value
+
+
+LinuxName = Annotated[StrictStr, AfterValidator(_check_linux_name)]
+
+
+def _check_ip(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("must be an IPv4 or IPv6 address (ms_server accepts no host names)") from None
+    return value
+
+
+IpAddress = Annotated[StrictStr, AfterValidator(_check_ip)]
+
+_MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_CPU = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m)?$")
+_MEMORY_FACTOR = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+                  "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def memory_bytes(value: str) -> Decimal:
+    """'512Mi' -> bytes (the value has passed `Memory` validation)."""
+    number, suffix = _MEMORY.match(value).groups()  # type: ignore[union-attr]
+    return Decimal(number) * _MEMORY_FACTOR[suffix]
+
+
+def cpu_millicores(value: str) -> Decimal:
+    """'4' or '4000m' -> millicores (the value has passed `Cpu` validation)."""
+    number, milli = _CPU.match(value).groups()  # type: ignore[union-attr]
+    return Decimal(number) if milli else Decimal(number) * 1000
+
+
+def _check_memory(value: str) -> str:
+    if not _MEMORY.match(value) or memory_bytes(value) <= 0:
+        raise ValueError('must be a positive Kubernetes memory quantity, e.g. "512Mi" or "1Gi"')
+    return value
+
+
+def _check_cpu(value: str) -> str:
+    if not _CPU.match(value) or cpu_millicores(value) <= 0:
+        raise ValueError('must be a positive Kubernetes CPU quantity, e.g. "4", "4000m" or "0.5"')
+    return value
+
+
+Memory = Annotated[StrictStr, AfterValidator(_check_memory)]
+Cpu = Annotated[StrictStr, AfterValidator(_check_cpu)]
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _check_digest(value: str) -> str:
+    if not _DIGEST.match(value):
+        raise ValueError('must be an image digest "sha256:" followed by 64 lower-case hex digits')
+    return value
+
+
+Digest = Annotated[StrictStr, AfterValidator(_check_digest)]
+
+_IMAGE_REF = re.compile(r"^[a-z0-9]([a-z0-9._/:-]*[a-zA-Z0-9_.-])?(@sha256:[0-9a-f]{64})?$")
+
+
+def _check_image_ref(value: str) -> str:
+    if not _IMAGE_REF.match(value) or len(value) > 255:
+        raise ValueError('must be an image reference like "registry.example.com/mindie/ms-server:2.0"')
+    return value
+
+
+ImageRef = Annotated[StrictStr, AfterValidator(_check_image_ref)]
+
+_FORBIDDEN_HOST_ROOTS = (
+    "/home", "/root", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr", "/boot",
+    "/dev", "/proc", "/sys", "/run", "/var/run", "/tmp", "/var/tmp", "/var/lib/kubelet",
+    "/var/lib/docker", "/var/lib/containerd", "/var/lib/etcd", "/etc/kubernetes",
+)
+"""hostPath roots the seed's rule forbids: public directories such as /home, and system or
+runtime directories whose contents a container could use to escape."""
+
+_TOO_SHALLOW = {"/", "/var", "/var/lib", "/var/log", "/opt", "/mnt", "/srv", "/data"}
+
+
+def _check_host_path(value: str) -> str:
+    for root in _FORBIDDEN_HOST_ROOTS:
+        if value == root or value.startswith(root + "/"):
+            raise ValueError(
+                f"must not be {root} or under it: the seed forbids public directories such as /home "
+                "and system directories as hostPath mounts"
+            )
+    if value.rstrip("/") in _TOO_SHALLOW or value.endswith("/"):
+        raise ValueError(
+            "must be a dedicated directory (e.g. /var/lib/mindie-ms), not a shared top-level one"
+        )
+    return value
+
+
+HostPath = Annotated[AbsolutePath, AfterValidator(_check_host_path)]
+
+
+# --- the model ----------------------------------------------------------------------------------
+
+
+class ImageSource(StrEnum):
+    EXISTING = "existing"  # use `reference` as is (built the seed's way, or by CI)
+    BUILD = "build"  # build images/ms-server/Dockerfile with pulumi-docker
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+class RbacScope(StrEnum):
+    NAMESPACE = "namespace"  # ClusterRole ms-role + RoleBinding in the stack namespace (default)
+    ROLE = "role"  # Role ms-role + RoleBinding: no cluster-scoped RBAC object at all
+    CLUSTER = "cluster"  # the seed: ClusterRole ms-role + ClusterRoleBinding (every namespace)
+
+
+class StorageMode(StrEnum):
+    PVC = "pvc"  # status data on a PersistentVolumeClaim, logs on emptyDir: passes PSS restricted
+    HOST_PATH = "host_path"  # the seed's hostPath volumes: needs a privileged namespace
+
+
+class MsServerImage(StrictModel):
+    """Which image runs the ms-server, and how it is built when the program builds it."""
+
+    source: ImageSource = Field(
+        ImageSource.EXISTING,
+        description="existing: run `reference`; build: build images/ms-server/Dockerfile and push it.",
+    )
+    reference: ImageRef = Field(  # type: ignore[valid-type]
+        description="Image reference to run; with source=build also the name the image is tagged "
+        "and pushed as (fully qualified, e.g. registry.example.com/mindie/ms-server:2.0)."
+    )
+    context: Optional[AbsolutePath] = Field(
+        None,
+        description="source=build: absolute path of the directory holding the unpacked "
+        "`mindie-service/` tree (the seed's /home/{user}/package).",
+    )
+    base_image: ImageRef = Field(  # type: ignore[valid-type]
+        "ubuntu:22.04", description="Base image (the seed: ubuntu:22.04)."
+    )
+    base_digest: Optional[Digest] = Field(  # type: ignore[valid-type]
+        None, description="Pin the base image by digest (sha256:...); recommended for staging/prod."
+    )
+    push: StrictBool = Field(True, description="source=build: push to the registry (false: local only).")
+    platform: Optional[StrictStr] = Field(
+        None, description="Build platform, e.g. linux/arm64 (the seed's package is aarch64)."
+    )
+    pull_secret: Optional[StrictStr] = Field(
+        None, description="Name of an existing imagePullSecret in the namespace, if the registry needs one."
+    )
+
+    @model_validator(mode="after")
+    def _build_needs_context(self) -> MsServerImage:
+        if self.source is ImageSource.BUILD:
+            if self.context is None:
+                raise ValueError(
+                    "context: required when source is build (the directory holding mindie-service/)"
+                )
+            if "@" in self.reference:
+                raise ValueError(
+                    f"reference = {self.reference!r}: a built image is named by tag, not by digest"
+                )
+            if self.push and not _qualified(self.reference):
+                raise ValueError(
+                    f"reference = {self.reference!r}: pushing needs a fully qualified name "
+                    "(registry host first, e.g. registry.example.com/mindie/ms-server:2.0)"
+                )
+        if "@" in self.base_image:
+            raise ValueError("base_image: give the digest in base_digest, not in the reference")
+        return self
+
+    @property
+    def tag(self) -> Optional[str]:
+        """The reference's tag ("2.0" of "registry:5000/ms-server:2.0@sha256:..."), if any."""
+        name = self.reference.split("@", 1)[0]
+        _, _, last = name.rpartition("/")
+        return last.rpartition(":")[2] if ":" in last else None
+
+    def base_reference(self) -> str:
+        return f"{self.base_image}@{self.base_digest}" if self.base_digest else self.base_image
+
+
+def _qualified(reference: str) -> bool:
+    first = reference.split("/", 1)[0]
+    return "/" in reference and ("." in first or ":" in first or first == "localhost")
+
+
+class ResourceAmounts(StrictModel):
+    memory: Memory = Field(description='Kubernetes memory quantity, e.g. "512Mi".')  # type: ignore[valid-type]
+    cpu: Cpu = Field(description='Kubernetes CPU quantity, e.g. "4" or "4000m".')  # type: ignore[valid-type]
+
+
+class MsServerResources(StrictModel):
+    """Container resources; the seed's values are the defaults."""
+
+    requests: ResourceAmounts = Field(
+        default_factory=lambda: ResourceAmounts(memory="512Mi", cpu="4"),
+        description="The seed: memory 512Mi, cpu 4000m.",
+    )
+    limits: ResourceAmounts = Field(
+        default_factory=lambda: ResourceAmounts(memory="1024Mi", cpu="4"),
+        description="The seed: memory 1024Mi, cpu 4000m.",
+    )
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> MsServerResources:
+        if memory_bytes(self.limits.memory) < memory_bytes(self.requests.memory):
+            raise ValueError(
+                f"limits.memory = {self.limits.memory!r} is below requests.memory = "
+                f"{self.requests.memory!r}: Kubernetes rejects that"
+            )
+        if cpu_millicores(self.limits.cpu) < cpu_millicores(self.requests.cpu):
+            raise ValueError(
+                f"limits.cpu = {self.limits.cpu!r} is below requests.cpu = {self.requests.cpu!r}: "
+                "Kubernetes rejects that"
+            )
+        return self
+
+
+class Rbac(StrictModel):
+    scope: RbacScope = Field(
+        RbacScope.NAMESPACE,
+        description="namespace (default): the seed's ClusterRole granted in the stack namespace only; "
+        "role: a namespaced Role instead; cluster: the seed's ClusterRoleBinding (all namespaces).",
+    )
+
+
+class HostPaths(StrictModel):
+    """The seed's hostPath directories (storage.mode = host_path)."""
+
+    logs: HostPath = Field("/var/log/mindie-ms", description="Log directory on the node (the seed's dir1).")  # type: ignore[valid-type]
+    data: HostPath = Field("/var/lib/mindie-ms", description="status.json directory on the node (dir2).")  # type: ignore[valid-type]
+    security: Optional[HostPath] = Field(  # type: ignore[valid-type]
+        None,
+        description="The seed's imported security tree on the node (with KMC key stores); "
+        "unset: the certificates come from the CA component's Secrets.",
+    )
+
+
+class Storage(StrictModel):
+    mode: StorageMode = Field(StorageMode.PVC, description="pvc (default) or host_path (the seed).")
+    size: Memory = Field("1Gi", description="Size of the status-data PVC.")  # type: ignore[valid-type]
+    storage_class: Optional[StrictStr] = Field(
+        None, description="StorageClass of the PVC; unset: the cluster default. Use a Retain class in prod."
+    )
+    log_size_limit: Memory = Field("2Gi", description="sizeLimit of the logs emptyDir (pvc mode).")  # type: ignore[valid-type]
+    host_paths: HostPaths = Field(default_factory=HostPaths, description="Directories for host_path mode.")
+
+
+class Msctl(StrictModel):
+    """msctl's client config (msctl.json), exported as a stack output for operators."""
+
+    dst_ip: Optional[IpAddress] = Field(  # type: ignore[valid-type]
+        None, description="IP msctl connects to; unset: the ms-server Service's ClusterIP."
+    )
+    security_dir: StrictStr = Field(
+        "./security",
+        description="Where the operator imported the msclientuser certificate (the seed: ./security).",
+    )
+    timeout: IntRange(1, 60, "s") = Field(60, description="Seconds msctl waits for a response.")  # type: ignore[valid-type]
+    log_level: LogLevel = Field(LogLevel.INFO, description="msctl's log level.")
+
+
+class MsServer(StrictModel):
+    """The ms-server Deployer: image, user, ms_server.json, Deployment, RBAC, storage."""
+
+    image: MsServerImage
+    user: LinuxName = Field("msuser", description="Container user name (build arg USER).")  # type: ignore[valid-type]
+    group: Optional[LinuxName] = Field(  # type: ignore[valid-type]
+        None, description="Container group (USER_GROUP); the seed: same as user."
+    )
+    uid: NonRootId = Field(1001, description="Container UID (build arg UID, runAsUser); never 0.")  # type: ignore[valid-type]
+    gid: Optional[NonRootId] = Field(  # type: ignore[valid-type]
+        None, description="Container GID (GID, runAsGroup); the seed: equal to uid."
+    )
+    ip: IpAddress = Field(  # type: ignore[valid-type]
+        "127.0.0.1",
+        description="ms_server.json ip; a fallback only: MINDIE_MS_SERVER_IP (the pod IP) takes precedence.",
+    )
+    port: Port = Field(9789, description="ms_server.json port (the seed: 9789).")  # type: ignore[valid-type]
+    k8s_apiserver_ip: IpAddress = Field(  # type: ignore[valid-type]
+        description="IP of the Kubernetes API server (the seed: the management node's physical IP)."
+    )
+    k8s_apiserver_port: Port = Field(6443, description="HTTPS port of the API server.")  # type: ignore[valid-type]
+    log_level: LogLevel = Field(LogLevel.INFO, description="ms_server.json log_info.log_level.")
+    client_mindie_server_tls_enable: StrictBool = Field(
+        True, description="HTTPS towards the MindIE Servers (match the servers' enable_tls)."
+    )
+    termination_grace_period_seconds: IntRange(0, 3600, "s") = Field(  # type: ignore[valid-type]
+        5, description="Pod grace period (the seed: 5)."
+    )
+    resources: MsServerResources = Field(default_factory=MsServerResources)
+    rbac: Rbac = Field(default_factory=Rbac)
+    storage: Storage = Field(default_factory=Storage)
+    service_cluster_ip: Optional[IpAddress] = Field(  # type: ignore[valid-type]
+        None, description="Pin the ClusterIP of the ms-server Service (inside the service CIDR)."
+    )
+    msctl: Msctl = Field(default_factory=Msctl)
+
+    @model_validator(mode="after")
+    def _gid_is_uid(self) -> MsServer:
+        if self.gid is not None and self.gid != self.uid:
+            raise ValueError(
+                f"gid = {self.gid}: must equal uid = {self.uid} (the seed: GID 和UID保持一致)"
+            )
+        return self
+
+    @property
+    def effective_gid(self) -> int:
+        return self.gid if self.gid is not None else self.uid
+
+    @property
+    def effective_group(self) -> str:
+        return self.group or self.user
+
+    @property
+    def install_path(self) -> str:
+        """MIES install path inside the image (the Dockerfile's MIES_INSTALL_PATH)."""
+        return f"/home/{self.user}/mindie-service/latest"
+
+    @property
+    def uses_host_path(self) -> bool:
+        return self.storage.mode is StorageMode.HOST_PATH
