@@ -714,3 +714,27 @@ def test_intermediate_csr_by_name_and_external_kubeclient_cert():
     for item in s.items:
         item["deps"].pop("subjects", None)
     assert s.violations("rbac-binding-subject") == []  # issued outside the stack: nothing to compare
+
+
+def test_pack_serves_every_policy_over_the_analyzer_protocol(project_dir):
+    """Start policy/__main__.py as the Pulumi CLI does and ask it for its policies (GetAnalyzerInfo)."""
+    import subprocess
+    import sys
+
+    import grpc
+    from google.protobuf import empty_pb2
+    from pulumi.runtime.proto import analyzer_pb2_grpc
+
+    proc = subprocess.Popen(
+        [sys.executable, "__main__.py"], cwd=project_dir / "policy", stdout=subprocess.PIPE, text=True
+    )
+    try:
+        port = int(proc.stdout.readline().strip())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=10)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert info.name == "mindie"
+    assert {p.name for p in info.policies} == {r.name for r in RULES}
+    assert all(p.remediation_steps for p in info.policies)
