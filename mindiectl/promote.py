@@ -44,9 +44,9 @@ PREFIX = f"{PROJECT}:"
 RECORD_KEY = f"{PREFIX}release"
 REFERENCE_KEY = f"{PREFIX}releaseFrom"
 
-GATE = "preview"
-"""What `gate_problems` runs. DEPENDENCY on issue 7: when `mindiectl/check.py` lands, switch
-`gate_problems` to it and set GATE = "check" (tests/test_promote.py fails until then)."""
+GATE = "check"
+"""What `gate_problems` runs: `mindiectl check` (settings, the policy pack at the stack's
+environment levels, strict Kubernetes schemas)."""
 
 Gate = Callable[[str, Optional[Path], Optional[Path]], list[str]]
 
@@ -64,15 +64,13 @@ def gate_problems(
 ) -> list[str]:
     """[] when `stack` may take part in a promotion; else one line per problem.
 
-    Until issue 7's `mindiectl check` lands, the gate is: the stack file reads,
-    the settings validate, the unchanged program runs offline (mock runtime) and
-    every manifest passes the strict Kubernetes schema. DEPENDENCY: replace the
-    body with `mindiectl.check` (settings + policy pack + schema) and set GATE.
+    The gate is `mindiectl check`: the stack file reads, the settings validate,
+    the unchanged program runs offline, no mandatory policy is violated and every
+    manifest passes the strict Kubernetes schema.
     """
+    from .check import check
     from .preview import default_state, run_stack
-    from .render import manifests
     from .runtime import StackReferenceError
-    from .schema import schema_errors
 
     state = (state_dir / f"{stack}.json") if state_dir else default_state(stack)
     try:
@@ -81,9 +79,7 @@ def gate_problems(
         return err.problems
     except (stackfile.StackFileError, StackReferenceError) as err:
         return [str(err)]
-    return [
-        f"{name}: {line}" for name, manifest in manifests(result).items() for line in schema_errors(manifest)
-    ]
+    return [f"{f.rule} ({f.resource}): {f.message}" for f in check(result).mandatory]
 
 
 # --------------------------------------------------------------------------- the plan

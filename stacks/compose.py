@@ -16,6 +16,7 @@ from components.motor import Motor, MotorArgs
 from components.ms_server import MsServer, MsServerArgs
 from components.ms_server_image import MsServerImage, MsServerImageArgs
 from components.namespace import Namespace, NamespaceArgs
+from components.network import NetworkPolicies, NetworkPoliciesArgs
 from components.rbac import DeployerRbac, DeployerRbacArgs
 from components.server import ServerGroup, ServerGroupArgs, all_endpoints
 
@@ -141,6 +142,21 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
             "coordinatorService": motor.coordinator_service,
             "controllerStateClaim": motor.state_claim,
         }
+    # --- network policies (issue 7) ---
+    network = NetworkPolicies(
+        f"{settings.namespace}-network",
+        NetworkPoliciesArgs(
+            namespace=namespace.name,
+            entry=settings.entry.value,
+            # server: its infer_port; coordinator: its predict port (ms_coordinator.json http_config).
+            entry_ports=[
+                settings.infer_server.mindie_server_config.infer_port
+                if settings.entry is Entry.SERVER
+                else settings.motor.coordinator.ports.predict
+            ],
+        ),
+        opts=k8s_opts,
+    )
 
     return {
         "environment": settings.environment.value,
@@ -149,6 +165,8 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         "serverName": settings.infer_server.server_name,
         "serverEndpoints": server_endpoints,
         "rolloutPlan": [plan.as_output() for plan in plans],
+        "enableTls": settings.infer_server.mindie_server_config.enable_tls,
+        "networkPolicies": network.names,
         "prefixCache": prefix_cache,
         **motor_outputs,
         **outputs,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 from typing import Any, Optional
@@ -102,14 +101,6 @@ def test_fingerprint_follows_the_release_only(run_stack):
     assert more.outputs["release"]["fingerprint"] == fp
     assert dev.outputs["release"]["settings"]["inferServer"]["mindie_server_config"]["infer_port"] == 1025
     assert dev.outputs["release"]["mode"] == "config"
-
-
-def test_gate_dependency_on_check_is_explicit():
-    """Issue 7's `mindiectl check` is THE gate once it exists: switch gate_problems to it."""
-    if importlib.util.find_spec("mindiectl.check") is not None:
-        assert promote_mod.GATE == "check", "mindiectl/check.py landed: switch promote.gate_problems to it"
-    else:
-        assert promote_mod.GATE == "preview"
 
 
 # --------------------------------------------------------------------------- promote in a temp copy
@@ -357,3 +348,15 @@ def test_edited_release_after_promotion_is_visible(stacks: Path, gate_state: Pat
     assert result.outputs["release"]["matchesRecord"] is False
     server = result.outputs["release"]["settings"]["inferServer"]["mindie_server_config"]
     assert server["management_port"] == 1030
+
+
+def test_real_gate_is_the_policy_check(stacks: Path, gate_state: Path):
+    """A source that breaks a mandatory policy (TLS off in staging) is refused by the real gate."""
+    edit(stacks, "staging", "enable_tls: true", "enable_tls: false")
+    snap = snapshot(stacks)
+    assert promote_mod.GATE == "check"
+    with pytest.raises(PromotionError) as info:
+        promote("staging", "prod", state_dir=gate_state)
+    assert "source stack staging fails the gate (check)" in str(info.value)
+    assert "tls-enabled" in str(info.value)
+    assert snapshot(stacks) == snap
