@@ -11,7 +11,6 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.labels import selector_labels
 from components.motor import Motor, MotorArgs
 from components.ms_server import MsServer, MsServerArgs
 from components.ms_server_image import MsServerImage, MsServerImageArgs
@@ -88,6 +87,9 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
             )
         )
     # --- server instance groups (issue 5) ---
+    entry_is_coordinator = settings.entry is Entry.COORDINATOR
+    # entry=coordinator with Motor's cache_affinity gives the servers prefix cache (rule: stacks/motor.py).
+    prefix_cache = prefix_cache_required(entry_is_coordinator, settings.motor)
     plans = rollout_plans(settings)  # validated with the settings; pure
     servers = [
         ServerGroup(
@@ -97,9 +99,8 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 server=group.server,
                 servers=settings.servers,
                 model=group.model,
-                entry_is_server=settings.entry is Entry.SERVER,
-                # entry=coordinator with Motor's cache_affinity (the rule lives in stacks/motor.py).
-                prefix_cache=prefix_cache_required(settings.entry is Entry.COORDINATOR, settings.motor),
+                entry_is_server=not entry_is_coordinator,
+                prefix_cache=prefix_cache,
                 server_ca_secret=None,  # the lead rewires: ca.server_ca_secret
                 tls_checksum=None,  # the lead rewires: ca.checksum
                 rollout=plan,
@@ -110,9 +111,6 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
     ]
     server_endpoints = all_endpoints(servers)
     # --- Coordinator/Controller (issue 6) ---
-    entry_is_coordinator = settings.entry is Entry.COORDINATOR
-    # What the servers get as `prefix_cache` (the rule lives in stacks/motor.py).
-    prefix_cache = prefix_cache_required(entry_is_coordinator, settings.motor)
     motor_outputs: dict[str, Any] = {}
     if motor_deployed(entry_is_coordinator, settings.motor):
         server_config = settings.infer_server.mindie_server_config
@@ -123,8 +121,7 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 namespace=namespace.name,
                 motor=settings.motor,
                 mies_install_path=settings.motor.mies_install_path or server_config.mies_install_path,
-                # Interim until the servers branch lands: the lead passes ServerGroup.endpoints here.
-                servers=interim_server_endpoints(settings),
+                servers=server_endpoints,
                 server_infer_port=server_config.infer_port,
                 server_management_port=server_config.management_port,
                 entry_is_coordinator=entry_is_coordinator,
@@ -248,28 +245,6 @@ def ms_server_deployer(
         "msServerEndpoint": server.endpoint,
         "msctlConfig": server.msctl,
     }
-
-
-def interim_server_endpoints(settings: Settings) -> pulumi.Output[list[dict[str, Any]]]:
-    """The server component's `endpoints` (contract shape), built from settings until it lands."""
-    server = settings.infer_server
-    config = server.mindie_server_config
-    return pulumi.Output.from_input(
-        [
-            {
-                "group": server.server_name,
-                "deployment": server.server_name,
-                "service": server.server_name,
-                "replicas": server.replicas,
-                "selector": selector_labels(server.server_name, settings.namespace),
-                "infer_port": config.infer_port,
-                "management_port": config.management_port,
-                "npu_type": server.resource_requests.npu_type.value,
-                "npu_chip_num": server.resource_requests.npu_chip_num,
-                "tls": config.enable_tls,
-            }
-        ]
-    )
 
 
 def interim_security_secrets() -> dict[str, str]:
