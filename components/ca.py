@@ -114,8 +114,9 @@ class CertificateAuthorityArgs:
     """Validity of the intermediate and the leaves (at most 365, checked in settings)."""
     early_renewal_days: int = 30
     """`pulumi up` re-issues a certificate this many days before it expires."""
-    ca_validity_days: int = 3650
-    """Validity of the self-signed CAs (stand-in root, business, management)."""
+    ca_validity_days: int = 365
+    """Validity of the self-signed CAs (stand-in root, business, management); renewed like the
+    leaves, with the same key, so certificates they issued stay valid."""
     key_algorithm: str = "RSA"
     """RSA or ECDSA, for every generated key."""
     rsa_bits: int = 4096
@@ -154,7 +155,8 @@ class CertificateAuthority(pulumi.ComponentResource):
         self._name = name
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        # Lifecycle contract: protect and retain_on_delete go together on stateful children.
+        keep = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
         hours = args.validity_days * 24
         early = args.early_renewal_days * 24
         self.not_after: dict[str, pulumi.Output[str]] = {}

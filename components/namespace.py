@@ -19,6 +19,10 @@ class NamespaceArgs:
     """Pod Security Standards level enforced on the namespace (restricted, baseline, privileged)."""
     extra_labels: dict[str, str] = field(default_factory=dict)
     """More labels for the namespace (e.g. the environment)."""
+    protect: bool = False
+    """Lifecycle convention (docs/lifecycle.md): True in prod. The Namespace is then protected
+    (`pulumi destroy` refuses) and retained on delete (removed from state, left in the cluster):
+    deleting a namespace deletes everything in it, including Secrets holding CA material."""
 
 
 class Namespace(pulumi.ComponentResource):
@@ -43,7 +47,7 @@ class Namespace(pulumi.ComponentResource):
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.name, labels=labels),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
         )
         self.name = self.namespace.metadata.name
         self.register_outputs({"name": self.name})

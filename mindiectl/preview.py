@@ -17,7 +17,7 @@ from pathlib import Path
 from stacks.errors import SettingsError
 
 from . import render, stackfile
-from .runtime import PROJECT_DIR, RunResult, run_program
+from .runtime import PROJECT_DIR, RunResult, StackOutputs, StackReferenceError, run_program
 from .state import StackState
 
 
@@ -34,12 +34,16 @@ def run_stack(
     state_path: Path | None = None,
     overrides: dict[str, str] | None = None,
     project_dir: Path | None = None,
+    stack_outputs: StackOutputs | None = None,
 ) -> RunResult:
-    """Load a committed stack's config and run the program on it (SettingsError propagates)."""
+    """Load a committed stack's config and run the program on it (SettingsError propagates).
+
+    `stack_outputs` answers StackReference reads (default: build/<stack>/outputs.json).
+    """
     cfg = stackfile.load(stack, project_dir)
     config = {**cfg.config, **(overrides or {})}
     state = StackState(state_path if state_path is not None else default_state(stack))
-    result = run_program(stack, config, cfg.secret_keys, state)
+    result = run_program(stack, config, cfg.secret_keys, state, stack_outputs=stack_outputs)
     state.save()
     return result
 
@@ -70,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     try:
         result = run_stack(args.stack, args.state)
-    except (SettingsError, stackfile.StackFileError) as err:
+    except (SettingsError, stackfile.StackFileError, StackReferenceError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = args.out or default_out(args.stack)
@@ -85,5 +89,8 @@ def main(args: argparse.Namespace) -> int:
         for note in result.notes:
             print(f"note: {note}")
         print()
-    print(f"Resources: + {len(result.resources) + 1} to create; written to {out}")
+    reads = sum(1 for r in result.resources if r.read)
+    creates = len(result.resources) - reads + 1
+    read_text = f", > {reads} to read" if reads else ""
+    print(f"Resources: + {creates} to create{read_text}; written to {out}")
     return 0

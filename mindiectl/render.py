@@ -79,6 +79,7 @@ def resource_record(resource: Resource) -> dict[str, Any]:
         "secretOutputs": sorted(resource.secret_outputs),
         "inputs": integral(redact(resource.inputs, resource.secret_inputs)),
         "outputs": integral(redact(resource.outputs, _secret_output_paths(resource))),
+        **({"read": True} if resource.read else {}),
     }
 
 
@@ -115,6 +116,7 @@ def tree(result: RunResult) -> str:
     stack_name = f"{result.project}-{result.stack}"
     stack_urn = next((p for p in sorted(children) if p.endswith(f"::{stack_name}")), "")
     rows: list[tuple[str, str, str]] = [(STACK_TYPE, f"{result.project}-{result.stack}", "")]
+    reads = {(r.type, r.name) for r in result.resources if r.read}
 
     def walk(parent: str, prefix: str) -> None:
         kids = sorted(children.get(parent, []), key=lambda r: (r.custom, r.type, r.name))
@@ -128,7 +130,8 @@ def tree(result: RunResult) -> str:
     width_name = max(len(n) for _, n, _ in rows) + 2
     lines = [f"     {'Type':<{width_type}}{'Name':<{width_name}}Plan"]
     for type_, name, prefix in rows:
-        lines.append(f" +   {prefix + type_:<{width_type}}{name:<{width_name}}create")
+        mark, plan = (">", "read") if (type_, name) in reads else ("+", "create")
+        lines.append(f" {mark}   {prefix + type_:<{width_type}}{name:<{width_name}}{plan}")
     return "\n".join(lines)
 
 

@@ -9,9 +9,11 @@ outputs computed by the emulators in `mindiectl.emulators`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import runpy
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -24,10 +26,11 @@ from pulumi.runtime.sync_await import _sync_await
 
 from . import emulators
 from .emulators import Context, Emulated, ResourceCall
-from .secrets import unwrap, wrap
+from .secrets import REDACTED, unwrap, wrap
 from .state import StackState
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
 @dataclass
@@ -50,6 +53,8 @@ class Resource:
     protect: bool = False
     retain_on_delete: bool = False
     ignore_changes: list[str] = field(default_factory=list)
+    read: bool = False
+    """A read of an existing resource (ReadResource, e.g. a StackReference), not one the stack owns."""
 
     @property
     def is_component(self) -> bool:
@@ -86,12 +91,29 @@ class _Mocks(mocks.Mocks):
         return {}, None
 
 
+class StackReferenceError(Exception):
+    """A `pulumi.StackReference` the offline run cannot answer (no outputs for that stack)."""
+
+
+StackOutputs = Mapping[str, Mapping[str, Any]]
+"""stack name -> that stack's outputs (as in its build/<stack>/outputs.json)."""
+
+
+def saved_outputs(stack: str) -> Optional[dict[str, Any]]:
+    """A stack's outputs from its last offline preview (build/<stack>/outputs.json), like the
+    outputs of its last deployment that a real StackReference reads; None when never previewed."""
+    path = PROJECT_DIR / "build" / stack / "outputs.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 class RecordingMonitor(mocks.MockMonitor):
     """A MockMonitor that records raw registrations and asks the emulators for outputs."""
 
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, stack_outputs: Optional[StackOutputs] = None):
         super().__init__(_Mocks())
         self.ctx = ctx
+        self.stack_outputs_of = dict(stack_outputs or {})
+        self.reference_errors: list[str] = []
         self.recorded: dict[str, Resource] = {}
         self.stack_urn = ""
         self.component_outputs: dict[str, dict[str, Any]] = {}
@@ -147,6 +169,57 @@ class RecordingMonitor(mocks.MockMonitor):
         self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, answer.id or "", state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=answer.id or "", object=obj)
 
+    def ReadResource(self, request):  # noqa: N802 - gRPC method name
+        """Reads: `pulumi.StackReference` answered with the referenced stack's outputs."""
+        if request.type != STACK_REFERENCE:
+            return super().ReadResource(request)
+        mocks._ensure_event_loop()
+        urn = self.make_urn(request.parent, request.type, request.name)
+        name = request.id or str(rpc.deserialize_properties(request.properties).get("name", ""))
+        try:
+            outputs = self._referenced_outputs(name)
+        except StackReferenceError as err:
+            # Raising here would only surface as an unretrieved future; run_program raises it.
+            self.reference_errors.append(str(err))
+            outputs = {}
+        secret_names = sorted(k for k, v in outputs.items() if v == REDACTED)
+        state = {
+            "name": name,
+            "outputs": {k: (wrap(v) if k in secret_names else v) for k, v in outputs.items()},
+            "secretOutputNames": secret_names,
+        }
+        self.recorded[urn] = Resource(
+            urn=urn, type=request.type, name=request.name, parent=request.parent, custom=True,
+            id=name, provider=request.provider, inputs={"name": name},
+            outputs={"name": name, "outputs": outputs, "secretOutputNames": secret_names},
+            secret_outputs=[f"outputs.{k}" for k in secret_names], read=True,
+        )
+        obj = _sync_await(rpc.serialize_properties(state, {}))
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, name, state)
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=obj)
+
+    def _referenced_outputs(self, name: str) -> dict[str, Any]:
+        """Outputs of `stack`, `project/stack` or `org/project/stack` (this project only)."""
+        parts = name.split("/")
+        project = parts[-2] if len(parts) >= 2 else self.ctx.project
+        stack = parts[-1]
+        if project != self.ctx.project:
+            raise StackReferenceError(
+                f"StackReference {name!r}: project {project!r} is not {self.ctx.project!r}; "
+                "offline runs only know this project's stacks"
+            )
+        if stack in self.stack_outputs_of:
+            return dict(self.stack_outputs_of[stack])
+        saved = saved_outputs(stack)
+        if saved is None:
+            raise StackReferenceError(
+                f"StackReference {name!r}: no outputs for stack {stack!r}; run "
+                f"`python -m mindiectl preview --stack {stack}` first (build/{stack}/outputs.json "
+                "stands for its last deployment)"
+            )
+        self.ctx.note(f"StackReference {name}: build/{stack}/outputs.json (its last offline preview)")
+        return saved
+
     def _emulate(self, call: ResourceCall) -> Emulated:
         if not call.custom:
             return Emulated(None, {})
@@ -183,13 +256,16 @@ def run_program(
     state: StackState | None = None,
     project: str = "mindie",
     program_dir: Path = PROJECT_DIR,
+    stack_outputs: Optional[StackOutputs] = None,
 ) -> RunResult:
     """Run `<program_dir>/__main__.py` for `stack` with `config`; return what it registered.
 
+    `stack_outputs` answers `pulumi.StackReference` reads (stack -> outputs); a stack
+    not in it is read from its build/<stack>/outputs.json.
     Exceptions from the program (a SettingsError for bad config) propagate unchanged.
     """
     ctx = Context(stack=stack, project=project, state=state or StackState(None))
-    monitor = RecordingMonitor(ctx)
+    monitor = RecordingMonitor(ctx, stack_outputs)
     logger = logging.getLogger(f"mindiectl.run.{stack}")
     logger.propagate = False
     capture = _LogCapture()
@@ -210,6 +286,10 @@ def run_program(
         loop.run_until_complete(
             run_in_stack(lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__"))
         )
+    except Exception:
+        if monitor.reference_errors:  # the cause, rather than the program's reaction to empty outputs
+            raise StackReferenceError("; ".join(monitor.reference_errors)) from None
+        raise
     finally:
         loop.close()
         asyncio.set_event_loop(None)

@@ -12,17 +12,18 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.ca import CertificateAuthority
-from components.labels import selector_labels
 from components.motor import Motor, MotorArgs
 from components.ms_server import MsServer, MsServerArgs
 from components.ms_server_image import MsServerImage, MsServerImageArgs
 from components.namespace import Namespace, NamespaceArgs
+from components.network import NetworkPolicies, NetworkPoliciesArgs
 from components.rbac import DeployerRbac, DeployerRbacArgs
 from components.server import ServerGroup, ServerGroupArgs, all_endpoints
 
 from .motor import motor_deployed, prefix_cache_required
 from .ms_server import ImageSource
 from .ms_server import MsServer as MsServerSettings
+from .promotion import release_output
 from .servers import rollout_plans, server_groups, uses_host_path
 from .settings import Entry, Environment, Settings
 from .tls import ca_args
@@ -51,6 +52,9 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
     """Declare every component; return the stack outputs."""
     provider = kubernetes_provider(settings, stack)
     k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": provider})
+    # Lifecycle convention (issue 8, docs/lifecycle.md): components holding state take `protect`;
+    # in prod their stateful children get protect + retain_on_delete, so `pulumi destroy` cannot take them.
+    protect = settings.environment is Environment.PROD
 
     namespace = Namespace(
         settings.namespace,
@@ -64,6 +68,7 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 else "restricted"
             ),
             extra_labels={"mindie.huawei.com/environment": settings.environment.value},
+            protect=protect,
         ),
         opts=k8s_opts,
     )
@@ -85,11 +90,14 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 kubeclient_cn=pulumi.Output.from_input(KUBECLIENT_CN),
                 security_secrets=STAND_IN_SECURITY_SECRETS,
                 tls_checksum=None,
-                protect=settings.environment is Environment.PROD,
+                protect=protect,
                 opts=k8s_opts,
             )
         )
     # --- server instance groups (issue 5) ---
+    entry_is_coordinator = settings.entry is Entry.COORDINATOR
+    # entry=coordinator with Motor's cache_affinity gives the servers prefix cache (rule: stacks/motor.py).
+    prefix_cache = prefix_cache_required(entry_is_coordinator, settings.motor)
     plans = rollout_plans(settings)  # validated with the settings; pure
     servers = [
         ServerGroup(
@@ -99,9 +107,8 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 server=group.server,
                 servers=settings.servers,
                 model=group.model,
-                entry_is_server=settings.entry is Entry.SERVER,
-                # entry=coordinator with Motor's cache_affinity (the rule lives in stacks/motor.py).
-                prefix_cache=prefix_cache_required(settings.entry is Entry.COORDINATOR, settings.motor),
+                entry_is_server=not entry_is_coordinator,
+                prefix_cache=prefix_cache,
                 server_ca_secret=None,  # the lead rewires: ca.server_ca_secret
                 tls_checksum=None,  # the lead rewires: ca.checksum
                 rollout=plan,
@@ -112,9 +119,6 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
     ]
     server_endpoints = all_endpoints(servers)
     # --- Coordinator/Controller (issue 6) ---
-    entry_is_coordinator = settings.entry is Entry.COORDINATOR
-    # What the servers get as `prefix_cache` (the rule lives in stacks/motor.py).
-    prefix_cache = prefix_cache_required(entry_is_coordinator, settings.motor)
     motor_outputs: dict[str, Any] = {}
     if motor_deployed(entry_is_coordinator, settings.motor):
         server_config = settings.infer_server.mindie_server_config
@@ -125,8 +129,7 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 namespace=namespace.name,
                 motor=settings.motor,
                 mies_install_path=settings.motor.mies_install_path or server_config.mies_install_path,
-                # Interim until the servers branch lands: the lead passes ServerGroup.endpoints here.
-                servers=interim_server_endpoints(settings),
+                servers=server_endpoints,
                 server_infer_port=server_config.infer_port,
                 server_management_port=server_config.management_port,
                 entry_is_coordinator=entry_is_coordinator,
@@ -135,7 +138,7 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 # Interim until the CA branch lands: CertificateAuthority.security_secrets / .checksum.
                 security_secrets=interim_security_secrets() if tls else None,
                 tls_checksum=None,
-                protect=settings.environment is Environment.PROD,
+                protect=protect,
                 instance=settings.namespace,
             ),
             opts=k8s_opts,
@@ -144,6 +147,21 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
             "coordinatorService": motor.coordinator_service,
             "controllerStateClaim": motor.state_claim,
         }
+    # --- network policies (issue 7) ---
+    network = NetworkPolicies(
+        f"{settings.namespace}-network",
+        NetworkPoliciesArgs(
+            namespace=namespace.name,
+            entry=settings.entry.value,
+            # server: its infer_port; coordinator: its predict port (ms_coordinator.json http_config).
+            entry_ports=[
+                settings.infer_server.mindie_server_config.infer_port
+                if settings.entry is Entry.SERVER
+                else settings.motor.coordinator.ports.predict
+            ],
+        ),
+        opts=k8s_opts,
+    )
 
     return {
         "environment": settings.environment.value,
@@ -161,9 +179,13 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         "tlsRootCa": "stand-in (self-signed, dev only)" if ca.root_is_standin else "cluster CA (config)",
         "serverEndpoints": server_endpoints,
         "rolloutPlan": [plan.as_output() for plan in plans],
+        "enableTls": settings.infer_server.mindie_server_config.enable_tls,
+        "networkPolicies": network.names,
         "prefixCache": prefix_cache,
         **motor_outputs,
         **outputs,
+        # --- promotion (issue 8): what release runs here and where it came from ---
+        "release": release_output(settings),
     }
 
 
@@ -240,28 +262,6 @@ def ms_server_deployer(
         "msServerEndpoint": server.endpoint,
         "msctlConfig": server.msctl,
     }
-
-
-def interim_server_endpoints(settings: Settings) -> pulumi.Output[list[dict[str, Any]]]:
-    """The server component's `endpoints` (contract shape), built from settings until it lands."""
-    server = settings.infer_server
-    config = server.mindie_server_config
-    return pulumi.Output.from_input(
-        [
-            {
-                "group": server.server_name,
-                "deployment": server.server_name,
-                "service": server.server_name,
-                "replicas": server.replicas,
-                "selector": selector_labels(server.server_name, settings.namespace),
-                "infer_port": config.infer_port,
-                "management_port": config.management_port,
-                "npu_type": server.resource_requests.npu_type.value,
-                "npu_chip_num": server.resource_requests.npu_chip_num,
-                "tls": config.enable_tls,
-            }
-        ]
-    )
 
 
 def interim_security_secrets() -> dict[str, str]:

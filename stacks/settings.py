@@ -22,6 +22,7 @@ from .fields import AbsolutePath, DnsLabel, StrictBool, StrictStr
 from .infer_server import InferServer, StrictModel
 from .motor import Motor, motor_problems
 from .ms_server import MsServer
+from .promotion import STACK_NAME_PATTERN, ReleaseRecord
 from .servers import NpuInventory, ServersSettings, check_servers
 from .tls import TlsSettings
 
@@ -133,6 +134,17 @@ class Settings(StrictModel):
         return self
 
     # --- policy and promotion (issues 7, 8) ---
+    release: Optional[ReleaseRecord] = Field(
+        None,
+        description="Written by `mindiectl promote`: the stack this release came from and its fingerprint.",
+    )
+    release_from: Optional[StrictStr] = Field(
+        None,
+        alias="releaseFrom",
+        pattern=STACK_NAME_PATTERN,
+        description="Take the release settings from this stack's `release` output (a StackReference, "
+        "`org/project/stack` or `stack`) instead of this file; see docs/lifecycle.md.",
+    )
 
     @model_validator(mode="after")
     def _supported_shape(self) -> Settings:
@@ -177,10 +189,30 @@ def load_settings(get: Optional[ConfigGetter] = None, keys: Optional[list[str]] 
     raw, problems = _raw_values(get, keys)
     if problems:
         raise SettingsError(problems)
+    if isinstance(raw.get("releaseFrom"), str):
+        raw = _release_from_reference(raw, raw["releaseFrom"])
     try:
         return Settings.model_validate(raw)
     except ValidationError as err:
         raise SettingsError(format_errors(err, Settings, prefix=f"{PROJECT}:")) from None
+
+
+def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, Any]:
+    """StackReference mode: the release settings come from another stack's `release` output."""
+    import re
+
+    from . import promotion
+
+    if not re.match(STACK_NAME_PATTERN, reference):
+        raise SettingsError([
+            f"mindie:releaseFrom = {reference!r}: not a stack name: allowed `stack`, `project/stack` "
+            "or `org/project/stack` (letters, digits, '-', '_', '.')"
+        ])
+    release = promotion.read_referenced_release(reference)
+    problems = promotion.reference_problems(raw, reference, release)
+    if problems:
+        raise SettingsError(problems)
+    return promotion.overlay_release(raw, release)
 
 
 def _raw_values(get: ConfigGetter, keys: list[str]) -> tuple[dict[str, Any], list[str]]:

@@ -275,9 +275,10 @@ class TlsSettings(StrictModel):
         description="`pulumi up` re-issues a certificate this many days before it expires.",
     )
     ca_validity_days: IntRange(1, 3650, "days") = Field(  # type: ignore[valid-type]
-        3650, alias="caValidityDays",
-        description="Validity of the self-signed CAs this program creates "
-                    "(stand-in root, business, management).",
+        365, alias="caValidityDays",
+        description="Validity of the self-signed CAs this program creates (stand-in root, business, "
+                    "management); re-issued with the same key before expiry. Above 365 needs the policy "
+                    "pack's selfSignedCaMaxHours.",
     )
     key_algorithm: KeyAlgorithm = Field(
         KeyAlgorithm.RSA, alias="keyAlgorithm", description="Key algorithm of every generated key."

@@ -409,7 +409,9 @@ def test_renewal_reissues_before_expiry(monkeypatch, tmp_path: Path):
     for name in ("intermediate", *IDENTITIES):
         assert second.outputs["tlsSerials"][name] != first.outputs["tlsSerials"][name], name
     assert second.outputs["tlsSerials"]["intermediate"]
-    assert second.outputs["tlsNotAfter"]["root"] == first.outputs["tlsNotAfter"]["root"]  # 10 years left
+    # The self-signed CAs (365 days by default) renew too, with the same key: same SKI, new validity.
+    assert second.outputs["tlsNotAfter"]["root"] > first.outputs["tlsNotAfter"]["root"]
+    assert child(second, "root-key").outputs == child(first, "root-key").outputs
     assert second.outputs["tlsNotAfter"]["crl"] > first.outputs["tlsNotAfter"]["crl"]  # CRL re-issued too
     assert second.outputs["tlsChecksum"] != first.outputs["tlsChecksum"]
 
@@ -424,7 +426,7 @@ def test_prod_uses_the_configured_root_and_protects_ca_keys(run_stack):
     assert inter.issuer == root.subject and inter.verify_directly_issued_by(root) is None
     assert prod.outputs["tlsNotAfter"]["root"] == root.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     for suffix in ("intermediate-key", "business-ca-key", "management-ca-key"):
-        assert child(prod, suffix).protect, suffix
+        assert child(prod, suffix).protect and child(prod, suffix).retain_on_delete, suffix
     assert not child(prod, "msserver-key").protect  # leaves renew by replacement
     assert not child(prod, "intermediate-cert").protect
     assert secret_data(prod, "msserver")["key_pwd.txt"] == "Demo-Prod-Key-1"

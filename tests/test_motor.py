@@ -168,11 +168,17 @@ def test_http_client_ctl_json(staging):
 def test_server_list_comes_from_the_server_endpoints(staging):
     listing = data(staging, SERVER_LIST_CM, "server_list.json")
     assert listing["deploy_mode"] == "single_node"
-    (group,) = listing["groups"]
-    assert group["group"] == "mindie-server" and group["replicas"] == 2
-    assert (group["infer_port"], group["management_port"], group["tls"]) == (1025, 1026, True)
-    assert group["service_dns"] == "mindie-server.mindie.svc"
-    assert listing["server_count"] == 2
+    # staging declares two groups: the inferServer group (Ascend910) and an Ascend310P group
+    main, extra = listing["groups"]
+    assert main["group"] == "mindie-server" and main["replicas"] == 2 and main["npu_type"] == "Ascend910"
+    assert (main["infer_port"], main["management_port"], main["tls"]) == (1025, 1026, True)
+    assert main["service_dns"] == "mindie-server-infer.mindie.svc"
+    assert main["selector"] == {
+        "app.kubernetes.io/name": "mindie-server",
+        "app.kubernetes.io/instance": "mindie-server",
+    }
+    assert extra["group"] == "mindie-server-310p" and extra["npu_type"] == "Ascend310P"
+    assert listing["server_count"] == main["replicas"] + extra["replicas"]
 
 
 def test_server_list_rejects_a_wrong_shape():
@@ -182,7 +188,9 @@ def test_server_list_rejects_a_wrong_shape():
 
 def test_a_new_replica_changes_the_list_and_rolls_the_controller(run_stack, staging):
     files = manifests(run_stack("staging", server={"replicas": 3}))
-    assert data(files, SERVER_LIST_CM, "server_list.json")["server_count"] == 3
+    listing = data(files, SERVER_LIST_CM, "server_list.json")
+    assert listing["groups"][0]["replicas"] == 3
+    assert listing["server_count"] == 3 + listing["groups"][1]["replicas"]
     before = staging[CONTROLLER]["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
     after = files[CONTROLLER]["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
     assert before != after

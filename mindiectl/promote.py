@@ -1,0 +1,448 @@
+"""`mindiectl promote --from <stack> --to <stack> [--dry-run] [--force]`: promote a tested release.
+
+Copies the RELEASE settings (stacks/promotion.py: CLASSIFICATION) from
+Pulumi.<from>.yaml into Pulumi.<to>.yaml, leaves the target's ENVIRONMENT
+settings alone, keeps comments and key order (ruamel round-trip), records
+`mindie:release: {fromStack, fingerprint}` in the target and prints the diff.
+A component key holding both kinds (e.g. mindie:motor) is promoted only when
+both stacks configure it (see docs/lifecycle.md).
+
+Safety, in order:
+1. both stacks take their release from config (not `mindie:releaseFrom`);
+2. one stage at a time along dev -> staging -> prod (same stage allowed, e.g. a
+   second prod region); skipping a stage or going back needs --force;
+3. the source must pass the gate (`gate_problems`);
+4. the new target settings must validate and carry the source's fingerprint;
+5. the target file is written, the target is gated, and on failure the file is
+   restored byte for byte.
+`--dry-run` stops after printing the diff. Exit codes: 0 promoted (or nothing to
+do), 1 refused or rolled back, 2 unreadable stack file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import difflib
+import io
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from ruamel.yaml.comments import CommentedMap
+
+from stacks import promotion
+from stacks.errors import SettingsError
+from stacks.promotion import ORDER, Kind, SettingNode
+from stacks.settings import PROJECT, load_settings
+
+from . import stackfile
+
+PREFIX = f"{PROJECT}:"
+RECORD_KEY = f"{PREFIX}release"
+REFERENCE_KEY = f"{PREFIX}releaseFrom"
+
+GATE = "check"
+"""What `gate_problems` runs: `mindiectl check` (settings, the policy pack at the stack's
+environment levels, strict Kubernetes schemas)."""
+
+Gate = Callable[[str, Optional[Path], Optional[Path]], list[str]]
+
+
+class PromotionError(Exception):
+    """The promotion was refused (nothing written) or rolled back (file restored)."""
+
+    def __init__(self, message: str, problems: Optional[list[str]] = None):
+        self.problems = list(problems or [])
+        super().__init__(message + "".join(f"\n  - {p}" for p in self.problems))
+
+
+def gate_problems(
+    stack: str, project_dir: Optional[Path] = None, state_dir: Optional[Path] = None
+) -> list[str]:
+    """[] when `stack` may take part in a promotion; else one line per problem.
+
+    The gate is `mindiectl check`: the stack file reads, the settings validate,
+    the unchanged program runs offline, no mandatory policy is violated and every
+    manifest passes the strict Kubernetes schema.
+    """
+    from .check import check
+    from .preview import default_state, run_stack
+    from .runtime import StackReferenceError
+
+    state = (state_dir / f"{stack}.json") if state_dir else default_state(stack)
+    try:
+        result = run_stack(stack, state, project_dir=project_dir)
+    except SettingsError as err:
+        return err.problems
+    except (stackfile.StackFileError, StackReferenceError) as err:
+        return [str(err)]
+    return [f"{f.rule} ({f.resource}): {f.message}" for f in check(result).mandatory]
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@dataclass
+class Change:
+    path: str
+    """`mindie:<key>.<sub>...` of a leaf that changed."""
+    before: Any
+    after: Any
+
+    def __str__(self) -> str:
+        return f"{self.path}: {_show(self.before)} -> {_show(self.after)}"
+
+
+@dataclass
+class Promotion:
+    source: str
+    target: str
+    fingerprint: str
+    """The target's release fingerprint after the promotion (the source's unless keys were skipped)."""
+    before: str
+    """The target file's text before."""
+    after: str
+    """The target file's text after the promotion."""
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Top-level keys not promoted because only one of the two stacks configures them."""
+    written: bool = False
+
+    @property
+    def changed_paths(self) -> list[str]:
+        return [c.path for c in self.changes]
+
+    def diff(self) -> str:
+        name = f"Pulumi.{self.target}.yaml"
+        return "".join(difflib.unified_diff(
+            self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
+            fromfile=f"{name} (before)", tofile=f"{name} (promoted from {self.source})",
+        ))
+
+
+def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bool = False) -> Promotion:
+    """Compute the promoted target file without touching anything; raise PromotionError."""
+    if source == target:
+        raise PromotionError(f"--from and --to are both {source!r}")
+    src_cfg, tgt_cfg = stackfile.load(source, project_dir), stackfile.load(target, project_dir)
+    for cfg in (src_cfg, tgt_cfg):
+        if cfg.config.get(REFERENCE_KEY):
+            raise PromotionError(
+                f"{cfg.stack} takes its release from {cfg.config[REFERENCE_KEY]!r} through a StackReference "
+                f"({REFERENCE_KEY}); promote by deploying it (`pulumi up`), or remove {REFERENCE_KEY}"
+            )
+    warnings = _check_order(src_cfg.config, tgt_cfg.config, source, target, force)
+    src_settings = _settings(src_cfg, "source")
+
+    src_doc = stackfile.read_document(src_cfg.path)
+    tgt_doc = stackfile.read_document(tgt_cfg.path)
+    before = tgt_cfg.path.read_text()
+    src_map, tgt_map = src_doc.get("config") or CommentedMap(), tgt_doc.get("config")
+    if tgt_map is None:
+        tgt_map = tgt_doc["config"] = CommentedMap()
+    before_plain = _plain(tgt_map)
+    secrets = _secure_release_values(src_map)
+    if secrets:
+        raise PromotionError("release settings must not be secrets (each stack encrypts its own)", secrets)
+    skipped = _sync(src_map, tgt_map, promotion.setting_tree(), skipped=[])
+    for key in skipped:
+        where, other = (source, target) if key not in src_map else (target, source)
+        warnings.append(f"{key} is not configured in {where}: not promoted, {target} keeps its own "
+                        f"(configure it in both {source} and {other} to promote it)")
+
+    new_config = {str(k): stackfile.encode_value(v) for k, v in tgt_map.items() if not _is_secure(v)}
+    new_config.update({k: v for k, v in tgt_cfg.config.items() if k in tgt_cfg.secret_keys})
+    try:
+        new_settings = load_settings(new_config.get, list(new_config))
+    except SettingsError as err:
+        raise PromotionError(f"{target} would not validate after the promotion; nothing written",
+                               err.problems) from None
+    src_parts = promotion.part_fingerprints(src_settings)
+    new_parts = promotion.part_fingerprints(new_settings)
+    for key in src_parts:
+        if f"{PREFIX}{key}" not in skipped and src_parts[key] != new_parts.get(key):
+            # a classification bug, never a user error: do not write a half-promoted file
+            raise PromotionError(f"internal: the release of {PREFIX}{key} differs after the copy")
+    got = promotion.release_fingerprint(new_settings)
+    _record(tgt_map, source, got)
+    after = _dump(tgt_doc)
+    changes = _changes(before_plain, _plain(tgt_map))
+    return Promotion(source, target, got, before, after, changes, warnings, skipped=skipped)
+
+
+def promote(
+    source: str,
+    target: str,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    project_dir: Optional[Path] = None,
+    state_dir: Optional[Path] = None,
+    gate: Gate = gate_problems,
+    log: Callable[[str], None] = lambda _line: None,
+) -> Promotion:
+    """Plan, gate the source, write the target, gate it, roll back on failure."""
+    result = plan(source, target, project_dir, force)
+    for warning in result.warnings:
+        log(f"warning: {warning}")
+    problems = gate(source, project_dir, state_dir)
+    if problems:
+        raise PromotionError(f"source stack {source} fails the gate ({GATE}); nothing written", problems)
+    log(f"source {source} passes the gate ({GATE})")
+    if dry_run or result.after == result.before:
+        return result
+    path = stackfile.stack_path(target, project_dir)
+    original = path.read_bytes()
+    path.write_text(result.after)
+    try:
+        problems = gate(target, project_dir, state_dir)
+    except BaseException:
+        path.write_bytes(original)
+        raise
+    if problems:
+        path.write_bytes(original)
+        raise PromotionError(
+            f"target stack {target} fails the gate ({GATE}) after the promotion; "
+            f"Pulumi.{target}.yaml rolled back", problems)
+    log(f"target {target} passes the gate ({GATE})")
+    result.written = True
+    return result
+
+
+# --------------------------------------------------------------------------- order of stages
+
+
+def _check_order(src: Mapping[str, str], tgt: Mapping[str, str], source: str, target: str,
+                 force: bool) -> list[str]:
+    env_src, env_tgt = src.get(f"{PREFIX}environment"), tgt.get(f"{PREFIX}environment")
+    if env_src not in ORDER or env_tgt not in ORDER:
+        raise PromotionError(
+            f"both stacks must declare {PREFIX}environment as one of {', '.join(ORDER)} "
+            f"({source}: {env_src!r}, {target}: {env_tgt!r})")
+    step = ORDER.index(env_tgt) - ORDER.index(env_src)
+    if step in (0, 1):
+        return []
+    what = (f"skips {', '.join(ORDER[ORDER.index(env_src) + 1:ORDER.index(env_tgt)])}" if step > 1
+            else "goes backwards")
+    message = f"{source} ({env_src}) -> {target} ({env_tgt}) {what}; promotion goes {' -> '.join(ORDER)}"
+    if not force:
+        raise PromotionError(message + " (use --force to do it anyway)")
+    return [message + " (--force)"]
+
+
+def _settings(cfg: stackfile.StackConfig, role: str) -> Any:
+    try:
+        return load_settings(cfg.config.get, list(cfg.config))
+    except SettingsError as err:
+        raise PromotionError(f"{role} stack {cfg.stack} has invalid settings; nothing written",
+                               err.problems) from None
+
+
+# --------------------------------------------------------------------------- editing the document
+
+
+def _sync(src: Mapping[str, Any], tgt: CommentedMap, node: SettingNode,
+          skipped: Optional[list[str]] = None) -> list[str]:
+    """Make the release part of `tgt` equal to that of `src`; never touch anything else.
+
+    At the top level (`skipped` is a list), a key holding both kinds (a component with its own
+    environment settings, e.g. mindie:motor) is promoted only when BOTH stacks configure it:
+    a stack that does not configure a component has not tested its release, and a target that
+    does not configure it has no environment settings for it. Such keys are returned.
+    """
+    root = skipped is not None
+    keys = list(src) + [k for k in tgt if k not in src]
+    for key in keys:
+        name = str(key)
+        if root:
+            if not name.startswith(PREFIX):
+                continue  # other namespaces (kubernetes:..., pulumi:...) belong to the stack
+            name = name[len(PREFIX):]
+        child = node.child(name)
+        if child is None:
+            continue  # unknown to the model: the gate reports it; never copied
+        if root and promotion.is_mixed(child.path) and (key not in src) != (key not in tgt):
+            skipped.append(str(key))
+            continue
+        if promotion.is_mixed(child.path):
+            s, t = src.get(key), tgt.get(key)
+            if not isinstance(s, Mapping) and s is not None:
+                continue  # not an object: validation reports it
+            created = False
+            if t is None:
+                t, created = CommentedMap(), True
+                _insert(tgt, src, key, t)
+            if isinstance(t, CommentedMap):
+                _sync(s or {}, t, child)
+                if created and not t:
+                    del tgt[key]
+        elif promotion.kind_of(child.path) is Kind.RELEASE:
+            if key in src:
+                _mirror(src, tgt, key)
+            elif key in tgt:
+                _delete_keeping_comments(tgt, key)
+    return skipped if skipped is not None else []
+
+
+def _mirror(src: Mapping[str, Any], tgt: CommentedMap, key: Any) -> None:
+    """tgt[key] := src[key], editing objects key by key so the target's comments stay."""
+    s, t = src[key], tgt.get(key)
+    if isinstance(s, Mapping) and isinstance(t, CommentedMap) and not _is_secure(t):
+        for k in list(t):
+            if k not in s:
+                _delete_keeping_comments(t, k)
+        for k in s:
+            _mirror(s, t, k)
+        return
+    if key in tgt:
+        if t != s:
+            tgt[key] = copy.deepcopy(s)
+    else:
+        _insert(tgt, src, key, copy.deepcopy(s))
+
+
+def _delete_keeping_comments(tgt: CommentedMap, key: Any) -> None:
+    """del tgt[key], handing its comment (ruamel keeps the next lines' comments there) to the key before."""
+    keys = list(tgt)
+    comment = tgt.ca.items.pop(key, None) or _trailing_comment(tgt[key])
+    del tgt[key]
+    index = keys.index(key)
+    if comment is not None and index > 0 and keys[index - 1] not in tgt.ca.items:
+        tgt.ca.items[keys[index - 1]] = comment
+
+
+def _trailing_comment(value: Any) -> Any:
+    """The comment ruamel stores on the last key of a nested mapping (the lines after the block)."""
+    while isinstance(value, CommentedMap) and len(value):
+        last = list(value)[-1]
+        if last in value.ca.items:
+            return value.ca.items[last]
+        value = value[last]
+    return None
+
+
+def _insert(tgt: CommentedMap, src: Mapping[str, Any], key: Any, value: Any) -> None:
+    """Add a key to tgt after the key that precedes it in src (else at the end)."""
+    order = list(src)
+    position = len(tgt)
+    if key in order:
+        for previous in reversed(order[:order.index(key)]):
+            if previous in tgt:
+                position = list(tgt).index(previous) + 1
+                break
+        else:
+            position = 0 if order.index(key) == 0 else len(tgt)
+    tgt.insert(position, key, value)
+
+
+def _record(tgt: CommentedMap, source: str, fp: str) -> None:
+    record = tgt.get(RECORD_KEY)
+    if isinstance(record, CommentedMap):
+        record["fromStack"] = source
+        record["fingerprint"] = fp
+        return
+    value = CommentedMap([("fromStack", source), ("fingerprint", fp)])
+    if RECORD_KEY in tgt:
+        tgt[RECORD_KEY] = value
+        return
+    tgt[RECORD_KEY] = value
+    tgt.yaml_set_comment_before_after_key(
+        RECORD_KEY, before="Written by `mindiectl promote`: where this stack's release came from.", indent=2)
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"secure"}
+
+
+def _secure_release_values(src: Mapping[str, Any]) -> list[str]:
+    plain = {str(k)[len(PREFIX):]: v for k, v in src.items() if str(k).startswith(PREFIX)}
+    release, _ = promotion.split(plain)
+    found: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if _is_secure(value):
+            found.append(f"{PREFIX}{path}")
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, f"{path}.{k}")
+
+    for key, value in release.items():
+        walk(value, str(key))
+    return found
+
+
+def _dump(doc: Any) -> str:
+    buf = io.StringIO()
+    stackfile.round_trip_yaml().dump(doc, buf)
+    return buf.getvalue()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+_MISSING = object()
+
+
+def _changes(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str = "") -> list[Change]:
+    out: list[Change] = []
+    for key in list(before) + [k for k in after if k not in before]:
+        path = f"{prefix}.{key}" if prefix else key
+        b, a = before.get(key, _MISSING), after.get(key, _MISSING)
+        if isinstance(b, Mapping) and isinstance(a, Mapping) and not _is_secure(b):
+            out.extend(_changes(b, a, path))
+        elif b != a:
+            out.append(Change(path, b, a))
+    return out
+
+
+def _show(value: Any) -> str:
+    return "(unset)" if value is _MISSING else repr(value)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("promote", help="copy the release settings of one stack into the next stage")
+    p.add_argument("--from", dest="source", required=True, help="source stack (tested release)")
+    p.add_argument("--to", dest="target", required=True, help="target stack (next stage)")
+    p.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
+    p.add_argument("--force", action="store_true", help="allow skipping a stage or going backwards")
+    p.add_argument("--state-dir", type=Path, help="offline state directory for the gate runs")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    def say(line: str) -> None:
+        print(line)
+
+    say(f"Promoting the release of {args.source} to {args.target}"
+        + (" (dry run)" if args.dry_run else ""))
+    try:
+        result = promote(args.source, args.target, dry_run=args.dry_run, force=args.force,
+                         state_dir=args.state_dir, log=say)
+    except stackfile.StackFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except PromotionError as err:
+        print(f"refused: {err}", file=sys.stderr)
+        return 1
+    say(f"release fingerprint {result.fingerprint}")
+    if not result.changes:
+        say(f"{args.target} already runs this release: nothing to change")
+        return 0
+    say(f"changes in Pulumi.{args.target}.yaml:")
+    for change in result.changes:
+        say(f"  {change}")
+    say(result.diff().rstrip("\n"))
+    say("dry run: nothing written" if args.dry_run else f"written: Pulumi.{args.target}.yaml")
+    return 0

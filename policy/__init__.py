@@ -1,0 +1,1 @@
+"""The MindIE CrossGuard policy pack (rules in policy/rules.py)."""
