@@ -28,12 +28,6 @@ from .servers import rollout_plans, server_groups, uses_host_path
 from .settings import Entry, Environment, Settings
 from .tls import ca_args
 
-KUBECLIENT_CN = "kubeclient"
-"""Stand-in for the CA component's `kubeclient_cn` (the seed's CN) until issue 3 is wired."""
-
-STAND_IN_SECURITY_SECRETS = {i: f"mindie-tls-{i}" for i in ("msserver", "kubeclient", "mindieclient")}
-"""Stand-in for the CA component's `security_secrets` names until issue 3 is wired."""
-
 
 def kubernetes_provider(settings: Settings, stack: str) -> k8s.Provider:
     """The explicit provider every Kubernetes object uses (never the ambient default)."""
@@ -75,21 +69,19 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
     # --- CA chain (issue 3) ---
     ca = CertificateAuthority(
         f"{settings.namespace}-ca",
-        ca_args(settings.tls, namespace.name, settings.namespace,
-                protect=settings.environment is Environment.PROD),
+        ca_args(settings.tls, namespace.name, settings.namespace, protect=protect),
         opts=k8s_opts,
     )
     # --- ms-server Deployer (issue 4) ---
     outputs: dict[str, Any] = {}
     if settings.ms_server is not None:
-        # TODO(lead): replace the stand-ins with ca.kubeclient_cn, ca.security_secrets, ca.checksum.
         outputs.update(
             ms_server_deployer(
                 settings.ms_server,
                 namespace.name,
-                kubeclient_cn=pulumi.Output.from_input(KUBECLIENT_CN),
-                security_secrets=STAND_IN_SECURITY_SECRETS,
-                tls_checksum=None,
+                kubeclient_cn=ca.kubeclient_cn,
+                security_secrets=identities(ca, "msserver", "kubeclient", "mindieclient"),
+                tls_checksum=ca.checksum,
                 protect=protect,
                 opts=k8s_opts,
             )
@@ -109,8 +101,8 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 model=group.model,
                 entry_is_server=not entry_is_coordinator,
                 prefix_cache=prefix_cache,
-                server_ca_secret=None,  # the lead rewires: ca.server_ca_secret
-                tls_checksum=None,  # the lead rewires: ca.checksum
+                server_ca_secret=ca.server_ca_secret,
+                tls_checksum=ca.checksum,
                 rollout=plan,
             ),
             opts=k8s_opts,
@@ -135,9 +127,8 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 entry_is_coordinator=entry_is_coordinator,
                 node_port=settings.infer_server.service_port,
                 enable_tls=tls,
-                # Interim until the CA branch lands: CertificateAuthority.security_secrets / .checksum.
-                security_secrets=interim_security_secrets() if tls else None,
-                tls_checksum=None,
+                security_secrets=identities(ca, "coordinator", "controller", "mindieclient") if tls else None,
+                tls_checksum=ca.checksum if tls else None,
                 protect=protect,
                 instance=settings.namespace,
             ),
@@ -264,6 +255,6 @@ def ms_server_deployer(
     }
 
 
-def interim_security_secrets() -> dict[str, str]:
-    """Secret names per identity until the CA component lands (its security_secrets replace these)."""
-    return {identity: f"mindie-tls-{identity}" for identity in ("coordinator", "controller", "mindieclient")}
+def identities(ca: CertificateAuthority, *names: str) -> dict[str, pulumi.Output[str]]:
+    """The CA's Secret names for just the identities a component mounts (least privilege)."""
+    return {name: ca.security_secrets[name] for name in names}

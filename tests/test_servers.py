@@ -117,7 +117,8 @@ def test_seed_example_deployment(run_stack, npu_type, scheduler):
         assert "fault-scheduling" not in labels
     assert set(spec["selector"]["matchLabels"].items()) <= set(labels.items())
     assert len(template["metadata"]["annotations"]["checksum/config"]) == 64
-    assert "checksum/tls" not in template["metadata"]["annotations"]
+    # the CA component's checksum: the pods roll when certificates are re-issued
+    assert template["metadata"]["annotations"]["checksum/tls"] == result.outputs["tlsChecksum"]
 
     pod = template["spec"]
     assert pod.get("schedulerName") == ("volcano" if scheduler == "volcano" else None)
@@ -369,7 +370,7 @@ def test_volumes_model_data_shm_tls(run_stack):
     assert volumes["writable-data"]["emptyDir"] == {"sizeLimit": "20Gi"}
     assert volumes["dshm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "8Gi"}
     assert volumes["tls"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "16Mi"}
-    assert "server-ca" not in volumes  # no CA wired yet: the seed's image-baked CA
+    assert volumes["server-ca"]["secret"]["secretName"] == "mindie-tls-server-ca"  # from the CA component
     mounts = {m["mountPath"]: m for m in container(d)["volumeMounts"]}
     assert mounts["/mnt/mindie-service/ms/model"]["readOnly"] is True
     assert mounts["/dev/shm"]["name"] == "dshm"
@@ -409,7 +410,7 @@ def test_tls_off_has_no_certificate_volumes(run_stack):
 
 
 def test_ca_secret_and_tls_checksum(tmp_path: Path):
-    """The contract's server_ca_secret / tls_checksum, as compose will pass them once the CA lands."""
+    """The component on its own honours the contract's server_ca_secret / tls_checksum inputs."""
     (tmp_path / "__main__.py").write_text(
         "import pulumi\n"
         "from components.server import ServerGroup, ServerGroupArgs\n"
