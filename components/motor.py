@@ -23,6 +23,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
@@ -40,7 +41,18 @@ SECURITY_DIR = "/mnt/mindie/security"
 COORDINATOR_JSON = f"{CONFIG_DIR}/ms_coordinator.json"
 CONTROLLER_JSON = f"{CONFIG_DIR}/ms_controller.json"
 RANKTABLE_DIR = "/mnt/mindie/ranktable"
-"""Writable directory of the global rank table the controller reads (and rewrites)."""
+"""Writable directory of the global rank table (the writer sidecar writes it, the controller reads it)."""
+RANKTABLE_FILE = f"{RANKTABLE_DIR}/global_ranktable.json"
+WRITER_DIR = "/mnt/mindie/ranktable-writer"
+"""The writer sidecar's program, its writer.json and the declared server_list.json (read-only)."""
+TOKEN_DIR = "/var/run/secrets/mindie/serviceaccount"
+"""The writer's projected API credentials (token, ca.crt, namespace); mounted in the sidecar only."""
+WRITER_CONTAINER = "ranktable-writer"
+WRITER_SCRIPT = (Path(__file__).parent / "scripts" / "ranktable_writer.py").read_text(encoding="utf-8")
+"""The sidecar's program (stdlib only), shipped in a ConfigMap; tests import the same file."""
+RBAC_GROUP = "rbac.authorization.k8s.io"
+POD_READER_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (("", "pods", ("get", "list", "watch")),)
+"""The writer's whole permission: read pods, in the stack's namespace (a Role, never a ClusterRole)."""
 
 SERVER_LIST_KEYS = (
     "group",
@@ -339,6 +351,21 @@ def server_list(servers: list[Mapping[str, Any]], namespace: str) -> dict[str, A
     return {"deploy_mode": DEPLOY_MODE, "server_count": sum(g["replicas"] for g in groups), "groups": groups}
 
 
+def writer_config(
+    namespace: str, coordinator_selector: Mapping[str, str], refresh_seconds: int
+) -> dict[str, Any]:
+    """writer.json: what the rank-table writer sidecar needs besides server_list.json and its token."""
+    return {
+        "namespace": namespace,
+        "coordinator_selector": dict(sorted(coordinator_selector.items())),
+        "server_list_path": f"{WRITER_DIR}/server_list.json",
+        "output_path": RANKTABLE_FILE,
+        "refresh_seconds": refresh_seconds,
+        "token_path": f"{TOKEN_DIR}/token",
+        "ca_path": f"{TOKEN_DIR}/ca.crt",
+    }
+
+
 def dump(data: Any) -> str:
     """Canonical JSON (sorted keys, stable), the content of a ConfigMap key."""
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -452,6 +479,57 @@ class Motor(pulumi.ComponentResource):
             "server-list", controller_labels, {"server_list.json": server_list_json}
         )
 
+        # --- the rank-table writer: identity, permission, program ----------
+        writer = motor.controller.ranktable_writer
+        writer_json = pulumi.Output.from_input(args.namespace).apply(
+            lambda ns: dump(
+                writer_config(ns, selector_labels(coordinator_name, args.instance), writer.refresh_seconds)
+            )
+        )
+        self.writer_config = config_map(
+            "ranktable-writer",
+            controller_labels,
+            {"ranktable_writer.py": WRITER_SCRIPT, "writer.json": writer_json},
+        )
+        # A dedicated identity: the namespace's `default` account stays without any grant.
+        self.service_account = k8s.core.v1.ServiceAccount(
+            controller_name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=controller_name, namespace=args.namespace, labels=controller_labels
+            ),
+            # Nothing mounts its token implicitly; the writer sidecar projects one explicitly.
+            automount_service_account_token=False,
+            opts=child,
+        )
+        self.pod_reader = k8s.rbac.v1.Role(
+            f"{name}-controller-pod-reader",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{controller_name}-pod-reader", namespace=args.namespace, labels=controller_labels
+            ),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(api_groups=[group], resources=[resource], verbs=list(verbs))
+                for group, resource, verbs in POD_READER_RULES
+            ],
+            opts=child,
+        )
+        self.pod_reader_binding = k8s.rbac.v1.RoleBinding(
+            f"{name}-controller-pod-reader-bind",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{controller_name}-pod-reader", namespace=args.namespace, labels=controller_labels
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(
+                    kind="ServiceAccount",
+                    name=self.service_account.metadata.name,
+                    namespace=args.namespace,
+                )
+            ],
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                kind="Role", name=self.pod_reader.metadata.name, api_group=RBAC_GROUP
+            ),
+            opts=child,
+        )
+
         # --- the controller's fault-recovery state --------------------------
         self.state = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-controller-status",
@@ -471,7 +549,9 @@ class Motor(pulumi.ComponentResource):
         # --- pods ------------------------------------------------------------
         common = _Common(args, tls)
         coordinator_checksum = checksum(coordinator_json, probe_json)
-        controller_checksum = server_list_json.apply(lambda s: checksum(controller_json, probe_json, s))
+        controller_checksum = pulumi.Output.all(server_list_json, writer_json).apply(
+            lambda a: checksum(controller_json, probe_json, a[0], WRITER_SCRIPT, a[1])
+        )
         c = motor.coordinator
         ports = c.ports
         coordinator_probes = {
@@ -558,6 +638,80 @@ class Motor(pulumi.ComponentResource):
         )
 
         ctl = motor.controller
+        writer_container = k8s.core.v1.ContainerArgs(
+            name=WRITER_CONTAINER,
+            image=writer.image or motor.image_of(ctl),
+            image_pull_policy=motor.image_pull_policy.value,
+            command=["python3", f"{WRITER_DIR}/ranktable_writer.py", f"{WRITER_DIR}/writer.json"],
+            env=[
+                k8s.core.v1.EnvVarArgs(
+                    name=var,
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=path)
+                    ),
+                )
+                for var, path in (("POD_IP", "status.podIP"), ("NODE_IP", "status.hostIP"))
+            ]
+            + [
+                k8s.core.v1.EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1"),
+                k8s.core.v1.EnvVarArgs(name="PYTHONUNBUFFERED", value="1"),
+                # Python's logging names: WARNING for MindIE's WARN.
+                k8s.core.v1.EnvVarArgs(
+                    name="LOG_LEVEL",
+                    value="WARNING" if motor.log_level.value == "WARN" else motor.log_level.value,
+                ),
+            ],
+            resources=_resources(writer.resources),
+            # Same UID/GID as the controller (MindIE checks the owner of the files it reads);
+            # the writer never needs a writable root, whatever the controller's escape hatch says.
+            security_context=common.container_security(read_only_root=True),
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="ranktable-writer", mount_path=WRITER_DIR, read_only=True),
+                k8s.core.v1.VolumeMountArgs(name="ranktable", mount_path=RANKTABLE_DIR),
+                k8s.core.v1.VolumeMountArgs(name="kube-api-access", mount_path=TOKEN_DIR, read_only=True),
+            ],
+        )
+        writer_volumes = [
+            k8s.core.v1.VolumeArgs(
+                name="ranktable-writer",
+                projected=k8s.core.v1.ProjectedVolumeSourceArgs(
+                    default_mode=0o440,
+                    sources=[
+                        k8s.core.v1.VolumeProjectionArgs(
+                            config_map=k8s.core.v1.ConfigMapProjectionArgs(
+                                name=cm.metadata.name, items=[k8s.core.v1.KeyToPathArgs(key=key, path=key)]
+                            )
+                        )
+                        for cm, key in (
+                            (self.writer_config, "ranktable_writer.py"),
+                            (self.writer_config, "writer.json"),
+                            (self.server_list_config, "server_list.json"),
+                        )
+                    ],
+                ),
+            ),
+            # What automountServiceAccountToken would mount, but explicit, bounded in lifetime,
+            # and mounted by the writer container only: the controller never sees a token.
+            k8s.core.v1.VolumeArgs(
+                name="kube-api-access",
+                projected=k8s.core.v1.ProjectedVolumeSourceArgs(
+                    default_mode=0o440,
+                    sources=[
+                        k8s.core.v1.VolumeProjectionArgs(
+                            service_account_token=k8s.core.v1.ServiceAccountTokenProjectionArgs(
+                                path="token", expiration_seconds=writer.token_expiration_seconds
+                            )
+                        ),
+                        k8s.core.v1.VolumeProjectionArgs(
+                            config_map=k8s.core.v1.ConfigMapProjectionArgs(
+                                name="kube-root-ca.crt",
+                                items=[k8s.core.v1.KeyToPathArgs(key="ca.crt", path="ca.crt")],
+                            )
+                        ),
+                    ],
+                ),
+            ),
+        ]
         self.controller = k8s.apps.v1.Deployment(
             controller_name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -578,6 +732,8 @@ class Motor(pulumi.ComponentResource):
                     ),
                     spec=common.pod_spec(
                         node_selector=ctl.node_selector,
+                        service_account=self.service_account.metadata.name,
+                        sidecars=[writer_container],
                         container=k8s.core.v1.ContainerArgs(
                             name="controller",
                             image=motor.image_of(ctl),
@@ -587,7 +743,7 @@ class Motor(pulumi.ComponentResource):
                             env=common.env(
                                 {
                                     "MINDIE_MS_CONTROLLER_CONFIG_FILE_PATH": CONTROLLER_JSON,
-                                    "GLOBAL_RANK_TABLE_FILE_PATH": f"{RANKTABLE_DIR}/global_ranktable.json",
+                                    "GLOBAL_RANK_TABLE_FILE_PATH": RANKTABLE_FILE,
                                 }
                             ),
                             ports=[
@@ -631,7 +787,8 @@ class Motor(pulumi.ComponentResource):
                                 k8s.core.v1.VolumeArgs(
                                     name="ranktable",
                                     empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"),
-                                )
+                                ),
+                                *writer_volumes,
                             ],
                         ),
                     ),
@@ -753,24 +910,31 @@ class _Common:
             found["checksum/tls"] = self.args.tls_checksum
         return found
 
-    def container_security(self) -> k8s.core.v1.SecurityContextArgs:
+    def container_security(self, read_only_root: Optional[bool] = None) -> k8s.core.v1.SecurityContextArgs:
         return k8s.core.v1.SecurityContextArgs(
             allow_privilege_escalation=False,
             privileged=False,
             capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            read_only_root_filesystem=self.motor.read_only_root_filesystem,
+            read_only_root_filesystem=(
+                self.motor.read_only_root_filesystem if read_only_root is None else read_only_root
+            ),
             run_as_non_root=True,
             run_as_user=self.motor.run_as_user,
             run_as_group=self.motor.run_as_group,
             seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
         )
 
-    def pod_spec(self, *, node_selector, container, volumes) -> k8s.core.v1.PodSpecArgs:
+    def pod_spec(
+        self, *, node_selector, container, volumes, service_account=None, sidecars=()
+    ) -> k8s.core.v1.PodSpecArgs:
         return k8s.core.v1.PodSpecArgs(
             # Service links would inject <SERVICE>_PORT=tcp://... for every Service of the
             # namespace; MindIE reads MINDIE_MS_COORDINATOR_PORT (the seed's pitfall). Off.
             enable_service_links=False,
-            automount_service_account_token=False,  # neither talks to the Kubernetes API
+            # Neither MindIE program talks to the Kubernetes API. The controller pod's rank-table
+            # writer does, through a token volume it alone mounts (see the Motor component).
+            automount_service_account_token=False,
+            service_account_name=service_account,
             node_selector=dict(node_selector) or None,
             security_context=k8s.core.v1.PodSecurityContextArgs(
                 run_as_non_root=True,
@@ -779,7 +943,7 @@ class _Common:
                 fs_group=self.motor.run_as_group,
                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
-            containers=[container],
+            containers=[container, *sidecars],
             volumes=volumes,
         )
 

@@ -569,21 +569,54 @@ def workload_read_only_root(props: Any, ctx: ResourceContext) -> list[str]:
     ]
 
 
+def token_volumes(spec: Any) -> list[str]:
+    """Names of the pod's volumes that project a service-account token (an API credential)."""
+    return [
+        str(get(v, "name", default="?"))
+        for v in seq(get(spec, "volumes"))
+        if any(get(src, "serviceAccountToken") is not None for src in seq(get(v, "projected", "sources")))
+    ]
+
+
 @rule("workload-service-account-token", "workload-security",
       "Pods set automountServiceAccountToken: false unless their component talks to the Kubernetes API "
-      "with its service account (config `apiClientComponents`).",
+      "with its service account (config `apiClientComponents`). A projected service-account token volume "
+      "is an API credential too: only components and containers listed in `tokenProjections` "
+      "(component -> container names) may mount one, and only under a dedicated ServiceAccount.",
       "Set automountServiceAccountToken: false in the pod spec (the ms-server authenticates with its "
-      "kubeclient certificate, not a token).",
+      "kubeclient certificate, not a token). A sidecar that reads the API gets a projected token volume "
+      "mounted in that container only, a dedicated serviceAccountName, and an entry in `tokenProjections`.",
       types=WORKLOAD_KINDS, severity=Severity.MEDIUM,
-      config={"apiClientComponents": {"type": "array", "items": {"type": "string"}}})
+      config={"apiClientComponents": {"type": "array", "items": {"type": "string"}},
+              "tokenProjections": {"type": "object",
+                                   "additionalProperties": {"type": "array", "items": {"type": "string"}}}})
 def workload_service_account_token(props: Any, ctx: ResourceContext) -> list[str]:
     allowed = [str(x) for x in seq(get(ctx.config, "apiClientComponents"))]
-    if component(props) in allowed:
+    comp = component(props)
+    if comp in allowed:
         return []
-    value = get(pod_spec(props), "automountServiceAccountToken")
+    spec = pod_spec(props)
+    problems = []
+    value = get(spec, "automountServiceAccountToken")
     if value is not False:
-        return [f"automountServiceAccountToken is {fmt(value)} (Kubernetes mounts the token unless false)"]
-    return []
+        problems.append(
+            f"automountServiceAccountToken is {fmt(value)} (Kubernetes mounts the token unless false)")
+    tokens = token_volumes(spec)
+    if not tokens:
+        return problems
+    readers = [str(x) for x in seq(get(ctx.config, "tokenProjections", comp))]
+    if not readers:
+        problems.append(f"volume(s) {tokens} project a service-account token but component "
+                        f"{comp or '(none)'!r} is not listed in tokenProjections")
+    account = str(get(spec, "serviceAccountName", default="") or get(spec, "serviceAccount", default=""))
+    if account in ("", "default"):
+        problems.append(f"volume(s) {tokens} project a token of the namespace's default ServiceAccount; "
+                        "use a dedicated serviceAccountName")
+    for where, c in containers(spec):
+        mounted = [str(get(m, "name")) for m in seq(get(c, "volumeMounts")) if str(get(m, "name")) in tokens]
+        if mounted and readers and str(get(c, "name", default="?")) not in readers:
+            problems.append(f"{where}: mounts the token volume(s) {mounted}; only {readers} may")
+    return problems
 
 
 @rule("workload-resources", "workload-security",

@@ -200,6 +200,31 @@ class StateStorage(StrictModel):
     )
 
 
+def _writer_resources() -> Resources:
+    # A Python loop that lists pods every few seconds: a tenth of a core and 128 MiB are plenty.
+    return Resources(cpu_request=100, memory_request=128, cpu_limit=500, memory_limit=256)
+
+
+class RanktableWriter(StrictModel):
+    """The rank-table writer: a sidecar of the controller pod that fills the pod IPs in.
+
+    It lists the namespace's pods with its own projected service-account token
+    (RBAC: get/list/watch on pods, this namespace only) and writes
+    global_ranktable.json into the volume the controller reads (docs/motor.md).
+    """
+
+    image: Optional[Image] = Field(  # type: ignore[valid-type]
+        None, description="Image with python3 for the writer; unset: the controller's image."
+    )
+    refresh_seconds: IntRange(5, 600, "s") = Field(  # type: ignore[valid-type]
+        30, description="Longest time between two full pod listings (a pod change rewrites at once)."
+    )
+    token_expiration_seconds: IntRange(600, 86400, "s") = Field(  # type: ignore[valid-type]
+        3600, description="Lifetime of the projected service-account token (the kubelet rotates it)."
+    )
+    resources: Resources = Field(default_factory=_writer_resources)
+
+
 class Controller(StrictModel):
     """The Controller (ms_controller): cluster state, fault recovery."""
 
@@ -219,6 +244,7 @@ class Controller(StrictModel):
     )
     http_timeout_seconds: IntRange(1, 65535, "s") = Field(5, description="Controller HTTP timeout.")  # type: ignore[valid-type]
     http_retries: IntRange(0, 65535) = Field(3, description="Controller HTTP retries.")  # type: ignore[valid-type]
+    ranktable_writer: RanktableWriter = Field(default_factory=RanktableWriter)
 
 
 class Motor(StrictModel):

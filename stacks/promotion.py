@@ -157,6 +157,11 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "motor.controller.disappeared_server_waiting_seconds": (RELEASE, "fault-recovery behaviour"),
     "motor.controller.http_timeout_seconds": (RELEASE, "controller behaviour tested with the release"),
     "motor.controller.http_retries": (RELEASE, "controller behaviour tested with the release"),
+    "motor.controller.ranktable_writer.image": (RELEASE, "the rank-table writer's image (python3) override"),
+    "motor.controller.ranktable_writer.refresh_seconds": (ENVIRONMENT, "API load vs. freshness per cluster"),
+    "motor.controller.ranktable_writer.token_expiration_seconds": (
+        ENVIRONMENT, "the cluster's service-account token policy"),
+    "motor.controller.ranktable_writer.resources": (ENVIRONMENT, "capacity of the environment"),
     # mindie:servers (issue 5): mixes the release (image, engine knobs) and the environment (storage).
     "servers.image": (RELEASE, "the MindIE Server image (tag or digest) tested upstream"),
     "servers.imagePullPolicy": (ENVIRONMENT, "how the environment's nodes reach the registry"),

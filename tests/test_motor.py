@@ -37,8 +37,10 @@ def data(files: dict, name: str, key: str) -> dict:
 
 
 def container(files: dict, name: str) -> dict:
-    (only,) = files[name]["spec"]["template"]["spec"]["containers"]
-    return only
+    """The MindIE program's container (the first; the controller pod also runs the rank-table writer)."""
+    first, *sidecars = files[name]["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in sidecars] in ([], ["ranktable-writer"])
+    return first
 
 
 def probe_command(probe: dict) -> str:
