@@ -22,9 +22,10 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from stacks.fields import quantity_bytes
 from stacks.infer_server import InferServer, NpuType, Scheduler
 from stacks.rollout import RolloutPlan, kubernetes_fenceposts
-from stacks.servers import MS_ROOT, LimitPolicy, ModelSource, ServersSettings, ascend_home, quantity_bytes
+from stacks.servers import MS_ROOT, LimitPolicy, ModelSource, ServersSettings, ascend_home
 
 from .labels import selector_labels, standard_labels
 
