@@ -32,6 +32,7 @@ import pulumi_kubernetes as k8s
 from stacks.motor import DEPLOY_MODE, SCHEDULER_TYPE, Algorithm
 from stacks.motor import Motor as MotorSettings
 
+from .k8s_helpers import container_security_context, pod_security_context, state_claim
 from .labels import selector_labels, standard_labels
 
 CONFIG_DIR = "/mnt/mindie/conf"
@@ -531,19 +532,15 @@ class Motor(pulumi.ComponentResource):
         )
 
         # --- the controller's fault-recovery state --------------------------
-        self.state = k8s.core.v1.PersistentVolumeClaim(
+        self.state = state_claim(
             f"{name}-controller-status",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"{controller_name}-status", namespace=args.namespace, labels=controller_labels
-            ),
-            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                access_modes=["ReadWriteOnce"],
-                storage_class_name=motor.controller.state_storage.storage_class,
-                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                    requests={"storage": motor.controller.state_storage.size}
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+            claim_name=f"{controller_name}-status",
+            namespace=args.namespace,
+            labels=controller_labels,
+            storage_class=motor.controller.state_storage.storage_class,
+            size=motor.controller.state_storage.size,
+            parent=self,
+            protect=args.protect,
         )
 
         # --- pods ------------------------------------------------------------
@@ -911,17 +908,12 @@ class _Common:
         return found
 
     def container_security(self, read_only_root: Optional[bool] = None) -> k8s.core.v1.SecurityContextArgs:
-        return k8s.core.v1.SecurityContextArgs(
-            allow_privilege_escalation=False,
-            privileged=False,
-            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        return container_security_context(
+            run_as_user=self.motor.run_as_user,
+            run_as_group=self.motor.run_as_group,
             read_only_root_filesystem=(
                 self.motor.read_only_root_filesystem if read_only_root is None else read_only_root
             ),
-            run_as_non_root=True,
-            run_as_user=self.motor.run_as_user,
-            run_as_group=self.motor.run_as_group,
-            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
         )
 
     def pod_spec(
@@ -936,12 +928,10 @@ class _Common:
             automount_service_account_token=False,
             service_account_name=service_account,
             node_selector=dict(node_selector) or None,
-            security_context=k8s.core.v1.PodSecurityContextArgs(
-                run_as_non_root=True,
+            security_context=pod_security_context(
                 run_as_user=self.motor.run_as_user,
                 run_as_group=self.motor.run_as_group,
                 fs_group=self.motor.run_as_group,
-                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
             containers=[container, *sidecars],
             volumes=volumes,
