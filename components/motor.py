@@ -32,6 +32,7 @@ import pulumi_kubernetes as k8s
 from stacks.motor import DEPLOY_MODE, SCHEDULER_TYPE, Algorithm
 from stacks.motor import Motor as MotorSettings
 
+from .k8s_helpers import container_security_context, pod_security_context, state_claim
 from .labels import selector_labels, standard_labels
 
 CONFIG_DIR = "/mnt/mindie/conf"
@@ -531,19 +532,15 @@ class Motor(pulumi.ComponentResource):
         )
 
         # --- the controller's fault-recovery state --------------------------
-        self.state = k8s.core.v1.PersistentVolumeClaim(
+        self.state = state_claim(
             f"{name}-controller-status",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"{controller_name}-status", namespace=args.namespace, labels=controller_labels
-            ),
-            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                access_modes=["ReadWriteOnce"],
-                storage_class_name=motor.controller.state_storage.storage_class,
-                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                    requests={"storage": motor.controller.state_storage.size}
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+            claim_name=f"{controller_name}-status",
+            namespace=args.namespace,
+            labels=controller_labels,
+            storage_class=motor.controller.state_storage.storage_class,
+            size=motor.controller.state_storage.size,
+            parent=self,
+            protect=args.protect,
         )
 
         # --- pods ------------------------------------------------------------
@@ -555,13 +552,7 @@ class Motor(pulumi.ComponentResource):
         c = motor.coordinator
         ports = c.ports
         coordinator_probes = {
-            "startup_probe": common.probe(
-                ports.status,
-                "/v1/startup",
-                period=5,
-                timeout=10,
-                failures=math.ceil(c.startup_timeout_seconds / 5),
-            ),
+            "startup_probe": common.startup_probe(ports.status, c.startup_timeout_seconds),
             "readiness_probe": common.probe(ports.status, "/v1/readiness", period=5, timeout=10, failures=3),
         }
         if c.liveness_probe.enabled:
@@ -573,64 +564,36 @@ class Motor(pulumi.ComponentResource):
                 timeout=lp.timeout_seconds,
                 failures=lp.failure_threshold,
             )
-        self.coordinator = k8s.apps.v1.Deployment(
+        self.coordinator = common.deployment(
             coordinator_name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=coordinator_name, namespace=args.namespace, labels=coordinator_labels
-            ),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels=selector_labels(coordinator_name, args.instance)
-                ),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=coordinator_labels,
-                        annotations=common.annotations(coordinator_checksum),
+            labels=coordinator_labels,
+            config_checksum=coordinator_checksum,
+            pod_spec=common.pod_spec(
+                node_selector=c.node_selector,
+                container=common.program_container(
+                    "coordinator",
+                    c,
+                    # boot.sh: cd $MIES_INSTALL_PATH; ./bin/ms_coordinator $POD_IP 1025 $POD_IP 1026
+                    program=f'./bin/ms_coordinator "$POD_IP" {ports.predict} "$POD_IP" {ports.manage}',
+                    env={"MINDIE_MS_COORDINATOR_CONFIG_FILE_PATH": COORDINATOR_JSON},
+                    ports=(
+                        ("predict", ports.predict),
+                        ("manage", ports.manage),
+                        ("alarm", ports.alarm),
+                        ("external", ports.external),
+                        ("status", ports.status),
                     ),
-                    spec=common.pod_spec(
-                        node_selector=c.node_selector,
-                        container=k8s.core.v1.ContainerArgs(
-                            name="coordinator",
-                            image=motor.image_of(c),
-                            image_pull_policy=motor.image_pull_policy.value,
-                            command=["/bin/bash", "-c"],
-                            # boot.sh: cd $MIES_INSTALL_PATH; ./bin/ms_coordinator $POD_IP 1025 $POD_IP 1026
-                            args=[
-                                common.start(
-                                    f'./bin/ms_coordinator "$POD_IP" {ports.predict} "$POD_IP" {ports.manage}'
-                                )
-                            ],
-                            env=common.env(
-                                {
-                                    "MINDIE_MS_COORDINATOR_CONFIG_FILE_PATH": COORDINATOR_JSON,
-                                }
-                            ),
-                            ports=[
-                                k8s.core.v1.ContainerPortArgs(name=n, container_port=p, protocol="TCP")
-                                for n, p in (
-                                    ("predict", ports.predict),
-                                    ("manage", ports.manage),
-                                    ("alarm", ports.alarm),
-                                    ("external", ports.external),
-                                    ("status", ports.status),
-                                )
-                            ],
-                            resources=_resources(c.resources),
-                            security_context=common.container_security(),
-                            volume_mounts=common.mounts(logs=("logs", f"{mies}/logs")),
-                            **coordinator_probes,
-                        ),
-                        volumes=common.volumes(
-                            config=[
-                                (self.coordinator_config, "ms_coordinator.json"),
-                                (self.http_client_ctl_config, "http_client_ctl.json"),
-                            ],
-                            own_identity="coordinator",
-                            logs=k8s.core.v1.VolumeArgs(
-                                name="logs", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="2Gi")
-                            ),
-                        ),
+                    volume_mounts=common.mounts(logs=("logs", f"{mies}/logs")),
+                    **coordinator_probes,
+                ),
+                volumes=common.volumes(
+                    config=[
+                        (self.coordinator_config, "ms_coordinator.json"),
+                        (self.http_client_ctl_config, "http_client_ctl.json"),
+                    ],
+                    own_identity="coordinator",
+                    logs=k8s.core.v1.VolumeArgs(
+                        name="logs", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="2Gi")
                     ),
                 ),
             ),
@@ -712,86 +675,53 @@ class Motor(pulumi.ComponentResource):
                 ),
             ),
         ]
-        self.controller = k8s.apps.v1.Deployment(
+        self.controller = common.deployment(
             controller_name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=controller_name, namespace=args.namespace, labels=controller_labels
-            ),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=1,
-                # One controller at a time: two would both write the recovery state, and a
-                # ReadWriteOnce claim cannot follow a surge pod to another node.
-                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
-                selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels=selector_labels(controller_name, args.instance)
+            labels=controller_labels,
+            config_checksum=controller_checksum,
+            # One controller at a time: two would both write the recovery state, and a
+            # ReadWriteOnce claim cannot follow a surge pod to another node.
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+            pod_spec=common.pod_spec(
+                node_selector=ctl.node_selector,
+                service_account=self.service_account.metadata.name,
+                sidecars=[writer_container],
+                container=common.program_container(
+                    "controller",
+                    ctl,
+                    program="./bin/ms_controller",
+                    env={
+                        "MINDIE_MS_CONTROLLER_CONFIG_FILE_PATH": CONTROLLER_JSON,
+                        "GLOBAL_RANK_TABLE_FILE_PATH": RANKTABLE_FILE,
+                    },
+                    ports=(("http", ctl.port),),
+                    volume_mounts=common.mounts(
+                        logs=("status-data", f"{mies}/logs"),
+                        extra=[k8s.core.v1.VolumeMountArgs(name="ranktable", mount_path=RANKTABLE_DIR)],
+                    ),
+                    startup_probe=common.startup_probe(ctl.port, ctl.startup_timeout_seconds),
+                    liveness_probe=common.probe(ctl.port, "/v1/health", period=10, timeout=10, failures=3),
                 ),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=controller_labels,
-                        annotations=common.annotations(controller_checksum),
-                    ),
-                    spec=common.pod_spec(
-                        node_selector=ctl.node_selector,
-                        service_account=self.service_account.metadata.name,
-                        sidecars=[writer_container],
-                        container=k8s.core.v1.ContainerArgs(
-                            name="controller",
-                            image=motor.image_of(ctl),
-                            image_pull_policy=motor.image_pull_policy.value,
-                            command=["/bin/bash", "-c"],
-                            args=[common.start("./bin/ms_controller")],
-                            env=common.env(
-                                {
-                                    "MINDIE_MS_CONTROLLER_CONFIG_FILE_PATH": CONTROLLER_JSON,
-                                    "GLOBAL_RANK_TABLE_FILE_PATH": RANKTABLE_FILE,
-                                }
-                            ),
-                            ports=[
-                                k8s.core.v1.ContainerPortArgs(
-                                    name="http", container_port=ctl.port, protocol="TCP"
-                                )
-                            ],
-                            resources=_resources(ctl.resources),
-                            security_context=common.container_security(),
-                            volume_mounts=common.mounts(
-                                logs=("status-data", f"{mies}/logs"),
-                                extra=[
-                                    k8s.core.v1.VolumeMountArgs(name="ranktable", mount_path=RANKTABLE_DIR)
-                                ],
-                            ),
-                            startup_probe=common.probe(
-                                ctl.port,
-                                "/v1/startup",
-                                period=5,
-                                timeout=10,
-                                failures=math.ceil(ctl.startup_timeout_seconds / 5),
-                            ),
-                            liveness_probe=common.probe(
-                                ctl.port, "/v1/health", period=10, timeout=10, failures=3
-                            ),
-                        ),
-                        volumes=common.volumes(
-                            config=[
-                                (self.controller_config, "ms_controller.json"),
-                                (self.http_client_ctl_config, "http_client_ctl.json"),
-                                (self.server_list_config, "server_list.json"),
-                            ],
-                            own_identity="controller",
-                            logs=k8s.core.v1.VolumeArgs(
-                                name="status-data",
-                                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                                    claim_name=self.state.metadata.name
-                                ),
-                            ),
-                            extra=[
-                                k8s.core.v1.VolumeArgs(
-                                    name="ranktable",
-                                    empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"),
-                                ),
-                                *writer_volumes,
-                            ],
+                volumes=common.volumes(
+                    config=[
+                        (self.controller_config, "ms_controller.json"),
+                        (self.http_client_ctl_config, "http_client_ctl.json"),
+                        (self.server_list_config, "server_list.json"),
+                    ],
+                    own_identity="controller",
+                    logs=k8s.core.v1.VolumeArgs(
+                        name="status-data",
+                        persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                            claim_name=self.state.metadata.name
                         ),
                     ),
+                    extra=[
+                        k8s.core.v1.VolumeArgs(
+                            name="ranktable",
+                            empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"),
+                        ),
+                        *writer_volumes,
+                    ],
                 ),
             ),
             opts=child,
@@ -910,18 +840,59 @@ class _Common:
             found["checksum/tls"] = self.args.tls_checksum
         return found
 
+    def startup_probe(self, port: int, timeout_seconds: int) -> k8s.core.v1.ProbeArgs:
+        """Every 5 s for `timeout_seconds` (the program's startup_timeout), 10 s per try."""
+        return self.probe(port, "/v1/startup", period=5, timeout=10, failures=math.ceil(timeout_seconds / 5))
+
+    def deployment(
+        self, name: str, *, labels, config_checksum, pod_spec, opts, strategy=None
+    ) -> k8s.apps.v1.Deployment:
+        """A one-replica Deployment `name` whose pods roll when `config_checksum` (or TLS) changes."""
+        return k8s.apps.v1.Deployment(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self.args.namespace, labels=labels),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                strategy=strategy,
+                selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels=selector_labels(name, self.args.instance)
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels, annotations=self.annotations(config_checksum)
+                    ),
+                    spec=pod_spec,
+                ),
+            ),
+            opts=opts,
+        )
+
+    def program_container(
+        self, name: str, program_settings, *, program: str, env: Mapping[str, str], ports, volume_mounts,
+        **probes,
+    ) -> k8s.core.v1.ContainerArgs:
+        """The container of one MindIE Motor program (`program`, run from boot.sh's start)."""
+        return k8s.core.v1.ContainerArgs(
+            name=name,
+            image=self.motor.image_of(program_settings),
+            image_pull_policy=self.motor.image_pull_policy.value,
+            command=["/bin/bash", "-c"],
+            args=[self.start(program)],
+            env=self.env(env),
+            ports=[k8s.core.v1.ContainerPortArgs(name=n, container_port=p, protocol="TCP") for n, p in ports],
+            resources=_resources(program_settings.resources),
+            security_context=self.container_security(),
+            volume_mounts=volume_mounts,
+            **probes,
+        )
+
     def container_security(self, read_only_root: Optional[bool] = None) -> k8s.core.v1.SecurityContextArgs:
-        return k8s.core.v1.SecurityContextArgs(
-            allow_privilege_escalation=False,
-            privileged=False,
-            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        return container_security_context(
+            run_as_user=self.motor.run_as_user,
+            run_as_group=self.motor.run_as_group,
             read_only_root_filesystem=(
                 self.motor.read_only_root_filesystem if read_only_root is None else read_only_root
             ),
-            run_as_non_root=True,
-            run_as_user=self.motor.run_as_user,
-            run_as_group=self.motor.run_as_group,
-            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
         )
 
     def pod_spec(
@@ -936,12 +907,10 @@ class _Common:
             automount_service_account_token=False,
             service_account_name=service_account,
             node_selector=dict(node_selector) or None,
-            security_context=k8s.core.v1.PodSecurityContextArgs(
-                run_as_non_root=True,
+            security_context=pod_security_context(
                 run_as_user=self.motor.run_as_user,
                 run_as_group=self.motor.run_as_group,
                 fs_group=self.motor.run_as_group,
-                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
             containers=[container, *sidecars],
             volumes=volumes,

@@ -30,6 +30,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .k8s_helpers import container_security_context, pod_security_context, state_claim
 from .labels import selector_labels, standard_labels
 
 COMPONENT = "ms-server"
@@ -297,36 +298,23 @@ class MsServer(pulumi.ComponentResource):
         if not args.host_path:
             # status.json must survive pod restarts and `pulumi up`: a claim with a fixed name that
             # Pulumi only replaces on a spec change, protected (and retained on delete) in prod.
-            self.pvc = k8s.core.v1.PersistentVolumeClaim(
+            self.pvc = state_claim(
                 f"{name}-status",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=f"{DEPLOYMENT_NAME}-status", namespace=args.namespace, labels=labels
-                ),
-                spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                    access_modes=["ReadWriteOnce"],
-                    storage_class_name=args.storage_class,
-                    resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                        requests={"storage": args.storage_size}
-                    ),
-                ),
-                opts=pulumi.ResourceOptions(
-                    parent=self, protect=args.protect, retain_on_delete=args.protect
-                ),
+                claim_name=f"{DEPLOYMENT_NAME}-status",
+                namespace=args.namespace,
+                labels=labels,
+                storage_class=args.storage_class,
+                size=args.storage_size,
+                parent=self,
+                protect=args.protect,
             )
 
         volumes, main_mounts, init_mounts = self._volumes(
             args, identities, secrets_from_ca, self.config_map.metadata.name,
             self.pvc.metadata.name if self.pvc else None,
         )
-        security = k8s.core.v1.SecurityContextArgs(
-            run_as_user=args.uid,
-            run_as_group=args.gid,
-            run_as_non_root=True,
-            allow_privilege_escalation=False,
-            privileged=False,
-            read_only_root_filesystem=True,
-            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        security = container_security_context(
+            run_as_user=args.uid, run_as_group=args.gid, read_only_root_filesystem=True
         )
         annotations: dict[str, pulumi.Input[str]] = {"checksum/config": self.config_checksum}
         if args.tls_checksum is not None and secrets_from_ca:
@@ -390,15 +378,13 @@ class MsServer(pulumi.ComponentResource):
                             k8s.core.v1.TolerationArgs(key=key, operator="Exists", effect="NoSchedule")
                             for key in CONTROL_PLANE_TAINTS
                         ],
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
+                        security_context=pod_security_context(
                             run_as_user=args.uid,
                             run_as_group=args.gid,
                             # Group ownership of the volumes, so the UID can read Secret/ConfigMap
                             # files and write the PVC; OnRootMismatch avoids a recursive chown per start.
                             fs_group=args.gid,
                             fs_group_change_policy="OnRootMismatch",
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                         ),
                         image_pull_secrets=(
                             [k8s.core.v1.LocalObjectReferenceArgs(name=args.pull_secret)]

@@ -22,10 +22,12 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from stacks.fields import quantity_bytes
 from stacks.infer_server import InferServer, NpuType, Scheduler
 from stacks.rollout import RolloutPlan, kubernetes_fenceposts
-from stacks.servers import MS_ROOT, LimitPolicy, ModelSource, ServersSettings, ascend_home, quantity_bytes
+from stacks.servers import MS_ROOT, LimitPolicy, ModelSource, ServersSettings, ascend_home
 
+from .k8s_helpers import container_security_context, pod_security_context
 from .labels import selector_labels, standard_labels
 
 APP_NAME = "mindie-server"
@@ -632,15 +634,13 @@ class ServerGroup(pulumi.ComponentResource):
             # Service links would put <SERVICE>_PORT variables into the server's environment.
             enable_service_links=False,
             termination_grace_period_seconds=server.termination_grace_period_seconds,
-            security_context=k8s.core.v1.PodSecurityContextArgs(
-                run_as_non_root=True,
+            security_context=pod_security_context(
                 run_as_user=sec.run_as_user,
                 run_as_group=sec.run_as_group,
                 fs_group=sec.fs_group,
                 # Only re-own a volume whose root does not match: a model PVC is not walked every start.
                 fs_group_change_policy="OnRootMismatch",
                 supplemental_groups=sec.supplemental_groups or None,
-                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
             containers=[
                 k8s.core.v1.ContainerArgs(
@@ -666,15 +666,10 @@ class ServerGroup(pulumi.ComponentResource):
                             exec_=k8s.core.v1.ExecActionArgs(command=pre_stop_command(server))
                         )
                     ),
-                    security_context=k8s.core.v1.SecurityContextArgs(
-                        run_as_non_root=True,
+                    security_context=container_security_context(
                         run_as_user=sec.run_as_user,
                         run_as_group=sec.run_as_group,
-                        allow_privilege_escalation=False,
-                        privileged=False,
                         read_only_root_filesystem=sec.read_only_root_filesystem,
-                        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                     ),
                     volume_mounts=mounts,
                 )

@@ -20,17 +20,25 @@ def _label(r: Resource) -> str:
     return f"{r.name}<br/><small>{r.type}</small>"
 
 
+def _edges(result: RunResult, *, child: str, depends: str) -> list[str]:
+    """One line per parent -> child edge and per "depends on" edge between known resources,
+    in resource order; `child` and `depends` are format strings over `src` and `dst` ids."""
+    known = {r.urn for r in result.resources}
+    lines = []
+    for r in result.resources:
+        if r.parent in known:
+            lines.append(child.format(src=_id(r.parent), dst=_id(r.urn)))
+        for dep in r.dependencies:
+            if dep in known:
+                lines.append(depends.format(src=_id(r.urn), dst=_id(dep)))
+    return lines
+
+
 def mermaid(result: RunResult) -> str:
     lines = ["graph TD"]
     for r in result.resources:
         lines.append(f'    {_id(r.urn)}["{_label(r)}"]')
-    known = {r.urn for r in result.resources}
-    for r in result.resources:
-        if r.parent in known:
-            lines.append(f"    {_id(r.parent)} --> {_id(r.urn)}")
-        for dep in r.dependencies:
-            if dep in known:
-                lines.append(f"    {_id(r.urn)} -.-> {_id(dep)}")
+    lines += _edges(result, child="    {src} --> {dst}", depends="    {src} -.-> {dst}")
     return "\n".join(lines) + "\n"
 
 
@@ -39,13 +47,7 @@ def dot(result: RunResult) -> str:
     for r in result.resources:
         shape = "box" if r.custom else "box3d"
         lines.append(f'    {_id(r.urn)} [label="{r.name}\\n{r.type}", shape={shape}];')
-    known = {r.urn for r in result.resources}
-    for r in result.resources:
-        if r.parent in known:
-            lines.append(f"    {_id(r.parent)} -> {_id(r.urn)};")
-        for dep in r.dependencies:
-            if dep in known:
-                lines.append(f"    {_id(r.urn)} -> {_id(dep)} [style=dashed];")
+    lines += _edges(result, child="    {src} -> {dst};", depends="    {src} -> {dst} [style=dashed];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -71,7 +73,7 @@ def components(result: RunResult) -> str:
                 edges.add((src, dst))
     lines = ["graph LR"]
     for c in comps:
-        lines.append(f'    {_id(c.urn)}["{c.name}<br/><small>{c.type}</small>"]')
+        lines.append(f'    {_id(c.urn)}["{_label(c)}"]')
     for c in comps:
         if c.parent in by_urn:
             lines.append(f"    {_id(c.parent)} --> {_id(c.urn)}")

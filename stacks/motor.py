@@ -13,13 +13,12 @@ unless `enabled: true` asks for an in-cluster Coordinator (ClusterIP).
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated, Optional
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
-from .fields import AbsolutePath, IntRange, Port, StrictBool, StrictStr
+from .fields import AbsolutePath, IntRange, Pattern, Port, StorageSize, StrictBool, StrictStr
 from .infer_server import StrictModel
 
 DEPLOY_MODE = "single_node"
@@ -49,33 +48,17 @@ class LogLevel(StrEnum):
     CRITICAL = "CRITICAL"
 
 
-_QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
-
-
-def _check_quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
-        raise ValueError('must be a storage size like "1Gi" (a positive integer with Mi, Gi or Ti)')
-    return value
-
-
-StorageSize = Annotated[StrictStr, AfterValidator(_check_quantity)]
-
-_IMAGE = re.compile(
-    r"^[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[0-9a-f]{64})?$"
-    r"|^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$"
-)
-
-
-def _check_image(value: str) -> str:
+def _tag_or_digest(value: str) -> bool:
     last = value.rsplit("/", 1)[-1]
-    if not _IMAGE.match(value) or (":" not in last and "@" not in last):
-        raise ValueError(
-            'must be an image reference with an explicit tag or digest, e.g. "mindie:2.0.RC1-800I-A2"'
-        )
-    return value
+    return ":" in last or "@" in last
 
 
-Image = Annotated[StrictStr, AfterValidator(_check_image)]
+Image = Pattern(
+    r"^[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[0-9a-f]{64})?$"
+    r"|^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$",
+    'must be an image reference with an explicit tag or digest, e.g. "mindie:2.0.RC1-800I-A2"',
+    also=_tag_or_digest,
+)
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 

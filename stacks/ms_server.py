@@ -10,14 +10,24 @@ names the field, the value and what is allowed.
 from __future__ import annotations
 
 import ipaddress
-import re
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .fields import AbsolutePath, IntRange, Port, StrictBool, StrictStr
+from .fields import (
+    AbsolutePath,
+    Cpu,
+    Digest,
+    IntRange,
+    Memory,
+    Pattern,
+    Port,
+    StrictBool,
+    StrictStr,
+    cpu_millicores,
+    memory_bytes,
+)
 from .infer_server import StrictModel
 
 # --- small validated types ----------------------------------------------------------------------
@@ -39,21 +49,20 @@ def _check_id(value: int) -> int:
 NonRootId = Annotated[int, Field(strict=True, json_schema_extra={"minimum": 1, "maximum": MAX_ID}),
                       AfterValidator(_check_id)]
 
-_LINUX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-
-
-def _check_linux_name(value: str) -> str:
-    if not _LINUX_NAME.match(value):
-        raise ValueError(
-            "must be a portable Linux user/group name: 1-32 characters, lower-case letters, digits, "
-            "'_' or '-', not starting with a digit or '-'"
-        )
+def _not_root(value: str) -> str:
     if value == "root":
         raise ValueError("must not be root: the ms-server runs as a dedicated user")
     return value
 
 
-LinuxName = Annotated[StrictStr, AfterValidator(_check_linux_name)]
+LinuxName = Annotated[
+    Pattern(
+        r"^[a-z_][a-z0-9_-]{0,31}$",
+        "must be a portable Linux user/group name: 1-32 characters, lower-case letters, digits, "
+        "'_' or '-', not starting with a digit or '-'",
+    ),
+    AfterValidator(_not_root),
+]
 
 
 def _check_ip(value: str) -> str:
@@ -66,60 +75,11 @@ def _check_ip(value: str) -> str:
 
 IpAddress = Annotated[StrictStr, AfterValidator(_check_ip)]
 
-_MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_CPU = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m)?$")
-_MEMORY_FACTOR = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-                  "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-
-
-def memory_bytes(value: str) -> Decimal:
-    """'512Mi' -> bytes (the value has passed `Memory` validation)."""
-    number, suffix = _MEMORY.match(value).groups()  # type: ignore[union-attr]
-    return Decimal(number) * _MEMORY_FACTOR[suffix]
-
-
-def cpu_millicores(value: str) -> Decimal:
-    """'4' or '4000m' -> millicores (the value has passed `Cpu` validation)."""
-    number, milli = _CPU.match(value).groups()  # type: ignore[union-attr]
-    return Decimal(number) if milli else Decimal(number) * 1000
-
-
-def _check_memory(value: str) -> str:
-    if not _MEMORY.match(value) or memory_bytes(value) <= 0:
-        raise ValueError('must be a positive Kubernetes memory quantity, e.g. "512Mi" or "1Gi"')
-    return value
-
-
-def _check_cpu(value: str) -> str:
-    if not _CPU.match(value) or cpu_millicores(value) <= 0:
-        raise ValueError('must be a positive Kubernetes CPU quantity, e.g. "4", "4000m" or "0.5"')
-    return value
-
-
-Memory = Annotated[StrictStr, AfterValidator(_check_memory)]
-Cpu = Annotated[StrictStr, AfterValidator(_check_cpu)]
-
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-
-
-def _check_digest(value: str) -> str:
-    if not _DIGEST.match(value):
-        raise ValueError('must be an image digest "sha256:" followed by 64 lower-case hex digits')
-    return value
-
-
-Digest = Annotated[StrictStr, AfterValidator(_check_digest)]
-
-_IMAGE_REF = re.compile(r"^[a-z0-9]([a-z0-9._/:-]*[a-zA-Z0-9_.-])?(@sha256:[0-9a-f]{64})?$")
-
-
-def _check_image_ref(value: str) -> str:
-    if not _IMAGE_REF.match(value) or len(value) > 255:
-        raise ValueError('must be an image reference like "registry.example.com/mindie/ms-server:2.0"')
-    return value
-
-
-ImageRef = Annotated[StrictStr, AfterValidator(_check_image_ref)]
+ImageRef = Pattern(
+    r"^[a-z0-9]([a-z0-9._/:-]*[a-zA-Z0-9_.-])?(@sha256:[0-9a-f]{64})?$",
+    'must be an image reference like "registry.example.com/mindie/ms-server:2.0"',
+    also=lambda value: len(value) <= 255,
+)
 
 _FORBIDDEN_HOST_ROOTS = (
     "/home", "/root", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr", "/boot",

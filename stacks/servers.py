@@ -23,7 +23,18 @@ from typing import TYPE_CHECKING, Annotated, Optional
 from pydantic import AfterValidator, Field, model_validator
 
 from .errors import SettingsError
-from .fields import AbsolutePath, DnsLabel, IntRange, Percent, Port, StrictBool, StrictStr, percent_value
+from .fields import (
+    AbsolutePath,
+    DnsLabel,
+    IntRange,
+    Pattern,
+    Percent,
+    Port,
+    Quantity,
+    StrictBool,
+    StrictStr,
+    percent_value,
+)
 from .infer_server import InferServer, NpuType, ResourceRequests, StrictModel
 from .rollout import GroupDemand, Pool, RolloutPlan, plan_all
 
@@ -84,40 +95,6 @@ def _check_relative(value: str) -> str:
 
 RelativePath = Annotated[StrictStr, AfterValidator(_check_relative)]
 
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
-
-
-def _check_quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
-        raise ValueError('must be a Kubernetes quantity such as "16Gi" or "512Mi"')
-    return value
-
-
-Quantity = Annotated[StrictStr, AfterValidator(_check_quantity)]
-
-_UNITS = {
-    "": 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-
-
-def quantity_bytes(value: str) -> float:
-    """'16Gi' -> 17179869184 (a validated Quantity)."""
-    number = value.rstrip("kMGTPEi")
-    return float(number) * _UNITS[value[len(number) :]]
-
-
 # registry[:port]/path[:tag][@sha256:digest]; lower-case path components as the OCI distribution spec wants.
 _IMAGE = re.compile(
     r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
@@ -125,15 +102,11 @@ _IMAGE = re.compile(
 )
 
 
-def _check_image(value: str) -> str:
-    if not _IMAGE.match(value):
-        raise ValueError(
-            'must be an image reference such as "mindie:server" or "registry/ns/mindie:2.0@sha256:..."'
-        )
-    return value
-
-
-ImageRef = Annotated[StrictStr, AfterValidator(_check_image)]
+ImageRef = Pattern(
+    r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$",
+    'must be an image reference such as "mindie:server" or "registry/ns/mindie:2.0@sha256:..."',
+)
 
 
 class HostPathType(StrEnum):

@@ -20,7 +20,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
-from .fields import IntRange, StrictStr
+from .fields import IntRange, Pattern, StrictStr
 from .infer_server import StrictModel
 
 MIN_PASSPHRASE = 8
@@ -235,13 +235,10 @@ class SanSettings(StrictModel):
     )
 
 
-_DN_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")
-
-
-def _check_cn(value: str) -> str:
-    if not _DN_VALUE.match(value):
-        raise ValueError("must be 1 to 64 characters of letters, digits, space, '.', '_', '@', '-'")
-    return value
+CommonName = Pattern(
+    r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$",
+    "must be 1 to 64 characters of letters, digits, space, '.', '_', '@', '-'",
+)
 
 
 class TlsSettings(StrictModel):
@@ -285,7 +282,7 @@ class TlsSettings(StrictModel):
     )
     rsa_bits: Literal[3072, 4096] = Field(4096, alias="rsaBits", description="RSA key size (the seed: 4096).")
     ecdsa_curve: EcdsaCurve = Field(EcdsaCurve.P384, alias="ecdsaCurve", description="Curve when ECDSA.")
-    kubeclient_cn: Annotated[StrictStr, AfterValidator(_check_cn)] = Field(
+    kubeclient_cn: CommonName = Field(  # type: ignore[valid-type]
         "kubeclient", alias="kubeclientCn",
         description="CN of the kubeclient certificate = the user the RBAC binding names.",
     )
