@@ -71,14 +71,16 @@ def components(result: RunResult) -> str:
             dst = owner(dep)
             if src and dst and src != dst:
                 edges.add((src, dst))
+    # Short node ids (c1, c2, ...): the diagram is read as Markdown source on the README's first screen.
+    short = {c.urn: f"c{i}" for i, c in enumerate(comps, start=1)}
     lines = ["graph LR"]
     for c in comps:
-        lines.append(f'    {_id(c.urn)}["{_label(c)}"]')
+        lines.append(f'    {short[c.urn]}["{_label(c)}"]')
     for c in comps:
-        if c.parent in by_urn:
-            lines.append(f"    {_id(c.parent)} --> {_id(c.urn)}")
-    for src, dst in sorted(edges):
-        lines.append(f"    {_id(src)} -.->|uses| {_id(dst)}")
+        if c.parent in short:
+            lines.append(f"    {short[c.parent]} --> {short[c.urn]}")
+    for src, dst in sorted(edges, key=lambda e: (int(short[e[0]][1:]), int(short[e[1]][1:]))):
+        lines.append(f"    {short[src]} -.->|uses| {short[dst]}")
     return "\n".join(lines) + "\n"
 
 
