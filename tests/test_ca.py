@@ -473,6 +473,30 @@ def test_prod_without_root_ca_is_refused(run_stack):
     assert "mindie:tls.rootCa: required in prod" in text
 
 
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_demo_root_ca_is_refused_outside_dev_unless_allowed(run_stack, stack: str):
+    tls_cfg = json.loads(stackfile.load(stack).config["mindie:tls"])
+    assert tls_cfg["allowDemoRootCa"] is True  # the committed stacks opt in, loudly
+    assert "DEMO ONLY" in cert_of(tls_cfg["rootCa"]["certPem"]).subject.rfc4514_string()
+    del tls_cfg["allowDemoRootCa"]
+    text = error_of(run_stack, stack, tls_cfg)
+    assert "mindie:tls.rootCa: is the repository's DEMO root CA (subject O=DEMO ONLY..." in text
+    assert f"refused in {stack}" in text and "tls.allowDemoRootCa" in text and "PRIVATE KEY" not in text
+    tls_cfg["allowDemoRootCa"] = False
+    assert "DEMO root CA" in error_of(run_stack, stack, tls_cfg)
+
+
+def test_a_non_demo_root_ca_needs_no_flag(run_stack, dev: RunResult):
+    """The same guard lets a real root through: dev's stand-in (O=mindie..., not DEMO ONLY) as prod's root."""
+    root_pem = child(dev, "root-cert").outputs["certPem"]
+    assert "DEMO" not in cert_of(root_pem).subject.rfc4514_string()
+    tls_cfg = json.loads(stackfile.load("prod").config["mindie:tls"])
+    del tls_cfg["allowDemoRootCa"]
+    tls_cfg["rootCa"] = {"certPem": root_pem, "keyPem": child(dev, "root-key").outputs["privateKeyPem"]}
+    prod = run_stack("prod", overrides={"mindie:tls": tls_cfg})
+    assert prod.outputs["tlsRootCa"] == "cluster CA (config)"
+
+
 def test_root_key_must_match_its_certificate(run_stack, dev: RunResult):
     tls_cfg = json.loads(stackfile.load("prod").config["mindie:tls"])
     tls_cfg["rootCa"]["keyPem"] = child(dev, "root-key").outputs["privateKeyPem"]
