@@ -605,3 +605,52 @@ def test_passphrase_format_matches_pulumi():
     assert crypter.decrypt(crypter.encrypt("round trip")) == "round trip"
     with pytest.raises(ValueError, match="incorrect passphrase"):
         stackfile.PassphraseCrypter("other", state)
+
+
+# The dynamic-provider host, as `pulumi up` starts it: the engine execs the plugin script
+# `pulumi-resource-pulumi-python` with the working directory set to the program's directory
+# (sdk/go/common/resource/plugin/plugin.go: ExecPlugin, `cmd.Dir = pwd`), and the script runs
+# `python3 -u -m pulumi.dynamic` (sdk/python/dist/pulumi-resource-pulumi-python); `-m` puts the
+# working directory first on sys.path. The host then does base64 + dill.loads under _deserialize
+# (pulumi/dynamic/__main__.py: get_provider). dill pickles our provider classes by reference
+# (`components.ca_material.<Class>`), so that import must work there, and nowhere else is needed.
+_HOST_LOAD = """
+import base64, json, sys
+import dill
+from pulumi.runtime._serialization import _deserialize
+payloads = json.load(sys.stdin)
+out = {}
+for name, payload in payloads.items():
+    provider = _deserialize(lambda: dill.loads(base64.b64decode(payload)))
+    kind = type(provider)
+    # a trivial method: diff of identical, empty inputs
+    diff = provider.diff("id", {}, {})
+    out[name] = [kind.__module__ + "." + kind.__qualname__, bool(diff.changes) in (True, False)]
+json.dump(out, sys.stdout)
+"""
+
+
+def _run_like_the_host(payloads: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
+    return subprocess.run([sys.executable, "-u", "-c", _HOST_LOAD], cwd=cwd, env=env, text=True,
+                          input=json.dumps(payloads), capture_output=True, timeout=60, check=False)
+
+
+def test_every_recorded_provider_loads_in_a_fresh_host_process(dev: RunResult, tmp_path: Path):
+    project = Path(__file__).resolve().parents[1]
+    payloads = {r.name: r.inputs["__provider"] for r in dev.resources if r.type.startswith(DYN)}
+    kinds = {r.type.removeprefix(DYN) for r in dev.resources if r.type.startswith(DYN)}
+    assert kinds == {"EncryptedKey", "Crl", "CaCert", "Passphrase"}
+    done = _run_like_the_host(payloads, cwd=project)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout)
+    assert set(loaded) == set(payloads)
+    assert {v[0] for v in loaded.values()} == {
+        f"components.ca_material.{k}Provider" for k in kinds}
+    # The constraint, pinned: from any other working directory the import fails, as it would if the
+    # program moved out of the project root (Pulumi.yaml `main:`) or the module were renamed.
+    elsewhere = _run_like_the_host({"crl": payloads[f"{CA}-crl"]}, cwd=tmp_path)
+    assert elsewhere.returncode != 0 and "No module named 'components'" in elsewhere.stderr
