@@ -87,6 +87,8 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "inferServer.cross_node_num": (RELEASE, "nodes per instance, a property of the model's shape"),
     # --- CA chain (issue 3): the certificate policy is release, the CAs and secrets are per stack ---
     "tls.rootCa": (ENVIRONMENT, "the environment's cluster root CA (secret): never leaves its stack"),
+    "tls.allowDemoRootCa": (
+        ENVIRONMENT, "accepts the committed demo root CA in that stack only (offline previews)"),
     "tls.businessCa": (ENVIRONMENT, "the environment's business-plane CA (secret)"),
     "tls.managementCa": (ENVIRONMENT, "the environment's management-plane CA (secret)"),
     "tls.keyPassphrase": (ENVIRONMENT, "each stack encrypts its keys under its own passphrase (secret)"),

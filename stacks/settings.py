@@ -24,7 +24,7 @@ from .motor import Motor, motor_problems
 from .ms_server import MsServer
 from .promotion import STACK_NAME_PATTERN, ReleaseRecord
 from .servers import NpuInventory, ServersSettings, check_servers
-from .tls import TlsSettings
+from .tls import DEMO_CA_MARK, TlsSettings
 
 PROJECT = "mindie"
 """The Pulumi project name (Pulumi.yaml `name`) and so the config namespace."""
@@ -163,6 +163,21 @@ class Settings(StrictModel):
             raise ValueError(
                 "tls.rootCa: required in prod: the cluster root CA (/etc/kubernetes/pki/ca.crt as "
                 "certPem, its key as secret keyPem); the self-signed stand-in is for dev and staging only"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _no_demo_root_ca_outside_dev(self) -> Settings:
+        # The committed staging/prod stacks carry a demo root CA whose key is encrypted under a
+        # public passphrase: anyone could mint certificates it signs. A real `pulumi up` with it
+        # must be a deliberate, visible choice (tls.allowDemoRootCa), never an accident.
+        root = self.tls.root_ca
+        if (self.environment is not Environment.DEV and root is not None and root.is_demo()
+                and not self.tls.allow_demo_root_ca):
+            raise ValueError(
+                f"tls.rootCa: is the repository's DEMO root CA (subject O={DEMO_CA_MARK}..., its key's "
+                f"passphrase is public): refused in {self.environment.value}; set the cluster's root CA "
+                "(docs/tls.md), or tls.allowDemoRootCa: true for an offline preview only"
             )
         return self
 

@@ -20,7 +20,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
-from .fields import IntRange, Pattern, StrictStr
+from .fields import IntRange, Pattern, StrictBool, StrictStr
 from .infer_server import StrictModel
 
 MIN_PASSPHRASE = 8
@@ -79,6 +79,11 @@ def _check_cert_pem(value: str) -> str:
 CertPem = Annotated[StrictStr, AfterValidator(_check_cert_pem)]
 
 
+DEMO_CA_MARK = "DEMO ONLY"
+"""Subject O= of the demo root CAs committed in Pulumi.staging.yaml / Pulumi.prod.yaml
+(`O=DEMO ONLY - not a cluster CA`): their key's passphrase is public (docs/tls.md)."""
+
+
 class CaMaterial(StrictModel):
     """A CA certificate and its private key (PEM)."""
 
@@ -103,6 +108,15 @@ class CaMaterial(StrictModel):
         if key.public_key().public_bytes(*fmt) != cert.public_key().public_bytes(*fmt):
             raise ValueError("keyPem does not belong to certPem (public keys differ)")
         return self
+
+    def is_demo(self) -> bool:
+        """True for a certificate whose subject Organization marks it as this repository's demo CA."""
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+
+        cert = x509.load_pem_x509_certificate(self.cert_pem.encode())
+        return any(DEMO_CA_MARK in str(a.value).upper()
+                   for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
 
     def not_after(self) -> str:
         from cryptography import x509
@@ -248,6 +262,12 @@ class TlsSettings(StrictModel):
         None, alias="rootCa",
         description="The cluster root CA (/etc/kubernetes/pki/ca.crt and ca.key); keyPem secret. "
                     "Required in prod; unset elsewhere: a self-signed stand-in (never trusted by a cluster).",
+    )
+    allow_demo_root_ca: StrictBool = Field(
+        False, alias="allowDemoRootCa",
+        description="Accept a root CA whose subject says `O=DEMO ONLY` in staging and prod (the committed "
+                    "demo CA, whose key anyone can decrypt). Only for offline previews: remove it, with the "
+                    "demo CA, before a real deployment.",
     )
     business_ca: Optional[CaMaterial] = Field(
         None, alias="businessCa",

@@ -473,6 +473,30 @@ def test_prod_without_root_ca_is_refused(run_stack):
     assert "mindie:tls.rootCa: required in prod" in text
 
 
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_demo_root_ca_is_refused_outside_dev_unless_allowed(run_stack, stack: str):
+    tls_cfg = json.loads(stackfile.load(stack).config["mindie:tls"])
+    assert tls_cfg["allowDemoRootCa"] is True  # the committed stacks opt in, loudly
+    assert "DEMO ONLY" in cert_of(tls_cfg["rootCa"]["certPem"]).subject.rfc4514_string()
+    del tls_cfg["allowDemoRootCa"]
+    text = error_of(run_stack, stack, tls_cfg)
+    assert "mindie:tls.rootCa: is the repository's DEMO root CA (subject O=DEMO ONLY..." in text
+    assert f"refused in {stack}" in text and "tls.allowDemoRootCa" in text and "PRIVATE KEY" not in text
+    tls_cfg["allowDemoRootCa"] = False
+    assert "DEMO root CA" in error_of(run_stack, stack, tls_cfg)
+
+
+def test_a_non_demo_root_ca_needs_no_flag(run_stack, dev: RunResult):
+    """The same guard lets a real root through: dev's stand-in (O=mindie..., not DEMO ONLY) as prod's root."""
+    root_pem = child(dev, "root-cert").outputs["certPem"]
+    assert "DEMO" not in cert_of(root_pem).subject.rfc4514_string()
+    tls_cfg = json.loads(stackfile.load("prod").config["mindie:tls"])
+    del tls_cfg["allowDemoRootCa"]
+    tls_cfg["rootCa"] = {"certPem": root_pem, "keyPem": child(dev, "root-key").outputs["privateKeyPem"]}
+    prod = run_stack("prod", overrides={"mindie:tls": tls_cfg})
+    assert prod.outputs["tlsRootCa"] == "cluster CA (config)"
+
+
 def test_root_key_must_match_its_certificate(run_stack, dev: RunResult):
     tls_cfg = json.loads(stackfile.load("prod").config["mindie:tls"])
     tls_cfg["rootCa"]["keyPem"] = child(dev, "root-key").outputs["privateKeyPem"]
@@ -581,3 +605,52 @@ def test_passphrase_format_matches_pulumi():
     assert crypter.decrypt(crypter.encrypt("round trip")) == "round trip"
     with pytest.raises(ValueError, match="incorrect passphrase"):
         stackfile.PassphraseCrypter("other", state)
+
+
+# The dynamic-provider host, as `pulumi up` starts it: the engine execs the plugin script
+# `pulumi-resource-pulumi-python` with the working directory set to the program's directory
+# (sdk/go/common/resource/plugin/plugin.go: ExecPlugin, `cmd.Dir = pwd`), and the script runs
+# `python3 -u -m pulumi.dynamic` (sdk/python/dist/pulumi-resource-pulumi-python); `-m` puts the
+# working directory first on sys.path. The host then does base64 + dill.loads under _deserialize
+# (pulumi/dynamic/__main__.py: get_provider). dill pickles our provider classes by reference
+# (`components.ca_material.<Class>`), so that import must work there, and nowhere else is needed.
+_HOST_LOAD = """
+import base64, json, sys
+import dill
+from pulumi.runtime._serialization import _deserialize
+payloads = json.load(sys.stdin)
+out = {}
+for name, payload in payloads.items():
+    provider = _deserialize(lambda: dill.loads(base64.b64decode(payload)))
+    kind = type(provider)
+    # a trivial method: diff of identical, empty inputs
+    diff = provider.diff("id", {}, {})
+    out[name] = [kind.__module__ + "." + kind.__qualname__, bool(diff.changes) in (True, False)]
+json.dump(out, sys.stdout)
+"""
+
+
+def _run_like_the_host(payloads: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
+    return subprocess.run([sys.executable, "-u", "-c", _HOST_LOAD], cwd=cwd, env=env, text=True,
+                          input=json.dumps(payloads), capture_output=True, timeout=60, check=False)
+
+
+def test_every_recorded_provider_loads_in_a_fresh_host_process(dev: RunResult, tmp_path: Path):
+    project = Path(__file__).resolve().parents[1]
+    payloads = {r.name: r.inputs["__provider"] for r in dev.resources if r.type.startswith(DYN)}
+    kinds = {r.type.removeprefix(DYN) for r in dev.resources if r.type.startswith(DYN)}
+    assert kinds == {"EncryptedKey", "Crl", "CaCert", "Passphrase"}
+    done = _run_like_the_host(payloads, cwd=project)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout)
+    assert set(loaded) == set(payloads)
+    assert {v[0] for v in loaded.values()} == {
+        f"components.ca_material.{k}Provider" for k in kinds}
+    # The constraint, pinned: from any other working directory the import fails, as it would if the
+    # program moved out of the project root (Pulumi.yaml `main:`) or the module were renamed.
+    elsewhere = _run_like_the_host({"crl": payloads[f"{CA}-crl"]}, cwd=tmp_path)
+    assert elsewhere.returncode != 0 and "No module named 'components'" in elsewhere.stderr
