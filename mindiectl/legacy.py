@@ -56,7 +56,13 @@ def import_file(source: Path, stack: str, environment: str | None, project_dir: 
     env_key = f"{PROJECT}:environment"
     if env_key not in config:
         config[env_key] = _environment_for(stack, environment)
-    config[KEY] = to_json_dict(server)
+    value = to_json_dict(server)
+    if KEY in config:
+        # key by key into the existing mapping: its comments (inline units, the next key's
+        # comment lines, which ruamel keeps on the last key) stay where they are
+        stackfile.mirror({KEY: value}, config, KEY)
+    else:
+        config[KEY] = value
     # The whole stack must still be valid with the new value before anything is written
     # (secure values decrypted as for `pulumi up`: a stack with secrets needs its passphrase).
     encoded = stackfile.config_of(path, doc).config

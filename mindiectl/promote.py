@@ -22,7 +22,6 @@ do), 1 refused or rolled back, 2 unreadable stack file.
 from __future__ import annotations
 
 import argparse
-import copy
 import difflib
 import io
 import sys
@@ -275,68 +274,17 @@ def _sync(src: Mapping[str, Any], tgt: CommentedMap, node: SettingNode,
             created = False
             if t is None:
                 t, created = CommentedMap(), True
-                _insert(tgt, src, key, t)
+                stackfile.insert_like(tgt, src, key, t)
             if isinstance(t, CommentedMap):
                 _sync(s or {}, t, child)
                 if created and not t:
                     del tgt[key]
         elif promotion.kind_of(child.path) is Kind.RELEASE:
             if key in src:
-                _mirror(src, tgt, key)
+                stackfile.mirror(src, tgt, key)
             elif key in tgt:
-                _delete_keeping_comments(tgt, key)
+                stackfile.delete_keeping_comments(tgt, key)
     return skipped if skipped is not None else []
-
-
-def _mirror(src: Mapping[str, Any], tgt: CommentedMap, key: Any) -> None:
-    """tgt[key] := src[key], editing objects key by key so the target's comments stay."""
-    s, t = src[key], tgt.get(key)
-    if isinstance(s, Mapping) and isinstance(t, CommentedMap) and not _is_secure(t):
-        for k in list(t):
-            if k not in s:
-                _delete_keeping_comments(t, k)
-        for k in s:
-            _mirror(s, t, k)
-        return
-    if key in tgt:
-        if t != s:
-            tgt[key] = copy.deepcopy(s)
-    else:
-        _insert(tgt, src, key, copy.deepcopy(s))
-
-
-def _delete_keeping_comments(tgt: CommentedMap, key: Any) -> None:
-    """del tgt[key], handing its comment (ruamel keeps the next lines' comments there) to the key before."""
-    keys = list(tgt)
-    comment = tgt.ca.items.pop(key, None) or _trailing_comment(tgt[key])
-    del tgt[key]
-    index = keys.index(key)
-    if comment is not None and index > 0 and keys[index - 1] not in tgt.ca.items:
-        tgt.ca.items[keys[index - 1]] = comment
-
-
-def _trailing_comment(value: Any) -> Any:
-    """The comment ruamel stores on the last key of a nested mapping (the lines after the block)."""
-    while isinstance(value, CommentedMap) and len(value):
-        last = list(value)[-1]
-        if last in value.ca.items:
-            return value.ca.items[last]
-        value = value[last]
-    return None
-
-
-def _insert(tgt: CommentedMap, src: Mapping[str, Any], key: Any, value: Any) -> None:
-    """Add a key to tgt after the key that precedes it in src (else at the end)."""
-    order = list(src)
-    position = len(tgt)
-    if key in order:
-        for previous in reversed(order[:order.index(key)]):
-            if previous in tgt:
-                position = list(tgt).index(previous) + 1
-                break
-        else:
-            position = 0 if order.index(key) == 0 else len(tgt)
-    tgt.insert(position, key, value)
 
 
 def _record(tgt: CommentedMap, source: str, fp: str) -> None:

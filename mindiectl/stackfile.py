@@ -14,17 +14,20 @@ a key holding any secret is passed to the program as a secret key, as the CLI do
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import hashlib
 import io
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 
 from .runtime import PROJECT_DIR
 
@@ -292,3 +295,59 @@ def set_secret(path: Path, key: str, plaintext: str) -> None:
 def list_stacks(project_dir: Path | None = None) -> list[str]:
     folder = project_dir or stack_dir()
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
+
+
+# --------------------------------------------------------------------------- editing in place
+# Shared by `mindiectl promote` (release keys) and `mindiectl import` (mindie:inferServer): a
+# value is replaced key by key, so ruamel's comments, which hang on the keys, stay where they are.
+
+
+def mirror(src: Mapping[str, Any], tgt: CommentedMap, key: Any) -> None:
+    """tgt[key] := src[key], editing objects key by key so the target's comments stay."""
+    s, t = src[key], tgt.get(key)
+    if isinstance(s, Mapping) and isinstance(t, CommentedMap) and not _is_secure(t):
+        for k in list(t):
+            if k not in s:
+                delete_keeping_comments(t, k)
+        for k in s:
+            mirror(s, t, k)
+        return
+    if key in tgt:
+        if t != s:
+            tgt[key] = copy.deepcopy(s)
+    else:
+        insert_like(tgt, src, key, copy.deepcopy(s))
+
+
+def delete_keeping_comments(tgt: CommentedMap, key: Any) -> None:
+    """del tgt[key], handing its comment (ruamel keeps the next lines' comments there) to the key before."""
+    keys = list(tgt)
+    comment = tgt.ca.items.pop(key, None) or _trailing_comment(tgt[key])
+    del tgt[key]
+    index = keys.index(key)
+    if comment is not None and index > 0 and keys[index - 1] not in tgt.ca.items:
+        tgt.ca.items[keys[index - 1]] = comment
+
+
+def _trailing_comment(value: Any) -> Any:
+    """The comment ruamel stores on the last key of a nested mapping (the lines after the block)."""
+    while isinstance(value, CommentedMap) and len(value):
+        last = list(value)[-1]
+        if last in value.ca.items:
+            return value.ca.items[last]
+        value = value[last]
+    return None
+
+
+def insert_like(tgt: CommentedMap, src: Mapping[str, Any], key: Any, value: Any) -> None:
+    """Add a key to tgt after the key that precedes it in src (else at the end)."""
+    order = list(src)
+    position = len(tgt)
+    if key in order:
+        for previous in reversed(order[:order.index(key)]):
+            if previous in tgt:
+                position = list(tgt).index(previous) + 1
+                break
+        else:
+            position = 0 if order.index(key) == 0 else len(tgt)
+    tgt.insert(position, key, value)

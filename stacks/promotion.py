@@ -102,13 +102,15 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "tls.sans": (ENVIRONMENT, "names and addresses the environment's clients use"),
     "tls.crl": (ENVIRONMENT, "revocations of the environment's own certificates"),
     # --- ms-server Deployer (issue 4): mindie:msServer, per sub-key (no parent entries) ---
+    # The release is the image that was tested (its reference, ideally a digest). Building it is
+    # an environment choice: whichever stage builds (source: build) uses its own build inputs.
     "msServer.image.source": (ENVIRONMENT, "which stage builds the image; later stages run it as built"),
-    "msServer.image.reference": (RELEASE, "the ms-server image (tag or digest) tested upstream"),
+    "msServer.image.reference": (RELEASE, "the ms-server image (registry, tag or digest) tested"),
     "msServer.image.context": (ENVIRONMENT, "a directory on the machine that builds"),
-    "msServer.image.base_image": (RELEASE, "what the built image is made from"),
-    "msServer.image.base_digest": (RELEASE, "what the built image is made from, pinned"),
+    "msServer.image.base_image": (ENVIRONMENT, "build input of the stage that builds (source: build)"),
+    "msServer.image.base_digest": (ENVIRONMENT, "build input of the stage that builds, pinned"),
     "msServer.image.push": (ENVIRONMENT, "whether this machine pushes to the registry"),
-    "msServer.image.platform": (RELEASE, "the image's architecture"),
+    "msServer.image.platform": (ENVIRONMENT, "build platform of the stage that builds"),
     "msServer.image.pull_secret": (ENVIRONMENT, "a Secret of the environment's namespace"),
     "msServer.user": (RELEASE, "the image's user"),
     "msServer.group": (RELEASE, "the image's group"),

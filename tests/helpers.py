@@ -37,14 +37,3 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
 
 
 DELETE = object()
-
-
-def promotable_dev(folder) -> None:
-    """Make the dev stack file in `folder` promotable: the committed dev runs the ms-server image
-    under a local name (`mindie-ms-server:2.0.0`) that staging, which builds and pushes, refuses;
-    a release candidate in dev references the registry image the later stages pull."""
-    path = folder / "Pulumi.dev.yaml"
-    text = path.read_text()
-    local = "reference: mindie-ms-server:2.0.0"
-    if local in text:
-        path.write_text(text.replace(local, "reference: registry.example.com/mindie/ms-server:2.0.0", 1))

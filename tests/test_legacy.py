@@ -66,6 +66,33 @@ def test_import_keeps_other_keys_and_comments(project: Path, tmp_path: Path):
     assert "replicas: 1" in text and "cpu_core: 32000" in text
 
 
+def comments(text: str) -> list[str]:
+    """Every comment in a YAML text, whole-line or inline, in order (the dev file has no '#' in values)."""
+    return [line[line.index("#"):].strip() for line in text.splitlines() if "#" in line]
+
+
+def test_import_keeps_every_comment_of_the_server_block(project: Path, tmp_path: Path):
+    stack = project / "Pulumi.dev.yaml"
+    before = stack.read_text()
+    assert "# MB" in comments(before) and any("issue 5" in c for c in comments(before))
+    source = fixed_seed(tmp_path)  # other values than dev's: memory, cpu_core, npu type, replicas...
+    import_file(source, "dev", None, project)
+    after = stack.read_text()
+    assert after != before
+    assert comments(after) == comments(before)
+    assert "      memory: 256000       # MB" in after  # the inline unit comment stays on its key
+    assert json.loads(export_stack("dev", project)) == json.loads(source.read_text())
+
+
+def test_import_of_the_stacks_own_server_changes_nothing(project: Path, tmp_path: Path):
+    stack = project / "Pulumi.dev.yaml"
+    before = stack.read_text()
+    exported = tmp_path / "infer_server.json"
+    exported.write_text(export_stack("dev", project))
+    import_file(exported, "dev", None, project)
+    assert stack.read_text() == before
+
+
 def test_round_trip_import_then_export(project: Path, tmp_path: Path):
     source = fixed_seed(tmp_path)
     import_file(source, "dev", None, project)

@@ -18,7 +18,7 @@ from mindiectl.runtime import StackReferenceError
 from stacks import promotion
 from stacks.errors import SettingsError
 
-from .helpers import STACKS, promotable_dev
+from .helpers import STACKS
 
 # --------------------------------------------------------------------------- `pulumi up` twice: no change
 
@@ -84,7 +84,6 @@ def reference_stacks(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
     folder.mkdir()
     for f in project_dir.glob("Pulumi.*.yaml"):
         shutil.copy(f, folder / f.name)
-    promotable_dev(folder)
     dev_doc = stackfile.read_document(folder / "Pulumi.dev.yaml")
     dev_keys = {str(k)[len("mindie:"):] for k in dev_doc["config"]}
     path = folder / "Pulumi.staging.yaml"

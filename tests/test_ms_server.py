@@ -414,13 +414,19 @@ def test_host_paths_follow_the_seeds_rules(path, why):
 def test_existing_image_declares_no_build(run_stack):
     result = run_stack("dev")
     assert result.by_type(IMAGE) == []
-    assert pod_spec(result)["containers"][0]["image"] == "mindie-ms-server:2.0.0"
-    assert result.outputs["msServerImage"] == "mindie-ms-server:2.0.0"
+    assert pod_spec(result)["containers"][0]["image"] == "registry.example.com/mindie/ms-server:2.0.0"
+    assert result.outputs["msServerImage"] == "registry.example.com/mindie/ms-server:2.0.0"
+
+
+BUILD = {  # the commented build example of Pulumi.staging.yaml
+    "source": "build", "context": "/opt/mindie/package", "base_image": "ubuntu:22.04",
+    "platform": "linux/arm64", "push": True,
+}
 
 
 def test_build_declares_the_image_with_the_seeds_build_args(run_stack):
     digest = "sha256:" + "ab" * 32
-    overrides = with_ms("staging", image={"base_digest": digest}, uid=2000, gid=2000)
+    overrides = with_ms("staging", image={**BUILD, "base_digest": digest}, uid=2000, gid=2000)
     result = run_stack("staging", overrides=overrides)
     image = result.one(IMAGE, "ms-server-image")
     assert image.parent == result.one("mindie:ms_server_image:MsServerImage").urn
@@ -441,7 +447,7 @@ def test_build_declares_the_image_with_the_seeds_build_args(run_stack):
 
 
 def test_unpinned_base_image_is_the_seeds(run_stack):
-    inputs = run_stack("staging").one(IMAGE).inputs
+    inputs = run_stack("staging", overrides=with_ms("staging", image=BUILD)).one(IMAGE).inputs
     assert inputs["build"]["args"]["BASE_IMAGE"] == "ubuntu:22.04"
 
 
@@ -534,12 +540,12 @@ def test_bad_quantities_and_ips_are_refused():
 def test_build_needs_a_context_and_a_pushable_name():
     error = load_error(image={"source": "build", "reference": "a.io/x:1"})
     assert "mindie:msServer.image = {" in error and "}: context: required when source is build" in error
-    error = load_error("staging", image={"reference": "ms-server:2.0"})
+    error = load_error("staging", image={**BUILD, "reference": "ms-server:2.0"})
     assert "pushing needs a fully qualified name" in error
 
 
 def test_bad_base_digest_is_refused():
-    error = load_error("staging", image={"base_digest": "sha256:1234"})
+    error = load_error("staging", image={**BUILD, "base_digest": "sha256:1234"})
     assert "mindie:msServer.image.base_digest = 'sha256:1234': must be an image digest" in error
 
 

@@ -19,8 +19,6 @@ from stacks.infer_server import InferServer, StrictModel
 from stacks.promotion import CLASSIFICATION, Kind
 from stacks.settings import Settings
 
-from .helpers import promotable_dev
-
 # --------------------------------------------------------------------------- the classification table
 
 
@@ -112,7 +110,6 @@ def stacks(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
     folder.mkdir()
     for f in project_dir.glob("Pulumi.*.yaml"):
         shutil.copy(f, folder / f.name)
-    promotable_dev(folder)
     monkeypatch.setenv("MINDIE_STACK_DIR", str(folder))
     return folder
 
@@ -223,6 +220,26 @@ def test_promote_dev_to_staging_to_prod(stacks: Path, gate_state: Path, capsys):
     assert main(["promote", "--from", "staging", "--to", "prod", "--state-dir", str(gate_state)]) == 0
     assert "already runs this release" in capsys.readouterr().out
     assert snapshot(stacks) == snap
+
+
+def test_committed_stacks_promote_cleanly(stacks: Path, gate_state: Path, project_dir: Path, capsys):
+    """The README's dry runs work on the committed files, byte for byte as committed."""
+    names = ("dev", "staging", "prod")
+    for name in names:
+        committed = (project_dir / f"Pulumi.{name}.yaml").read_bytes()
+        assert (stacks / f"Pulumi.{name}.yaml").read_bytes() == committed
+    snap = snapshot(stacks)
+    for source, target in (("dev", "staging"), ("staging", "prod")):
+        code = main(["promote", "--from", source, "--to", target, "--dry-run",
+                     "--state-dir", str(gate_state)])
+        captured = capsys.readouterr()
+        assert code == 0, captured.out + captured.err
+        assert "dry run: nothing written" in captured.out or "already runs this release" in captured.out
+        assert "refused" not in captured.err
+    assert snapshot(stacks) == snap
+    # the ms-server image is the release: every stage runs the reference dev tested
+    refs = {name: config_leaves(stacks, name)["mindie:msServer.image.reference"] for name in names}
+    assert set(refs.values()) == {"registry.example.com/mindie/ms-server:2.0.0"}, refs
 
 
 def test_comments_and_quotes_are_kept(stacks: Path, gate_state: Path):
