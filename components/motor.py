@@ -895,6 +895,18 @@ class _Common:
             ),
         )
 
+    def npu_affinity(self) -> Optional[k8s.core.v1.AffinityArgs]:
+        term = self.motor.npu_node_affinity()
+        if term is None:
+            return None
+        return k8s.core.v1.AffinityArgs(node_affinity=k8s.core.v1.NodeAffinityArgs(
+            required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
+                node_selector_terms=[k8s.core.v1.NodeSelectorTermArgs(match_expressions=[
+                    k8s.core.v1.NodeSelectorRequirementArgs(**term)
+                ])]
+            )
+        ))
+
     def pod_spec(
         self, *, node_selector, container, volumes, service_account=None, sidecars=()
     ) -> k8s.core.v1.PodSpecArgs:
@@ -907,6 +919,9 @@ class _Common:
             automount_service_account_token=False,
             service_account_name=service_account,
             node_selector=dict(node_selector) or None,
+            # CPU-only pods: by default never on the NPU nodes (the seed's example runs them on a
+            # separate node, ubuntu10), so they do not take the servers' CPU and memory.
+            affinity=self.npu_affinity(),
             security_context=pod_security_context(
                 run_as_user=self.motor.run_as_user,
                 run_as_group=self.motor.run_as_group,

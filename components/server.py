@@ -215,7 +215,9 @@ def run_sh(server: InferServer, servers: ServersSettings) -> str:
     Differences from the seed, each for a reason: `set -euo pipefail` so a failed step stops
     the pod instead of starting a server without certificates; `exec` so the daemon is PID 1
     and receives SIGTERM; a random certificate serial per pod (RFC 5280 4.1.2.2 wants serials
-    unique per CA, the seed's fixed 123 repeats in every pod); the host IP from HOST_IP.
+    unique per CA, the seed's fixed 123 repeats in every pod); the host IP from HOST_IP; the
+    seed's `chmod 500 ./bin/gen_cert` only when the file is not executable, and non-fatal (a
+    non-root uid that does not own it cannot chmod it; the image provides the mode).
     """
     cfg = server.mindie_server_config
     home = ascend_home(servers, cfg.mies_install_path)
@@ -246,7 +248,12 @@ def run_sh(server: InferServer, servers: ServersSettings) -> str:
             "serial=$(( $(od -An -N6 -tu8 /dev/urandom | tr -d ' ') + 1 ))",
             f'sed "s/\\"serial_number\\": 0/\\"serial_number\\": ${{serial}}/" '
             f"{CONFIG_DIR}/cert_info.json > {CERT_WORK_DIR}/cert_info.json",
-            "[ -x ./bin/gen_cert ] || chmod 500 ./bin/gen_cert",
+            # The seed's `chmod 500 ./bin/gen_cert` fails (and, under set -e, kills the pod) when the
+            # non-root uid does not own the file or the root filesystem is read-only: the image must
+            # ship it executable; try only when it is not, and never stop the script for it.
+            'if [ ! -x ./bin/gen_cert ]; then chmod 500 ./bin/gen_cert 2>/dev/null || echo "run.sh: '
+            'warning: ./bin/gen_cert is not executable and uid $(id -u) cannot chmod it; build the '
+            'image with it executable (mode 500)" >&2; fi',
         ]
         for config, cert, key, pwd in (
             ("gen_cert.json", "server.pem", "server.key.pem", "mindie_server_key_pwd.txt"),

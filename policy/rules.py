@@ -54,7 +54,7 @@ COMPONENT_LABEL = "app.kubernetes.io/component"
 NPU_RESOURCES = ("huawei.com/Ascend910", "huawei.com/Ascend310P")
 ENVIRONMENTS = ("dev", "staging", "prod")
 MINDIE_WORKLOADS = ("server", "coordinator", "controller", "ms-server")
-PROTECTED_COMPONENTS = ("server", "coordinator", "controller")
+PROTECTED_COMPONENTS = ("server", "coordinator", "controller", "ms-server")
 """Components whose ingress a NetworkPolicy must restrict."""
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
@@ -1120,9 +1120,10 @@ def ingress_policies(stack: StackView, namespace: str, pod_labels: Mapping[str, 
 
 
 @rule("network-policies", "network",
-      "NetworkPolicies select the server, coordinator and controller pods and restrict their ingress: "
-      "only in-namespace peers, except the entry component, which may be reached from anywhere on "
-      "named ports only.",
+      "NetworkPolicies select the server, coordinator, controller and ms-server pods (those deployed) "
+      "and restrict their ingress: no rule admits every source, except the entry component's, which "
+      "may be reached from anywhere on named ports only. The ms-server's API creates Deployments: "
+      "only msctl's sources (addresses, namespaces) may reach it.",
       "Declare the mindie:network:NetworkPolicies component (components/network.py) or equivalent policies.",
       scope="stack")
 def network_policies(stack: StackView) -> list[tuple[str, Optional[str]]]:

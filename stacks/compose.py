@@ -16,7 +16,7 @@ from components.motor import Motor, MotorArgs
 from components.ms_server import MsServer, MsServerArgs
 from components.ms_server_image import MsServerImage, MsServerImageArgs
 from components.namespace import Namespace, NamespaceArgs
-from components.network import NetworkPolicies, NetworkPoliciesArgs
+from components.network import ExternalAccess, NetworkPolicies, NetworkPoliciesArgs
 from components.rbac import DeployerRbac, DeployerRbacArgs
 from components.server import ServerGroup, ServerGroupArgs, all_endpoints
 
@@ -112,7 +112,9 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
     server_endpoints = all_endpoints(servers)
     # --- Coordinator/Controller (issue 6) ---
     motor_outputs: dict[str, Any] = {}
+    deployed = ["server"] + (["ms-server"] if settings.ms_server is not None else [])
     if motor_deployed(entry_is_coordinator, settings.motor):
+        deployed += ["coordinator", "controller"]
         server_config = settings.infer_server.mindie_server_config
         tls = server_config.enable_tls
         motor = Motor(
@@ -150,6 +152,19 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 if settings.entry is Entry.SERVER
                 else settings.motor.coordinator.ports.predict
             ],
+            deployed=deployed,
+            # The Deployer's API creates Deployments: only msctl's sources, on its port.
+            external=(
+                {
+                    "ms-server": ExternalAccess(
+                        ports=[settings.ms_server.port],
+                        cidrs=settings.ms_server.msctl_source_cidrs,
+                        namespaces=list(settings.ms_server.msctl.source_namespaces),
+                    )
+                }
+                if settings.ms_server is not None
+                else {}
+            ),
         ),
         opts=k8s_opts,
     )

@@ -19,12 +19,16 @@ from typing import Annotated, Optional
 from pydantic import Field, model_validator
 
 from .fields import AbsolutePath, IntRange, Pattern, Port, StorageSize, StrictBool, StrictStr
-from .infer_server import StrictModel
+from .infer_server import NpuType, StrictModel
 
 DEPLOY_MODE = "single_node"
 """ms_controller.json / ms_coordinator.json `deploy_mode` for the seed's single-node scheme."""
 SCHEDULER_TYPE = "default_scheduler"
 """ms_coordinator.json `scheduler_type`: the only scheduler for deploy_mode single_node."""
+NPU_NODE_LABEL = "accelerator"
+"""Node label of the Ascend device plugin's NPU nodes (the servers' nodeSelector)."""
+NPU_NODE_VALUES = tuple(f"huawei-{t.value}" for t in NpuType)
+"""Its values on NPU nodes: huawei-Ascend910, huawei-Ascend310P."""
 
 
 class Algorithm(StrEnum):
@@ -256,8 +260,33 @@ class Motor(StrictModel):
         True, description="Read-only root filesystem; logs, tmp and state are writable volumes."
     )
     log_level: LogLevel = Field(LogLevel.INFO, description="MINDIE_LOG_LEVEL of both components.")
+    avoid_npu_nodes: StrictBool = Field(
+        True,
+        description="Keep the CPU-only coordinator and controller off NPU nodes (required node affinity "
+        "`accelerator` NotIn huawei-Ascend910/huawei-Ascend310P): their CPU and memory stay for the servers.",
+    )
     coordinator: Coordinator = Field(default_factory=Coordinator)
     controller: Controller = Field(default_factory=Controller)
+
+    @model_validator(mode="after")
+    def _placement_consistent(self) -> Motor:
+        for name, part in (("coordinator", self.coordinator), ("controller", self.controller)):
+            value = part.node_selector.get(NPU_NODE_LABEL)
+            if self.avoid_npu_nodes and value in NPU_NODE_VALUES:
+                raise ValueError(
+                    f"{name}.node_selector.{NPU_NODE_LABEL} = {value!r}: selects NPU nodes, but "
+                    "avoid_npu_nodes (default true) keeps the CPU-only Motor pods off them "
+                    "(unschedulable); select other nodes, or set avoid_npu_nodes: false"
+                )
+        return self
+
+    def npu_node_affinity(self) -> Optional[dict]:
+        """Required node affinity keeping the pods off NPU nodes (nodes without the label match)."""
+        if not self.avoid_npu_nodes:
+            return None
+        return {
+            "key": NPU_NODE_LABEL, "operator": "NotIn", "values": list(NPU_NODE_VALUES),
+        }
 
     def image_of(self, part: Coordinator | Controller) -> str:
         image = part.image or self.image

@@ -19,6 +19,7 @@ from .fields import (
     AbsolutePath,
     Cpu,
     Digest,
+    DnsLabel,
     IntRange,
     Memory,
     Pattern,
@@ -74,6 +75,21 @@ def _check_ip(value: str) -> str:
 
 
 IpAddress = Annotated[StrictStr, AfterValidator(_check_ip)]
+
+
+def _check_source_cidr(value: str) -> str:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(
+            'must be an IPv4 or IPv6 network in CIDR form with no host bits set, e.g. "10.30.0.11/32"'
+        ) from None
+    if net.prefixlen == 0:
+        raise ValueError("must not admit every address (the ms-server API can create Deployments)")
+    return value
+
+
+SourceCidr = Annotated[StrictStr, AfterValidator(_check_source_cidr)]
 
 ImageRef = Pattern(
     r"^[a-z0-9]([a-z0-9._/:-]*[a-zA-Z0-9_.-])?(@sha256:[0-9a-f]{64})?$",
@@ -276,6 +292,16 @@ class Msctl(StrictModel):
     )
     timeout: IntRange(1, 60, "s") = Field(60, description="Seconds msctl waits for a response.")  # type: ignore[valid-type]
     log_level: LogLevel = Field(LogLevel.INFO, description="msctl's log level.")
+    source_cidrs: Optional[list[SourceCidr]] = Field(  # type: ignore[valid-type]
+        None,
+        description="Addresses msctl may connect from (NetworkPolicy ipBlock on the ms-server port); "
+        "unset: [<k8s_apiserver_ip>/32], the management node where the seed runs msctl. [] : none.",
+    )
+    source_namespaces: list[DnsLabel(63)] = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        description="Namespaces whose pods may run msctl (e.g. an operators' toolbox namespace); "
+        "default: none.",
+    )
 
 
 class MsServer(StrictModel):
@@ -334,6 +360,14 @@ class MsServer(StrictModel):
     def install_path(self) -> str:
         """MIES install path inside the image (the Dockerfile's MIES_INSTALL_PATH)."""
         return f"/home/{self.user}/mindie-service/latest"
+
+    @property
+    def msctl_source_cidrs(self) -> list[str]:
+        """Where msctl connects from: the setting, else the management node (the API server's IP)."""
+        if self.msctl.source_cidrs is not None:
+            return list(self.msctl.source_cidrs)
+        ip = ipaddress.ip_address(self.k8s_apiserver_ip)
+        return [f"{ip}/{ip.max_prefixlen}"]
 
     @property
     def uses_host_path(self) -> bool:

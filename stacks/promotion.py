@@ -139,6 +139,7 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "motor.run_as_group": (RELEASE, "the image's MindIE group"),
     "motor.read_only_root_filesystem": (RELEASE, "what the software in the image tolerates"),
     "motor.log_level": (ENVIRONMENT, "dev may debug, prod logs INFO"),
+    "motor.avoid_npu_nodes": (ENVIRONMENT, "placement on the environment's nodes (NPU nodes kept free)"),
     "motor.coordinator.image": (RELEASE, "the Coordinator image override"),
     "motor.coordinator.node_selector": (ENVIRONMENT, "node labels of the environment's cluster"),
     "motor.coordinator.resources": (ENVIRONMENT, "capacity of the environment"),

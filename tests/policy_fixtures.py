@@ -378,6 +378,12 @@ def good_stack(env: str = "prod", entry: str = "coordinator") -> Stack:
         network_policy("coordinator", ["controller"], entry_port if entry == "coordinator" else []),
     )
     s.add(NETPOL, "np-controller", network_policy("controller", ["coordinator"]))
+    ms_np = network_policy("ms-server", [])
+    # msctl from the management node only, on the ms-server port (components/network.py).
+    ms_np["spec"]["ingress"] = [
+        {"from": [{"ipBlock": {"cidr": "10.30.0.11/32"}}], "ports": [{"port": 9789.0, "protocol": "TCP"}]}
+    ]
+    s.add(NETPOL, "np-ms-server", ms_np)
     s.add(CLUSTERROLE, "ms-role", cluster_role())
     kube_csr = s.add(
         CERT_REQUEST,

@@ -295,7 +295,14 @@ def test_pods_follow_the_security_standard(staging):
         assert pod["automountServiceAccountToken"] is False
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-        assert pod["nodeSelector"] == {"accelerator": "huawei-Ascend910"}
+        # CPU-only: no NPU nodeSelector; a required affinity keeps them off the NPU nodes.
+        assert "nodeSelector" not in pod
+        assert pod["affinity"] == {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{
+                "key": "accelerator",
+                "operator": "NotIn",
+                "values": ["huawei-Ascend910", "huawei-Ascend310P"],
+            }]}]}}}
         sc = pod["containers"][0]["securityContext"]
         assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
         assert sc["readOnlyRootFilesystem"] is True and sc["runAsUser"] > 0 and sc["runAsGroup"] > 0
@@ -497,3 +504,39 @@ def test_prefix_cache_rule():
 @pytest.mark.parametrize(("stack", "expected"), [("dev", False), ("staging", True), ("prod", True)])
 def test_compose_exports_prefix_cache(run_stack, stack, expected):
     assert run_stack(stack).outputs["prefixCache"] is expected
+
+
+def test_motor_npu_values_are_the_servers_node_labels():
+    from components.server import ACCELERATOR
+    from stacks.motor import NPU_NODE_LABEL, NPU_NODE_VALUES
+
+    assert NPU_NODE_LABEL == "accelerator"
+    assert sorted(NPU_NODE_VALUES) == sorted(ACCELERATOR.values())
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_committed_stacks_keep_motor_off_npu_nodes(stack):
+    config = stack_config(stack)
+    motor = load_settings(config.get, list(config)).motor
+    assert motor.avoid_npu_nodes is True
+    assert "accelerator" not in motor.coordinator.node_selector
+    assert "accelerator" not in motor.controller.node_selector
+
+
+def test_npu_node_selector_contradicts_avoid_npu_nodes():
+    motor = {"image": IMAGE, "controller": {"node_selector": {"accelerator": "huawei-Ascend910"}}}
+    message = settings_error("staging", **{"mindie:motor": motor})
+    assert "controller.node_selector.accelerator = 'huawei-Ascend910': selects NPU nodes" in message
+    assert "set avoid_npu_nodes: false" in message
+
+
+def test_avoid_npu_nodes_off_keeps_the_users_selector(run_stack):
+    motor = {
+        "image": IMAGE,
+        "avoid_npu_nodes": False,
+        "coordinator": {"node_selector": {"kubernetes.io/hostname": "ubuntu10"}},
+    }
+    files = manifests(run_stack("staging", overrides={"mindie:motor": motor}))
+    pod = files[COORDINATOR]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"kubernetes.io/hostname": "ubuntu10"}
+    assert "affinity" not in pod

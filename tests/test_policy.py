@@ -509,6 +509,14 @@ def _open_netpol(s):
     s.find("np-coordinator")["spec"]["ingress"].append({})
 
 
+def _no_ms_server_netpol(s):
+    s.items = [i for i in s.items if i["name"] != "np-ms-server"]
+
+
+def _open_ms_server_netpol(s):
+    s.find("np-ms-server")["spec"]["ingress"][0]["from"] = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+
+
 def _rollout_deadlock(s):
     d = s.find("mindie-server")
     d["spec"]["strategy"]["rollingUpdate"] = {"maxSurge": "50%", "maxUnavailable": "0%"}
@@ -552,7 +560,12 @@ STACK_CASES: dict[str, list[tuple[Callable, str]]] = {
     ],
     "npu-matches-config": [(_world_size, "worldSize = 4")],
     "rollout-fits-npu-inventory": [(_rollout_deadlock, "never completes")],
-    "network-policies": [(_no_netpol, "no NetworkPolicy selects"), (_open_netpol, "admits every source")],
+    "network-policies": [
+        (_no_netpol, "no NetworkPolicy selects"),
+        (_open_netpol, "admits every source"),
+        (_no_ms_server_netpol, "mindie-ms-server (ms-server): no NetworkPolicy selects its pods"),
+        (_open_ms_server_netpol, "but ms-server is not the entry"),
+    ],
     "one-service-per-namespace": [(_second_coordinator, "2 coordinator objects")],
     "service-node-port-only-entry": [(_server_node_port, "the entry is coordinator")],
     "rbac-binding-subject": [(_wrong_subject, "expected exactly User:kubeclient")],

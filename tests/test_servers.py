@@ -317,6 +317,12 @@ def test_run_sh_generates_certificates_with_pod_ip():
     )
     assert lines[-1] == "exec ./bin/mindieservice_daemon"
     assert lines.index(gen[0]) < lines.index("exec ./bin/mindieservice_daemon")
+    # The seed's chmod runs only when needed and never stops the script (set -e, non-root uid).
+    (chmod,) = [x for x in lines if "chmod 500" in x]
+    assert chmod.startswith("if [ ! -x ./bin/gen_cert ]; then chmod 500 ./bin/gen_cert 2>/dev/null || echo ")
+    assert chmod.endswith(">&2; fi")
+    assert "./bin/gen_cert" in chmod.split("echo", 1)[1]
+    assert lines.index(chmod) < lines.index(gen[0])
 
 
 def test_configmap_mounted_with_checksum(run_stack):
