@@ -44,37 +44,36 @@ def kubernetes_provider(settings: Settings, stack: str) -> k8s.Provider:
 
 def build(settings: Settings, stack: str) -> dict[str, Any]:
     """Declare every component; return the stack outputs."""
-    provider = kubernetes_provider(settings, stack)
-    k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": provider})
+    opts = pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider(settings, stack)})
     # Lifecycle convention (issue 8, docs/lifecycle.md): components holding state take `protect`;
     # in prod their stateful children get protect + retain_on_delete, so `pulumi destroy` cannot take them.
     protect = settings.environment is Environment.PROD
-
     namespace = Namespace(
         settings.namespace,
         NamespaceArgs(
             name=settings.namespace,
-            # The seed's hostPath volumes (ms-server directories, the servers' model directory)
-            # are refused by the baseline and restricted profiles.
-            pod_security=(
-                "privileged"
-                if (settings.ms_server and settings.ms_server.uses_host_path) or uses_host_path(settings)
-                else "restricted"
-            ),
+            pod_security=pod_security_level(settings),
             extra_labels={"mindie.huawei.com/environment": settings.environment.value},
             protect=protect,
         ),
-        opts=k8s_opts,
+        opts=opts,
     )
-    # --- CA chain (issue 3) ---
     ca = CertificateAuthority(
         f"{settings.namespace}-ca",
         ca_args(settings.tls, namespace.name, settings.namespace, protect=protect),
-        opts=k8s_opts,
+        opts=opts,
     )
-    # --- ms-server Deployer (issue 4) ---
-    outputs: dict[str, Any] = {}
+    outputs: dict[str, Any] = {
+        "environment": settings.environment.value,
+        "namespace": namespace.name,
+        "entry": settings.entry.value,
+        "serverName": settings.infer_server.server_name,
+        "enableTls": settings.infer_server.mindie_server_config.enable_tls,
+        **ca_outputs(ca),
+    }
+    deployed = ["server"]
     if settings.ms_server is not None:
+        deployed.append("ms-server")
         outputs.update(
             ms_server_deployer(
                 settings.ms_server,
@@ -83,14 +82,52 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 security_secrets=identities(ca, "msserver", "kubeclient", "mindieclient"),
                 tls_checksum=ca.checksum,
                 protect=protect,
-                opts=k8s_opts,
+                opts=opts,
             )
         )
-    # --- server instance groups (issue 5) ---
+    outputs.update(server_instance_groups(settings, namespace, ca, opts))
+    if motor_deployed(settings.entry is Entry.COORDINATOR, settings.motor):
+        deployed += ["coordinator", "controller"]
+        outputs.update(motor_pair(settings, namespace, ca, outputs["serverEndpoints"], protect, opts))
+    network = network_policies(settings, namespace, deployed, opts)
+    outputs["networkPolicies"] = network.names
+    # promotion (issue 8): what release runs here and where it came from
+    outputs["release"] = release_output(settings)
+    return outputs
+
+
+def pod_security_level(settings: Settings) -> str:
+    """The Pod Security level the namespace enforces: the tightest its workloads allow.
+
+    The seed's hostPath volumes (ms-server directories, the servers' model directory) are
+    refused by the baseline and restricted profiles, so choosing one relaxes the namespace.
+    """
+    ms_host_path = settings.ms_server is not None and settings.ms_server.uses_host_path
+    return "privileged" if ms_host_path or uses_host_path(settings) else "restricted"
+
+
+def ca_outputs(ca: CertificateAuthority) -> dict[str, Any]:
+    """Names only; every certificate's not-after and serial (hex, for mindie:tls.crl.revoked)."""
+    return {
+        "kubeclientCn": ca.kubeclient_cn,
+        "tlsSecrets": ca.security_secrets,
+        "serverCaSecret": ca.server_ca_secret,
+        "tlsChecksum": ca.checksum,
+        "tlsNotAfter": ca.not_after,
+        "tlsSerials": ca.serials,
+        # whether the root is the dev stand-in
+        "tlsRootCa": "stand-in (self-signed, dev only)" if ca.root_is_standin else "cluster CA (config)",
+    }
+
+
+def server_instance_groups(
+    settings: Settings, namespace: Namespace, ca: CertificateAuthority, opts: pulumi.ResourceOptions
+) -> dict[str, Any]:
+    """One ServerGroup per instance group, with its rollout plan (validated with the settings)."""
     entry_is_coordinator = settings.entry is Entry.COORDINATOR
     # entry=coordinator with Motor's cache_affinity gives the servers prefix cache (rule: stacks/motor.py).
     prefix_cache = prefix_cache_required(entry_is_coordinator, settings.motor)
-    plans = rollout_plans(settings)  # validated with the settings; pure
+    plans = rollout_plans(settings)
     servers = [
         ServerGroup(
             group.server.server_name,
@@ -105,43 +142,56 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 tls_checksum=ca.checksum,
                 rollout=plan,
             ),
-            opts=k8s_opts,
+            opts=opts,
         )
         for group, plan in zip(server_groups(settings), plans, strict=True)
     ]
-    server_endpoints = all_endpoints(servers)
-    # --- Coordinator/Controller (issue 6) ---
-    motor_outputs: dict[str, Any] = {}
-    deployed = ["server"] + (["ms-server"] if settings.ms_server is not None else [])
-    if motor_deployed(entry_is_coordinator, settings.motor):
-        deployed += ["coordinator", "controller"]
-        server_config = settings.infer_server.mindie_server_config
-        tls = server_config.enable_tls
-        motor = Motor(
-            "mindie-ms",
-            MotorArgs(
-                namespace=namespace.name,
-                motor=settings.motor,
-                mies_install_path=settings.motor.mies_install_path or server_config.mies_install_path,
-                servers=server_endpoints,
-                server_infer_port=server_config.infer_port,
-                server_management_port=server_config.management_port,
-                entry_is_coordinator=entry_is_coordinator,
-                node_port=settings.infer_server.service_port,
-                enable_tls=tls,
-                security_secrets=identities(ca, "coordinator", "controller", "mindieclient") if tls else None,
-                tls_checksum=ca.checksum if tls else None,
-                protect=protect,
-                instance=settings.namespace,
-            ),
-            opts=k8s_opts,
-        )
-        motor_outputs = {
-            "coordinatorService": motor.coordinator_service,
-            "controllerStateClaim": motor.state_claim,
-        }
-    # --- network policies (issue 7) ---
-    network = NetworkPolicies(
+    return {
+        "serverEndpoints": all_endpoints(servers),
+        "rolloutPlan": [plan.as_output() for plan in plans],
+        "prefixCache": prefix_cache,
+    }
+
+
+def motor_pair(
+    settings: Settings,
+    namespace: Namespace,
+    ca: CertificateAuthority,
+    server_endpoints: pulumi.Output[list[dict[str, Any]]],
+    protect: bool,
+    opts: pulumi.ResourceOptions,
+) -> dict[str, Any]:
+    """The Coordinator/Controller pair, finding the servers through their endpoints output."""
+    server_config = settings.infer_server.mindie_server_config
+    tls = server_config.enable_tls
+    motor = Motor(
+        "mindie-ms",
+        MotorArgs(
+            namespace=namespace.name,
+            motor=settings.motor,
+            mies_install_path=settings.motor.mies_install_path or server_config.mies_install_path,
+            servers=server_endpoints,
+            server_infer_port=server_config.infer_port,
+            server_management_port=server_config.management_port,
+            entry_is_coordinator=settings.entry is Entry.COORDINATOR,
+            node_port=settings.infer_server.service_port,
+            enable_tls=tls,
+            security_secrets=identities(ca, "coordinator", "controller", "mindieclient") if tls else None,
+            tls_checksum=ca.checksum if tls else None,
+            protect=protect,
+            instance=settings.namespace,
+        ),
+        opts=opts,
+    )
+    return {"coordinatorService": motor.coordinator_service, "controllerStateClaim": motor.state_claim}
+
+
+def network_policies(
+    settings: Settings, namespace: Namespace, deployed: list[str], opts: pulumi.ResourceOptions
+) -> NetworkPolicies:
+    """Ingress rules for the deployed components; the entry is open on its entry port only."""
+    ms = settings.ms_server
+    return NetworkPolicies(
         f"{settings.namespace}-network",
         NetworkPoliciesArgs(
             namespace=namespace.name,
@@ -157,42 +207,17 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
             external=(
                 {
                     "ms-server": ExternalAccess(
-                        ports=[settings.ms_server.port],
-                        cidrs=settings.ms_server.msctl_source_cidrs,
-                        namespaces=list(settings.ms_server.msctl.source_namespaces),
+                        ports=[ms.port],
+                        cidrs=ms.msctl_source_cidrs,
+                        namespaces=list(ms.msctl.source_namespaces),
                     )
                 }
-                if settings.ms_server is not None
+                if ms is not None
                 else {}
             ),
         ),
-        opts=k8s_opts,
+        opts=opts,
     )
-
-    return {
-        "environment": settings.environment.value,
-        "namespace": namespace.name,
-        "entry": settings.entry.value,
-        "serverName": settings.infer_server.server_name,
-        # CA chain (issue 3): names only; every certificate's not-after and serial (hex, for
-        # mindie:tls.crl.revoked); `tlsRootCa` says whether the root is the dev stand-in.
-        "kubeclientCn": ca.kubeclient_cn,
-        "tlsSecrets": ca.security_secrets,
-        "serverCaSecret": ca.server_ca_secret,
-        "tlsChecksum": ca.checksum,
-        "tlsNotAfter": ca.not_after,
-        "tlsSerials": ca.serials,
-        "tlsRootCa": "stand-in (self-signed, dev only)" if ca.root_is_standin else "cluster CA (config)",
-        "serverEndpoints": server_endpoints,
-        "rolloutPlan": [plan.as_output() for plan in plans],
-        "enableTls": settings.infer_server.mindie_server_config.enable_tls,
-        "networkPolicies": network.names,
-        "prefixCache": prefix_cache,
-        **motor_outputs,
-        **outputs,
-        # --- promotion (issue 8): what release runs here and where it came from ---
-        "release": release_output(settings),
-    }
 
 
 def ms_server_deployer(
