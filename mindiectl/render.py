@@ -57,8 +57,23 @@ def manifests(result: RunResult) -> dict[str, dict[str, Any]]:
     return dict(sorted(found.items()))
 
 
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """libyaml's emitter when PyYAML has it (several times faster on ~80 manifests)."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    # Multi-line strings (config.json, run.sh in ConfigMaps) as literal blocks, so a reviewer reads
+    # the generated files as files; YAML falls back to quoting where a block cannot hold the text.
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+_DUMPER = _Dumper
+
+
 def dump_yaml(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(data, Dumper=_DUMPER, sort_keys=True, default_flow_style=False, allow_unicode=True)
 
 
 def resource_record(resource: Resource) -> dict[str, Any]:
