@@ -367,6 +367,24 @@ def writer_config(
     }
 
 
+def config_files_volume(name: str, files) -> k8s.core.v1.VolumeArgs:
+    """One read-only (0440) volume projecting `(ConfigMap, key)` pairs as files named by their keys."""
+    return k8s.core.v1.VolumeArgs(
+        name=name,
+        projected=k8s.core.v1.ProjectedVolumeSourceArgs(
+            default_mode=0o440,
+            sources=[
+                k8s.core.v1.VolumeProjectionArgs(
+                    config_map=k8s.core.v1.ConfigMapProjectionArgs(
+                        name=cm.metadata.name, items=[k8s.core.v1.KeyToPathArgs(key=key, path=key)]
+                    )
+                )
+                for cm, key in files
+            ],
+        ),
+    )
+
+
 def dump(data: Any) -> str:
     """Canonical JSON (sorted keys, stable), the content of a ConfigMap key."""
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -635,22 +653,12 @@ class Motor(pulumi.ComponentResource):
             ],
         )
         writer_volumes = [
-            k8s.core.v1.VolumeArgs(
-                name="ranktable-writer",
-                projected=k8s.core.v1.ProjectedVolumeSourceArgs(
-                    default_mode=0o440,
-                    sources=[
-                        k8s.core.v1.VolumeProjectionArgs(
-                            config_map=k8s.core.v1.ConfigMapProjectionArgs(
-                                name=cm.metadata.name, items=[k8s.core.v1.KeyToPathArgs(key=key, path=key)]
-                            )
-                        )
-                        for cm, key in (
-                            (self.writer_config, "ranktable_writer.py"),
-                            (self.writer_config, "writer.json"),
-                            (self.server_list_config, "server_list.json"),
-                        )
-                    ],
+            config_files_volume(
+                "ranktable-writer",
+                (
+                    (self.writer_config, "ranktable_writer.py"),
+                    (self.writer_config, "writer.json"),
+                    (self.server_list_config, "server_list.json"),
                 ),
             ),
             # What automountServiceAccountToken would mount, but explicit, bounded in lifetime,
@@ -951,20 +959,7 @@ class _Common:
 
     def volumes(self, *, config, own_identity: str, logs, extra=()) -> list[k8s.core.v1.VolumeArgs]:
         found = [
-            k8s.core.v1.VolumeArgs(
-                name="config",
-                projected=k8s.core.v1.ProjectedVolumeSourceArgs(
-                    default_mode=0o440,
-                    sources=[
-                        k8s.core.v1.VolumeProjectionArgs(
-                            config_map=k8s.core.v1.ConfigMapProjectionArgs(
-                                name=cm.metadata.name, items=[k8s.core.v1.KeyToPathArgs(key=key, path=key)]
-                            )
-                        )
-                        for cm, key in config
-                    ],
-                ),
-            ),
+            config_files_volume("config", config),
             logs,
             k8s.core.v1.VolumeArgs(
                 name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi")
