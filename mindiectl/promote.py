@@ -149,9 +149,11 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
         raise PromotionError("release settings must not be secrets (each stack encrypts its own)", secrets)
     skipped = _sync(src_map, tgt_map, promotion.setting_tree(), skipped=[])
     for key in skipped:
-        where, other = (source, target) if key not in src_map else (target, source)
-        warnings.append(f"{key} is not configured in {where}: not promoted, {target} keeps its own "
-                        f"(configure it in both {source} and {other} to promote it)")
+        if key not in src_map:
+            what = f"{key} is not configured in {source}: not promoted, {target} keeps its own"
+        else:
+            what = f"{key} is not configured in {target}: not promoted, {target} stays without it"
+        warnings.append(f"{what} (configure it in both {source} and {target} to promote it)")
 
     new_config = {str(k): stackfile.encode_value(v) for k, v in tgt_map.items() if not _is_secure(v)}
     new_config.update({k: v for k, v in tgt_cfg.config.items() if k in tgt_cfg.secret_keys})
