@@ -10,7 +10,7 @@ import yaml
 
 from mindiectl.__main__ import main
 
-from .helpers import STACKS
+from .helpers import STACKS, environment_of
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -21,10 +21,12 @@ def test_committed_stack_previews(stack: str, tmp_path: Path, capsys):
     assert "pulumi:pulumi:Stack" in printed and f"mindie-{stack}" in printed
     resources = json.loads((out / "resources.json").read_text())
     assert {"urn", "type", "name", "parent", "dependencies"} <= set(resources[0])
+    # a stack's name need not be its environment (e.g. a user's stack `qa` with environment staging)
+    environment = environment_of(stack)
     outputs = json.loads((out / "outputs.json").read_text())
-    assert outputs["environment"] == stack
+    assert outputs["environment"] == environment
     namespace = yaml.safe_load((out / "manifests" / "namespace.mindie.yaml").read_text())
-    assert namespace["metadata"]["labels"]["mindie.huawei.com/environment"] == stack
+    assert namespace["metadata"]["labels"]["mindie.huawei.com/environment"] == environment
     assert (out / "graph.mmd").read_text().startswith("graph TD")
     assert (out / "graph.dot").read_text().startswith("digraph")
 
@@ -80,3 +82,4 @@ def test_every_manifest_passes_strict_schema(stack: str, run_stack):
 
     for filename, manifest in manifests(run_stack(stack)).items():
         assert schema_errors(manifest) == [], filename
+
