@@ -71,7 +71,7 @@ def gate_problems(
     from .preview import default_state, run_stack
     from .runtime import StackReferenceError
 
-    state = (state_dir / f"{stack}.json") if state_dir else default_state(stack)
+    state = (state_dir / f"{stack}.json") if state_dir else default_state(stack, project_dir)
     try:
         result = run_stack(stack, state, project_dir=project_dir)
     except SettingsError as err:

@@ -83,3 +83,27 @@ def test_every_manifest_passes_strict_schema(stack: str, run_stack):
     for filename, manifest in manifests(run_stack(stack)).items():
         assert schema_errors(manifest) == [], filename
 
+
+def test_stack_dir_keeps_its_own_build_and_state(tmp_path: Path, project_dir: Path, monkeypatch):
+    """With MINDIE_STACK_DIR, build/ and .mindie/state/ default to live under it, not the project."""
+    import shutil
+
+    from mindiectl.preview import default_out, default_state
+
+    for f in project_dir.glob("Pulumi.*.yaml"):
+        shutil.copy(f, tmp_path / f.name)
+    assert default_out("dev") == project_dir / "build" / "dev"
+    assert default_state("dev") == project_dir / ".mindie" / "state" / "dev.json"
+    monkeypatch.setenv("MINDIE_STACK_DIR", str(tmp_path))
+    assert default_out("dev") == tmp_path / "build" / "dev"
+    assert default_state("dev") == tmp_path / ".mindie" / "state" / "dev.json"
+    assert main(["preview", "--stack", "dev", "--quiet"]) == 0
+    assert json.loads((tmp_path / "build" / "dev" / "outputs.json").read_text())["environment"] == "dev"
+    assert (tmp_path / ".mindie" / "state" / "dev.json").is_file()
+
+
+def test_help_documents_the_environment(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "MINDIE_STACK_DIR" in out and "PULUMI_CONFIG_PASSPHRASE" in out
