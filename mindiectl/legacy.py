@@ -47,6 +47,8 @@ def to_json_dict(server: InferServer) -> dict:
 
 
 def import_file(source: Path, stack: str, environment: str | None, project_dir: Path | None = None) -> Path:
+    if environment is not None:
+        _environment_for(stack, environment)  # a bad --environment is an error even for an existing stack
     server = parse_infer_server(source)
     path = stackfile.stack_path(stack, project_dir)
     doc = stackfile.read_document(path)
@@ -72,13 +74,19 @@ def import_file(source: Path, stack: str, environment: str | None, project_dir: 
 
 
 def _environment_for(stack: str, environment: str | None) -> str:
-    choice = environment or stack
     allowed = [e.value for e in Environment]
-    if choice not in allowed:
+    if environment is not None:
+        if environment not in allowed:
+            raise SettingsError([
+                f"--environment {environment!r}: not one of {', '.join(allowed)} "
+                f"(the {PROJECT}:environment of stack {stack!r}; lower case)"
+            ])
+        return environment
+    if stack not in allowed:
         raise SettingsError(
             [f"{PROJECT}:environment: new stack {stack!r} needs --environment (one of {', '.join(allowed)})"]
         )
-    return choice
+    return stack
 
 
 def export_stack(stack: str, project_dir: Path | None = None) -> str:
