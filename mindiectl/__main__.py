@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"mindiectl.{name}").register(sub)
+    for action in sub._choices_actions:  # `<command> --help` starts with its one-line summary
+        command = sub.choices[action.dest]
+        if command.description is None:
+            command.description = action.help
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -362,12 +362,21 @@ def _show(value: Any) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("promote", help="copy the release settings of one stack into the next stage")
+    p = sub.add_parser(
+        "promote", help="copy the release settings of one stack into the next stage",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="The source and target are gated with `mindiectl check` (their `secure:` values are\n"
+               "decrypted with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, as the Pulumi CLI\n"
+               "does). Stack files are read from $MINDIE_STACK_DIR when set, else the project.\n"
+               "Exit codes: 0 promoted (or nothing to do), 1 refused or rolled back,\n"
+               "2 unreadable stack file.")
     p.add_argument("--from", dest="source", required=True, help="source stack (tested release)")
     p.add_argument("--to", dest="target", required=True, help="target stack (next stage)")
     p.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
     p.add_argument("--force", action="store_true", help="allow skipping a stage or going backwards")
-    p.add_argument("--state-dir", type=Path, help="offline state directory for the gate runs")
+    p.add_argument("--state-dir", type=Path,
+                   help="offline state directory for the gate runs (default .mindie/state/, "
+                   "under $MINDIE_STACK_DIR when set)")
     p.set_defaults(func=main)
 
 

@@ -107,3 +107,30 @@ def test_help_documents_the_environment(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "MINDIE_STACK_DIR" in out and "PULUMI_CONFIG_PASSPHRASE" in out
+
+
+def test_every_command_and_option_has_help(capsys):
+    """`<command> --help` starts with a one-line summary; every option says what it is."""
+    import argparse
+    import importlib
+
+    from mindiectl.__main__ import COMMANDS
+
+    for name in COMMANDS:
+        parser = argparse.ArgumentParser()
+        sub = parser.add_subparsers()
+        importlib.import_module(f"mindiectl.{name}").register(sub)
+        for action in sub._choices_actions:
+            assert action.help, action.dest
+            for option in sub.choices[action.dest]._actions:
+                assert option.help, f"{action.dest} {option.option_strings or option.dest}"
+    for command in ("preview", "import", "export", "graph", "docs", "check", "promote"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[lines.index("") + 1].strip(), command  # the description after the usage
+    with pytest.raises(SystemExit):
+        main(["promote", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "PULUMI_CONFIG_PASSPHRASE" in out
+    assert "(default .mindie/state/, under $MINDIE_STACK_DIR when set)" in out
