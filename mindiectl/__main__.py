@@ -10,11 +10,26 @@ COMMANDS = ["preview", "legacy", "graph", "docs", "check", "promote"]
 """Modules under mindiectl/ that each `register(subparsers)` their commands."""
 
 
+EPILOG = """\
+environment:
+  MINDIE_STACK_DIR          directory holding the Pulumi.<stack>.yaml files (default: the project).
+                            When set, build/<stack>/ and .mindie/state/<stack>.json default to live
+                            under it too, so a copy of the stacks never mixes its generated keys and
+                            artefacts with the committed stacks'.
+  PULUMI_CONFIG_PASSPHRASE  decrypts the stacks' `secure:` values (as the Pulumi CLI does).
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mindiectl", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mindiectl", description=__doc__, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"mindiectl.{name}").register(sub)
+    for action in sub._choices_actions:  # `<command> --help` starts with its one-line summary
+        command = sub.choices[action.dest]
+        if command.description is None:
+            command.description = action.help
     args = parser.parse_args(argv)
     return args.func(args)
 

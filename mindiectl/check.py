@@ -300,8 +300,11 @@ def write_report(report: Report, out: Path) -> Path:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="offline preview + the policy pack + strict schema validation")
     p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
-    p.add_argument("--out", type=Path, help="output directory (default build/<stack>)")
-    p.add_argument("--state", type=Path, help="offline state file (default .mindie/state/<stack>.json)")
+    p.add_argument("--out", type=Path,
+                   help="output directory (default build/<stack>, under $MINDIE_STACK_DIR when set)")
+    p.add_argument("--state", type=Path,
+                   help="offline state file (default .mindie/state/<stack>.json, under "
+                   "$MINDIE_STACK_DIR when set)")
     p.add_argument(
         "--policy-config", type=Path, help="policy pack config (default policy/<environment>.json)"
     )

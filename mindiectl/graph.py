@@ -102,8 +102,9 @@ def update_readme(readme: str, result: RunResult) -> str:
 
 def register(sub) -> None:
     p = sub.add_parser("graph", help="print the resource graph (Mermaid/DOT) or refresh the README diagram")
-    p.add_argument("--stack", required=True)
-    p.add_argument("--format", choices=["mermaid", "dot", "components"], default="components")
+    p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
+    p.add_argument("--format", choices=["mermaid", "dot", "components"], default="components",
+                   help="mermaid/dot: every resource; components: the component diagram (default)")
     p.add_argument("--readme", action="store_true", help="rewrite the README's component diagram")
     p.set_defaults(func=_main)
 

@@ -47,6 +47,8 @@ def to_json_dict(server: InferServer) -> dict:
 
 
 def import_file(source: Path, stack: str, environment: str | None, project_dir: Path | None = None) -> Path:
+    if environment is not None:
+        _environment_for(stack, environment)  # a bad --environment is an error even for an existing stack
     server = parse_infer_server(source)
     path = stackfile.stack_path(stack, project_dir)
     doc = stackfile.read_document(path)
@@ -72,13 +74,19 @@ def import_file(source: Path, stack: str, environment: str | None, project_dir: 
 
 
 def _environment_for(stack: str, environment: str | None) -> str:
-    choice = environment or stack
     allowed = [e.value for e in Environment]
-    if choice not in allowed:
+    if environment is not None:
+        if environment not in allowed:
+            raise SettingsError([
+                f"--environment {environment!r}: not one of {', '.join(allowed)} "
+                f"(the {PROJECT}:environment of stack {stack!r}; lower case)"
+            ])
+        return environment
+    if stack not in allowed:
         raise SettingsError(
             [f"{PROJECT}:environment: new stack {stack!r} needs --environment (one of {', '.join(allowed)})"]
         )
-    return choice
+    return stack
 
 
 def export_stack(stack: str, project_dir: Path | None = None) -> str:
@@ -90,11 +98,12 @@ def export_stack(stack: str, project_dir: Path | None = None) -> str:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help="write an infer_server.json into a stack's config")
     p.add_argument("file", type=Path, help="path of infer_server.json")
-    p.add_argument("--stack", required=True)
-    p.add_argument("--environment", help="environment of a new stack file (default: the stack name)")
+    p.add_argument("--stack", required=True, help="stack to write (Pulumi.<stack>.yaml, created if missing)")
+    p.add_argument("--environment",
+                   help="environment of a new stack file: dev, staging or prod (default: the stack name)")
     p.set_defaults(func=_import_main)
     e = sub.add_parser("export", help="print a stack's infer_server.json for msctl")
-    e.add_argument("--stack", required=True)
+    e.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
     e.set_defaults(func=_export_main)
 
 

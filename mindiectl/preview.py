@@ -17,16 +17,19 @@ from pathlib import Path
 from stacks.errors import SettingsError
 
 from . import render, stackfile
-from .runtime import PROJECT_DIR, RunResult, StackOutputs, StackReferenceError, run_program
+from .runtime import RunResult, StackOutputs, StackReferenceError, run_program, work_dir
 from .state import StackState
 
 
-def default_out(stack: str) -> Path:
-    return PROJECT_DIR / "build" / stack
+def default_out(stack: str, project_dir: Path | None = None) -> Path:
+    """build/<stack> next to the stack files (under $MINDIE_STACK_DIR when set)."""
+    return (project_dir or work_dir()) / "build" / stack
 
 
-def default_state(stack: str) -> Path:
-    return PROJECT_DIR / ".mindie" / "state" / f"{stack}.json"
+def default_state(stack: str, project_dir: Path | None = None) -> Path:
+    """.mindie/state/<stack>.json next to the stack files (under $MINDIE_STACK_DIR when set):
+    a copy of the stacks never mixes its generated keys with the committed stacks' state."""
+    return (project_dir or work_dir()) / ".mindie" / "state" / f"{stack}.json"
 
 
 def run_stack(
@@ -42,7 +45,7 @@ def run_stack(
     """
     cfg = stackfile.load(stack, project_dir)
     config = {**cfg.config, **(overrides or {})}
-    state = StackState(state_path if state_path is not None else default_state(stack))
+    state = StackState(state_path if state_path is not None else default_state(stack, project_dir))
     result = run_program(stack, config, cfg.secret_keys, state, stack_outputs=stack_outputs)
     state.save()
     return result
@@ -65,8 +68,11 @@ def write_atomically(result: RunResult, out: Path) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("preview", help="run the program offline and write what `pulumi up` would create")
     p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
-    p.add_argument("--out", type=Path, help="output directory (default build/<stack>)")
-    p.add_argument("--state", type=Path, help="offline state file (default .mindie/state/<stack>.json)")
+    p.add_argument("--out", type=Path,
+                   help="output directory (default build/<stack>, under $MINDIE_STACK_DIR when set)")
+    p.add_argument("--state", type=Path,
+                   help="offline state file (default .mindie/state/<stack>.json, under "
+                   "$MINDIE_STACK_DIR when set)")
     p.add_argument("--quiet", action="store_true", help="print only the summary line")
     p.set_defaults(func=main)
 

@@ -71,7 +71,7 @@ def gate_problems(
     from .preview import default_state, run_stack
     from .runtime import StackReferenceError
 
-    state = (state_dir / f"{stack}.json") if state_dir else default_state(stack)
+    state = (state_dir / f"{stack}.json") if state_dir else default_state(stack, project_dir)
     try:
         result = run_stack(stack, state, project_dir=project_dir)
     except SettingsError as err:
@@ -149,9 +149,11 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
         raise PromotionError("release settings must not be secrets (each stack encrypts its own)", secrets)
     skipped = _sync(src_map, tgt_map, promotion.setting_tree(), skipped=[])
     for key in skipped:
-        where, other = (source, target) if key not in src_map else (target, source)
-        warnings.append(f"{key} is not configured in {where}: not promoted, {target} keeps its own "
-                        f"(configure it in both {source} and {other} to promote it)")
+        if key not in src_map:
+            what = f"{key} is not configured in {source}: not promoted, {target} keeps its own"
+        else:
+            what = f"{key} is not configured in {target}: not promoted, {target} stays without it"
+        warnings.append(f"{what} (configure it in both {source} and {target} to promote it)")
 
     new_config = {str(k): stackfile.encode_value(v) for k, v in tgt_map.items() if not _is_secure(v)}
     new_config.update({k: v for k, v in tgt_cfg.config.items() if k in tgt_cfg.secret_keys})
@@ -360,12 +362,21 @@ def _show(value: Any) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("promote", help="copy the release settings of one stack into the next stage")
+    p = sub.add_parser(
+        "promote", help="copy the release settings of one stack into the next stage",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="The source and target are gated with `mindiectl check` (their `secure:` values are\n"
+               "decrypted with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, as the Pulumi CLI\n"
+               "does). Stack files are read from $MINDIE_STACK_DIR when set, else the project.\n"
+               "Exit codes: 0 promoted (or nothing to do), 1 refused or rolled back,\n"
+               "2 unreadable stack file.")
     p.add_argument("--from", dest="source", required=True, help="source stack (tested release)")
     p.add_argument("--to", dest="target", required=True, help="target stack (next stage)")
     p.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
     p.add_argument("--force", action="store_true", help="allow skipping a stage or going backwards")
-    p.add_argument("--state-dir", type=Path, help="offline state directory for the gate runs")
+    p.add_argument("--state-dir", type=Path,
+                   help="offline state directory for the gate runs (default .mindie/state/, "
+                   "under $MINDIE_STACK_DIR when set)")
     p.set_defaults(func=main)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import runpy
 import sys
 from collections.abc import Mapping
@@ -99,10 +100,17 @@ StackOutputs = Mapping[str, Mapping[str, Any]]
 """stack name -> that stack's outputs (as in its build/<stack>/outputs.json)."""
 
 
+def work_dir() -> Path:
+    """Where the stack files and what is generated from them live (build/, .mindie/state/):
+    $MINDIE_STACK_DIR when set (a copy of the stacks keeps its own keys and artefacts,
+    never mixed with the committed stacks'), else the project."""
+    return Path(os.environ.get("MINDIE_STACK_DIR") or PROJECT_DIR)
+
+
 def saved_outputs(stack: str) -> Optional[dict[str, Any]]:
     """A stack's outputs from its last offline preview (build/<stack>/outputs.json), like the
     outputs of its last deployment that a real StackReference reads; None when never previewed."""
-    path = PROJECT_DIR / "build" / stack / "outputs.json"
+    path = work_dir() / "build" / stack / "outputs.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 

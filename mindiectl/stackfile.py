@@ -29,7 +29,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from .runtime import PROJECT_DIR
+from . import runtime
 
 
 class StackFileError(Exception):
@@ -46,7 +46,7 @@ class StackConfig:
 
 def stack_dir() -> Path:
     """Where the Pulumi.<stack>.yaml files are: $MINDIE_STACK_DIR, else the project."""
-    return Path(os.environ.get("MINDIE_STACK_DIR") or PROJECT_DIR)
+    return runtime.work_dir()
 
 
 def stack_path(stack: str, project_dir: Path | None = None) -> Path:

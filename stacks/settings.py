@@ -9,6 +9,7 @@ allowed range. Nothing is declared before this returns.
 
 from __future__ import annotations
 
+import difflib
 import json
 import typing
 from collections.abc import Callable, Mapping
@@ -238,6 +239,13 @@ def _raw_values(get: ConfigGetter, keys: list[str]) -> tuple[dict[str, Any], lis
     for key in keys:
         project, _, name = key.partition(":")
         if project != PROJECT:
+            # other namespaces (kubernetes:, pulumi:, ...) belong to the stack; a near-miss of
+            # this project's prefix (mindei:namespace) is a typo that would silently be ignored
+            if project and _edit_distance(project, PROJECT) <= 2:
+                match = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
+                hint = (f'did you mean "{PROJECT}:{match[0]}"?' if match
+                        else f"the project prefix is {PROJECT}:")
+                problems.append(f"{key}: unknown setting ({hint})")
             continue
         if name not in fields:
             problems.append(f"{key}: unknown setting{near_miss(name, fields)}")
@@ -251,8 +259,21 @@ def _raw_values(get: ConfigGetter, keys: list[str]) -> tuple[dict[str, Any], lis
         try:
             raw[name] = json.loads(text)
         except json.JSONDecodeError as err:
-            problems.append(f"{key}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})")
+            expected = ": must be an object" if _model_of(fields[name].annotation) is not None else ""
+            problems.append(
+                f"{key}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno}){expected}")
     return raw, problems
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance (a swap of two neighbours counts 1: mindei/mindie)."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
 
 
 def _is_text(annotation: Any) -> bool:
@@ -311,15 +332,56 @@ def _message(e: Mapping[str, Any], model: type) -> str:
     if kind == "literal_error":
         return f"must be one of {e['ctx']['expected']}"
     if kind in ("int_type", "int_parsing"):
-        return "must be an integer (a JSON number, not a string)"
+        if isinstance(e.get("input"), float):
+            return "must be a whole number (a JSON integer)"
+        if isinstance(e.get("input"), str):
+            return "must be an integer (a JSON number, not a string)"
+        return "must be an integer (a JSON number)"
     if kind in ("bool_type", "bool_parsing"):
         return "must be true or false (a JSON boolean, not a string)"
     if kind in ("string_type",):
+        if _is_percent(_field_at(model, e["loc"])):
+            return 'must be a string of the form "{int}%", e.g. "25%"'
         return "must be a string"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "must be an object"
     msg = str(e["msg"])
     return msg.removeprefix("Value error, ")
+
+
+def _field_at(model: type, loc: tuple) -> Any:
+    """The FieldInfo of the setting at `loc` (dict keys and list indexes skipped), or None."""
+    current: Any = model
+    field = None
+    for part in loc:
+        if isinstance(part, int) or not hasattr(current, "model_fields"):
+            continue
+        found = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
+        if found is None:
+            continue  # a dict key: the value's model is still `current`
+        field = found
+        current = _model_of(found.annotation)
+    return field
+
+
+def _is_percent(field: Any) -> bool:
+    """True when the field is a `Percent` (or an Optional one)."""
+    from .fields import _check_percent
+
+    if field is None:
+        return False
+
+    def walk(items: Any) -> bool:
+        for item in items:
+            if getattr(item, "func", None) is _check_percent:
+                return True
+            if typing.get_args(item) and walk(typing.get_args(item)):
+                return True
+            if typing.get_origin(item) is typing.Annotated and walk(item.__metadata__):
+                return True
+        return False
+
+    return walk([*field.metadata, field.annotation])
 
 
 def _hides_value(model: type, loc: tuple) -> bool:

@@ -18,6 +18,11 @@ def stack_config(stack: str) -> dict[str, str]:
     return dict(stackfile.load(stack).config)
 
 
+def environment_of(stack: str) -> str:
+    """The committed stack's `mindie:environment` (a stack's name need not be its environment)."""
+    return stackfile.load(stack, PROJECT_DIR).config["mindie:environment"]
+
+
 def infer_server(stack: str = "dev") -> dict[str, Any]:
     """A committed stack's inferServer object (a fresh copy to modify)."""
     return copy.deepcopy(json.loads(stack_config(stack)["mindie:inferServer"]))

@@ -112,6 +112,17 @@ def test_new_stack_needs_environment(project: Path, tmp_path: Path):
     assert not (project / "Pulumi.qa.yaml").exists()
 
 
+@pytest.mark.parametrize("value", ["foo", "Staging", ""])
+def test_bad_environment_value_is_named(project: Path, tmp_path: Path, value: str, capsys, monkeypatch):
+    monkeypatch.setenv("MINDIE_STACK_DIR", str(project))
+    args = ["import", str(fixed_seed(tmp_path)), "--stack", "qa", "--environment", value]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"--environment {value!r}: not one of dev, staging, prod" in err
+    assert "needs --environment" not in err
+    assert not (project / "Pulumi.qa.yaml").exists()
+
+
 def test_export_prints_seed_keys_in_order(capsys):
     assert main(["export", "--stack", "prod"]) == 0
     data = json.loads(capsys.readouterr().out)

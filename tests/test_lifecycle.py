@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mindiectl import runtime, stackfile
+from mindiectl import stackfile
 from mindiectl.__main__ import main
 from mindiectl.preview import run_stack as preview_run_stack
 from mindiectl.render import manifests
@@ -131,17 +131,18 @@ def test_stackreference_mode_takes_the_release_from_the_other_stack(reference_st
 
 def test_stackreference_mode_reads_the_last_offline_preview(reference_stacks: Path, tmp_path: Path,
                                                             monkeypatch, capsys):
-    """Offline, build/<stack>/outputs.json stands for the referenced stack's last deployment."""
-    monkeypatch.setattr(runtime, "PROJECT_DIR", tmp_path)
+    """Offline, build/<stack>/outputs.json stands for the referenced stack's last deployment
+    (next to the stack files: under $MINDIE_STACK_DIR, here the temp copy)."""
+    build = reference_stacks / "build"
     args = ["preview", "--stack", "staging", "--quiet", "--out", str(tmp_path / "out-staging"),
             "--state", str(tmp_path / "s.json")]
     assert main(args) == 2
     assert "run `python -m mindiectl preview --stack dev` first" in capsys.readouterr().err
-    assert main(["preview", "--stack", "dev", "--quiet", "--out", str(tmp_path / "build" / "dev"),
+    assert main(["preview", "--stack", "dev", "--quiet", "--out", str(build / "dev"),
                  "--state", str(tmp_path / "d.json")]) == 0
     assert main(args) == 0
     outputs = json.loads((tmp_path / "out-staging" / "outputs.json").read_text())
-    dev_outputs = json.loads((tmp_path / "build" / "dev" / "outputs.json").read_text())
+    dev_outputs = json.loads((build / "dev" / "outputs.json").read_text())
     assert outputs["release"]["parts"]["inferServer"] == dev_outputs["release"]["parts"]["inferServer"]
     records = json.loads((tmp_path / "out-staging" / "resources.json").read_text())
     assert [r["read"] for r in records if r["type"] == "pulumi:pulumi:StackReference"] == [True]

@@ -10,7 +10,7 @@ import yaml
 
 from mindiectl.__main__ import main
 
-from .helpers import STACKS
+from .helpers import STACKS, environment_of
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -21,10 +21,12 @@ def test_committed_stack_previews(stack: str, tmp_path: Path, capsys):
     assert "pulumi:pulumi:Stack" in printed and f"mindie-{stack}" in printed
     resources = json.loads((out / "resources.json").read_text())
     assert {"urn", "type", "name", "parent", "dependencies"} <= set(resources[0])
+    # a stack's name need not be its environment (e.g. a user's stack `qa` with environment staging)
+    environment = environment_of(stack)
     outputs = json.loads((out / "outputs.json").read_text())
-    assert outputs["environment"] == stack
+    assert outputs["environment"] == environment
     namespace = yaml.safe_load((out / "manifests" / "namespace.mindie.yaml").read_text())
-    assert namespace["metadata"]["labels"]["mindie.huawei.com/environment"] == stack
+    assert namespace["metadata"]["labels"]["mindie.huawei.com/environment"] == environment
     assert (out / "graph.mmd").read_text().startswith("graph TD")
     assert (out / "graph.dot").read_text().startswith("digraph")
 
@@ -80,3 +82,55 @@ def test_every_manifest_passes_strict_schema(stack: str, run_stack):
 
     for filename, manifest in manifests(run_stack(stack)).items():
         assert schema_errors(manifest) == [], filename
+
+
+def test_stack_dir_keeps_its_own_build_and_state(tmp_path: Path, project_dir: Path, monkeypatch):
+    """With MINDIE_STACK_DIR, build/ and .mindie/state/ default to live under it, not the project."""
+    import shutil
+
+    from mindiectl.preview import default_out, default_state
+
+    for f in project_dir.glob("Pulumi.*.yaml"):
+        shutil.copy(f, tmp_path / f.name)
+    assert default_out("dev") == project_dir / "build" / "dev"
+    assert default_state("dev") == project_dir / ".mindie" / "state" / "dev.json"
+    monkeypatch.setenv("MINDIE_STACK_DIR", str(tmp_path))
+    assert default_out("dev") == tmp_path / "build" / "dev"
+    assert default_state("dev") == tmp_path / ".mindie" / "state" / "dev.json"
+    assert main(["preview", "--stack", "dev", "--quiet"]) == 0
+    assert json.loads((tmp_path / "build" / "dev" / "outputs.json").read_text())["environment"] == "dev"
+    assert (tmp_path / ".mindie" / "state" / "dev.json").is_file()
+
+
+def test_help_documents_the_environment(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "MINDIE_STACK_DIR" in out and "PULUMI_CONFIG_PASSPHRASE" in out
+
+
+def test_every_command_and_option_has_help(capsys):
+    """`<command> --help` starts with a one-line summary; every option says what it is."""
+    import argparse
+    import importlib
+
+    from mindiectl.__main__ import COMMANDS
+
+    for name in COMMANDS:
+        parser = argparse.ArgumentParser()
+        sub = parser.add_subparsers()
+        importlib.import_module(f"mindiectl.{name}").register(sub)
+        for action in sub._choices_actions:
+            assert action.help, action.dest
+            for option in sub.choices[action.dest]._actions:
+                assert option.help, f"{action.dest} {option.option_strings or option.dest}"
+    for command in ("preview", "import", "export", "graph", "docs", "check", "promote"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[lines.index("") + 1].strip(), command  # the description after the usage
+    with pytest.raises(SystemExit):
+        main(["promote", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "PULUMI_CONFIG_PASSPHRASE" in out
+    assert "(default .mindie/state/, under $MINDIE_STACK_DIR when set)" in out

@@ -177,7 +177,8 @@ def test_promote_dev_to_staging_to_prod(stacks: Path, gate_state: Path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     # dev does not configure mindie:motor (no Coordinator with entry server): staging keeps its own
-    assert "warning: mindie:motor is not configured in dev: not promoted, staging keeps its own" in out
+    assert ("warning: mindie:motor is not configured in dev: not promoted, staging keeps its own "
+            "(configure it in both dev and staging to promote it)") in out
     staging_parts = promotion.part_fingerprints(_settings(stacks, "staging"))
     assert staging_parts["inferServer"] == dev_server
     staging_fp = promotion.release_fingerprint(_settings(stacks, "staging"))
@@ -284,6 +285,21 @@ def test_dry_run_prints_and_writes_nothing(stacks: Path, gate_state: Path, capsy
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "+      infer_port: 2025" in out and "dry run: nothing written" in out
+    assert snapshot(stacks) == snap
+
+
+def test_component_missing_in_the_target_is_named(stacks: Path, gate_state: Path, capsys):
+    """A user's extra stack `qa` (environment staging) without mindie:motor: the warning names both stacks."""
+    text = (stacks / "Pulumi.dev.yaml").read_text().replace(
+        "mindie:environment: dev", "mindie:environment: staging")
+    (stacks / "Pulumi.qa.yaml").write_text(text)
+    snap = snapshot(stacks)
+    args = ["promote", "--from", "staging", "--to", "qa", "--dry-run", "--state-dir", str(gate_state)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert ("warning: mindie:motor is not configured in qa: not promoted, qa stays without it "
+            "(configure it in both staging and qa to promote it)") in out
+    assert "keeps its own" not in out and "both staging and staging" not in out
     assert snapshot(stacks) == snap
 
 

@@ -130,6 +130,18 @@ def test_percent_invalid(value):
 
 def test_percent_rejects_number():
     assert "must be a string" in error_of({"max_surge": 50})
+    assert 'max_surge = 50: must be a string of the form "{int}%", e.g. "25%"' in error_of({"max_surge": 50})
+
+
+def test_percent_form_named_in_optional_percent_of_a_group():
+    """An Optional[Percent] inside a nested model gets the same message; other strings do not."""
+    from stacks.servers import ExtraGroup
+    from stacks.settings import _field_at, _is_percent
+
+    assert _is_percent(_field_at(ExtraGroup, ("max_surge",)))
+    assert _is_percent(_field_at(ExtraGroup, ("max_unavailable",)))
+    assert not _is_percent(_field_at(ExtraGroup, ("server_name",)))
+    assert not _is_percent(_field_at(ExtraGroup, ("image",)))
 
 
 def test_both_zero_percent_rejected():
@@ -154,7 +166,9 @@ def test_strict_int_and_bool():
 
 
 def test_float_is_not_an_int():
-    assert "replicas = 2.5: must be an integer" in error_of({"replicas": 2.5})
+    assert "replicas = 2.5: must be a whole number (a JSON integer)" in error_of({"replicas": 2.5})
+    assert "replicas = 1.5: must be a whole number (a JSON integer)" in error_of({"replicas": 1.5})
+    assert "not a string" not in error_of({"replicas": 1.5})
 
 
 def test_unknown_key_suggests_near_miss():
@@ -198,3 +212,24 @@ def test_render_and_cluster_are_exclusive():
 def test_object_setting_with_bad_json_names_position():
     with pytest.raises(SettingsError, match=r"mindie:kubernetes: not valid JSON \(.* line 1 column"):
         load_with({}, extra={"mindie:kubernetes": "{oops"})
+
+
+def test_object_setting_that_is_not_json_says_it_must_be_an_object():
+    config = stack_config("dev")
+    config["mindie:inferServer"] = "oops"
+    with pytest.raises(SettingsError) as info:
+        load_settings(config.get, list(config))
+    assert info.value.problems == [
+        "mindie:inferServer: not valid JSON (Expecting value at line 1 column 1): must be an object"]
+
+
+def test_typo_in_the_project_prefix_is_reported():
+    message = error_of({}, extra={"mindei:namespace": "x", "mndie:inferserver": "{}", "mindie_:zzz": "1"})
+    assert 'mindei:namespace: unknown setting (did you mean "mindie:namespace"?)' in message
+    assert 'mndie:inferserver: unknown setting (did you mean "mindie:inferServer"?)' in message
+    assert "mindie_:zzz: unknown setting (the project prefix is mindie:)" in message
+
+
+def test_other_namespaces_are_left_to_the_stack():
+    settings = load_with({}, extra={"kubernetes:context": "prod", "pulumi:tags": "{}", "aws:region": "x"})
+    assert settings.namespace == "mindie"
