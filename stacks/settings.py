@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any, Optional
 
@@ -24,7 +24,7 @@ from .motor import Motor, motor_problems
 from .ms_server import MsServer
 from .promotion import STACK_NAME_PATTERN, ReleaseRecord
 from .servers import NpuInventory, ServersSettings, check_servers
-from .tls import DEMO_CA_MARK, TlsSettings
+from .tls import DEMO_CA_MARK, TlsSettings, plaintext_secret_problems
 
 PROJECT = "mindie"
 """The Pulumi project name (Pulumi.yaml `name`) and so the config namespace."""
@@ -194,8 +194,30 @@ def config_keys() -> list[str]:
     return sorted(keys)
 
 
-def load_settings(get: Optional[ConfigGetter] = None, keys: Optional[list[str]] = None) -> Settings:
-    """Read and validate every `mindie:*` key; raise SettingsError listing each problem."""
+def is_runtime_secret(key: str) -> bool:
+    """True when the runtime was told `key` is secret (CLI: the run request's secret keys or
+    PULUMI_CONFIG_SECRET_KEYS; mocks: set_all_config's secret_keys)."""
+    from pulumi.runtime import config as runtime_config
+
+    return runtime_config.is_config_secret(key) or key in runtime_config.get_config_secret_keys_env()
+
+
+def load_settings(
+    get: Optional[ConfigGetter] = None,
+    keys: Optional[list[str]] = None,
+    secret_keys: Optional[Iterable[str]] = None,
+) -> Settings:
+    """Read and validate every `mindie:*` key; raise SettingsError listing each problem.
+
+    `secret_keys`: the keys entered as secrets (`pulumi config set --secret`, or any value under
+    them set with `--path --secret`). Reading from the runtime (no `get`), the default is what
+    the runtime says; a caller passing its own `get` passes the stack file's
+    (`stackfile.StackConfig.secret_keys`), else no key counts as secret.
+    """
+    if secret_keys is None:
+        is_secret = is_runtime_secret if get is None else (lambda key: False)
+    else:
+        is_secret = set(secret_keys).__contains__
     if get is None:
         from pulumi.runtime.config import get_config
 
@@ -206,10 +228,15 @@ def load_settings(get: Optional[ConfigGetter] = None, keys: Optional[list[str]] 
         raise SettingsError(problems)
     if isinstance(raw.get("releaseFrom"), str):
         raw = _release_from_reference(raw, raw["releaseFrom"])
+    tls_key = f"{PROJECT}:tls"
+    problems = plaintext_secret_problems(raw.get("tls"), is_secret(tls_key), tls_key)
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as err:
-        raise SettingsError(format_errors(err, Settings, prefix=f"{PROJECT}:")) from None
+        problems += format_errors(err, Settings, prefix=f"{PROJECT}:")
+    if problems:
+        raise SettingsError(problems)
+    return settings
 
 
 def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, Any]:

@@ -18,6 +18,11 @@ def stack_config(stack: str) -> dict[str, str]:
     return dict(stackfile.load(stack).config)
 
 
+def secret_keys(stack: str) -> list[str]:
+    """The keys a committed stack holds as secrets (what `pulumi up` marks secret)."""
+    return list(stackfile.load(stack).secret_keys)
+
+
 def infer_server(stack: str = "dev") -> dict[str, Any]:
     """A committed stack's inferServer object (a fresh copy to modify)."""
     return copy.deepcopy(json.loads(stack_config(stack)["mindie:inferServer"]))
@@ -37,3 +42,11 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
 
 
 DELETE = object()
+
+
+class Secret:
+    """An override entered as a secret (`pulumi config set --secret [--path]`): run_stack marks
+    its key secret, as the CLI does for a key with any secure value under it."""
+
+    def __init__(self, value: Any):
+        self.value = value

@@ -354,7 +354,7 @@ def _settings(folder: Path, stack: str):
     from stacks.settings import load_settings
 
     cfg = stackfile.load(stack, folder)
-    return load_settings(cfg.config.get, list(cfg.config))
+    return load_settings(cfg.config.get, list(cfg.config), cfg.secret_keys)
 
 
 def test_edited_release_after_promotion_is_visible(stacks: Path, gate_state: Path):
