@@ -85,7 +85,9 @@ class Settings(StrictModel):
         alias="inferServer", description="The seed's infer_server.json, key for key."
     )
     kubernetes: KubernetesTarget = Field(
-        default_factory=KubernetesTarget, description="Kubernetes target of the stack."
+        default_factory=KubernetesTarget,
+        description="Kubernetes target of the stack. Staging and prod must name one (context, kubeconfig "
+        "or renderYamlToDirectory); dev may use the ambient kubeconfig context.",
     )
     state_dir: Optional[AbsolutePath] = Field(
         None, alias="stateDir", description="Reserved for offline state; unset by default."
@@ -156,14 +158,32 @@ class Settings(StrictModel):
         return self
 
     @model_validator(mode="after")
-    def _prod_has_a_real_root_ca(self) -> Settings:
-        # The self-signed stand-in root is for dev: no kube API server trusts it, so a prod
-        # kubeclient certificate chained to it could never authenticate.
-        if self.environment is Environment.PROD and self.tls.root_ca is None:
-            raise ValueError(
-                "tls.rootCa: required in prod: the cluster root CA (/etc/kubernetes/pki/ca.crt as "
-                "certPem, its key as secret keyPem); the self-signed stand-in is for dev and staging only"
+    def _staging_and_prod_name_their_targets(self) -> Settings:
+        # Outside dev nothing may be implicit. The self-signed stand-in root is trusted by no kube
+        # API server, so a kubeclient certificate chained to it could never authenticate; and a
+        # provider without a context/kubeconfig uses the ambient kubeconfig context, which may be
+        # another cluster.
+        if self.environment is Environment.DEV:
+            return self
+        env = self.environment.value
+        problems = []
+        if self.tls.root_ca is None:
+            problems.append(
+                f"tls.rootCa: required in {env}: the cluster root CA (/etc/kubernetes/pki/ca.crt as "
+                "certPem, its key as secret keyPem); the self-signed stand-in is for dev only (no kube "
+                "API server trusts it): pulumi config set --path 'mindie:tls.rootCa.certPem' < ca.crt; "
+                "pulumi config set --secret --path 'mindie:tls.rootCa.keyPem' < ca.key"
             )
+        k8s = self.kubernetes
+        if not (k8s.context or k8s.kubeconfig or k8s.render_yaml_to_directory):
+            problems.append(
+                f"kubernetes: required in {env}: an explicit target, one of kubernetes.context, "
+                "kubernetes.kubeconfig or kubernetes.renderYamlToDirectory (unset, the provider would "
+                "use the ambient kubeconfig context, possibly another cluster): "
+                "pulumi config set --path 'mindie:kubernetes.context' <context>"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @model_validator(mode="after")

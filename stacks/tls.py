@@ -261,7 +261,8 @@ class TlsSettings(StrictModel):
     root_ca: Optional[CaMaterial] = Field(
         None, alias="rootCa",
         description="The cluster root CA (/etc/kubernetes/pki/ca.crt and ca.key); keyPem secret. "
-                    "Required in prod; unset elsewhere: a self-signed stand-in (never trusted by a cluster).",
+                    "Required in staging and prod; unset in dev: a self-signed stand-in (never trusted by "
+                    "a cluster).",
     )
     allow_demo_root_ca: StrictBool = Field(
         False, alias="allowDemoRootCa",

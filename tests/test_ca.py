@@ -527,6 +527,44 @@ def test_prod_without_root_ca_is_refused(run_stack):
     assert "mindie:tls.rootCa: required in prod" in text
 
 
+def settings_of(stack: str, tls: dict | None = None, kubernetes: dict | None = None):
+    """load_settings of a committed stack with mindie:tls / mindie:kubernetes replaced ({}: unset)."""
+    cfg = stackfile.load(stack)
+    config = dict(cfg.config)
+    for key, value in (("mindie:tls", tls), ("mindie:kubernetes", kubernetes)):
+        if value == {}:
+            config.pop(key, None)
+        elif value is not None:
+            config[key] = json.dumps(value)
+    return load_settings(config.get, list(config), cfg.secret_keys)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_staging_and_prod_need_a_root_ca_and_an_explicit_cluster(stack: str):
+    tls_cfg = json.loads(stackfile.load(stack).config["mindie:tls"])
+    no_root = {k: v for k, v in tls_cfg.items() if k != "rootCa"}
+    with pytest.raises(SettingsError) as err:
+        settings_of(stack, tls=no_root, kubernetes={})
+    text = str(err.value)
+    assert f"mindie:tls.rootCa: required in {stack}: the cluster root CA" in text
+    assert "the self-signed stand-in is for dev only" in text and "staging only" not in text
+    assert "pulumi config set --secret --path 'mindie:tls.rootCa.keyPem' < ca.key" in text
+    assert (f"mindie:kubernetes: required in {stack}: an explicit target, one of kubernetes.context, "
+            "kubernetes.kubeconfig or kubernetes.renderYamlToDirectory") in text
+    # enableServerSideApply alone names no cluster
+    with pytest.raises(SettingsError, match=f"mindie:kubernetes: required in {stack}"):
+        settings_of(stack, kubernetes={"enableServerSideApply": True})
+    for target in ({"context": "prod-cluster"}, {"kubeconfig": "/etc/mindie/kubeconfig"},
+                   {"renderYamlToDirectory": "out"}):
+        assert settings_of(stack, kubernetes=target).tls.root_ca is not None
+
+
+def test_dev_may_use_the_stand_in_root_and_the_ambient_context(run_stack):
+    settings = settings_of("dev", tls={}, kubernetes={})
+    assert settings.tls.root_ca is None and settings.kubernetes.context is None
+    assert run_stack("dev").outputs["tlsRootCa"] == "stand-in (self-signed, dev only)"
+
+
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_demo_root_ca_is_refused_outside_dev_unless_allowed(run_stack, stack: str):
     tls_cfg = json.loads(stackfile.load(stack).config["mindie:tls"])
