@@ -67,8 +67,8 @@ def import_file(source: Path, stack: str, environment: str | None, project_dir: 
         config[KEY] = value
     # The whole stack must still be valid with the new value before anything is written
     # (secure values decrypted as for `pulumi up`: a stack with secrets needs its passphrase).
-    encoded = stackfile.config_of(path, doc).config
-    load_settings(encoded.get, list(encoded))
+    encoded = stackfile.config_of(path, doc)
+    load_settings(encoded.config.get, list(encoded.config), encoded.secret_keys)
     stackfile.write_document(path, doc)
     return path
 
@@ -91,7 +91,7 @@ def _environment_for(stack: str, environment: str | None) -> str:
 
 def export_stack(stack: str, project_dir: Path | None = None) -> str:
     cfg = stackfile.load(stack, project_dir)
-    settings = load_settings(cfg.config.get, list(cfg.config))
+    settings = load_settings(cfg.config.get, list(cfg.config), cfg.secret_keys)
     return json.dumps(to_json_dict(settings.infer_server), indent=4) + "\n"
 
 

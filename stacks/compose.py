@@ -115,7 +115,7 @@ def ca_outputs(ca: CertificateAuthority) -> dict[str, Any]:
         "tlsChecksum": ca.checksum,
         "tlsNotAfter": ca.not_after,
         "tlsSerials": ca.serials,
-        # whether the root is the dev stand-in
+        # whether the root is the stand-in (dev only: staging and prod require mindie:tls.rootCa)
         "tlsRootCa": "stand-in (self-signed, dev only)" if ca.root_is_standin else "cluster CA (config)",
     }
 

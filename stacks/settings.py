@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any, Optional
 
@@ -25,7 +25,7 @@ from .motor import Motor, motor_problems
 from .ms_server import MsServer
 from .promotion import STACK_NAME_PATTERN, ReleaseRecord
 from .servers import NpuInventory, ServersSettings, check_servers
-from .tls import DEMO_CA_MARK, TlsSettings
+from .tls import DEMO_CA_MARK, TlsSettings, plaintext_secret_problems
 
 PROJECT = "mindie"
 """The Pulumi project name (Pulumi.yaml `name`) and so the config namespace."""
@@ -86,7 +86,9 @@ class Settings(StrictModel):
         alias="inferServer", description="The seed's infer_server.json, key for key."
     )
     kubernetes: KubernetesTarget = Field(
-        default_factory=KubernetesTarget, description="Kubernetes target of the stack."
+        default_factory=KubernetesTarget,
+        description="Kubernetes target of the stack. Staging and prod must name one (context, kubeconfig "
+        "or renderYamlToDirectory); dev may use the ambient kubeconfig context.",
     )
     state_dir: Optional[AbsolutePath] = Field(
         None, alias="stateDir", description="Reserved for offline state; unset by default."
@@ -157,14 +159,32 @@ class Settings(StrictModel):
         return self
 
     @model_validator(mode="after")
-    def _prod_has_a_real_root_ca(self) -> Settings:
-        # The self-signed stand-in root is for dev: no kube API server trusts it, so a prod
-        # kubeclient certificate chained to it could never authenticate.
-        if self.environment is Environment.PROD and self.tls.root_ca is None:
-            raise ValueError(
-                "tls.rootCa: required in prod: the cluster root CA (/etc/kubernetes/pki/ca.crt as "
-                "certPem, its key as secret keyPem); the self-signed stand-in is for dev and staging only"
+    def _staging_and_prod_name_their_targets(self) -> Settings:
+        # Outside dev nothing may be implicit. The self-signed stand-in root is trusted by no kube
+        # API server, so a kubeclient certificate chained to it could never authenticate; and a
+        # provider without a context/kubeconfig uses the ambient kubeconfig context, which may be
+        # another cluster.
+        if self.environment is Environment.DEV:
+            return self
+        env = self.environment.value
+        problems = []
+        if self.tls.root_ca is None:
+            problems.append(
+                f"tls.rootCa: required in {env}: the cluster root CA (/etc/kubernetes/pki/ca.crt as "
+                "certPem, its key as secret keyPem); the self-signed stand-in is for dev only (no kube "
+                "API server trusts it): pulumi config set --path 'mindie:tls.rootCa.certPem' < ca.crt; "
+                "pulumi config set --secret --path 'mindie:tls.rootCa.keyPem' < ca.key"
             )
+        k8s = self.kubernetes
+        if not (k8s.context or k8s.kubeconfig or k8s.render_yaml_to_directory):
+            problems.append(
+                f"kubernetes: required in {env}: an explicit target, one of kubernetes.context, "
+                "kubernetes.kubeconfig or kubernetes.renderYamlToDirectory (unset, the provider would "
+                "use the ambient kubeconfig context, possibly another cluster): "
+                "pulumi config set --path 'mindie:kubernetes.context' <context>"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @model_validator(mode="after")
@@ -195,8 +215,30 @@ def config_keys() -> list[str]:
     return sorted(keys)
 
 
-def load_settings(get: Optional[ConfigGetter] = None, keys: Optional[list[str]] = None) -> Settings:
-    """Read and validate every `mindie:*` key; raise SettingsError listing each problem."""
+def is_runtime_secret(key: str) -> bool:
+    """True when the runtime was told `key` is secret (CLI: the run request's secret keys or
+    PULUMI_CONFIG_SECRET_KEYS; mocks: set_all_config's secret_keys)."""
+    from pulumi.runtime import config as runtime_config
+
+    return runtime_config.is_config_secret(key) or key in runtime_config.get_config_secret_keys_env()
+
+
+def load_settings(
+    get: Optional[ConfigGetter] = None,
+    keys: Optional[list[str]] = None,
+    secret_keys: Optional[Iterable[str]] = None,
+) -> Settings:
+    """Read and validate every `mindie:*` key; raise SettingsError listing each problem.
+
+    `secret_keys`: the keys entered as secrets (`pulumi config set --secret`, or any value under
+    them set with `--path --secret`). Reading from the runtime (no `get`), the default is what
+    the runtime says; a caller passing its own `get` passes the stack file's
+    (`stackfile.StackConfig.secret_keys`), else no key counts as secret.
+    """
+    if secret_keys is None:
+        is_secret = is_runtime_secret if get is None else (lambda key: False)
+    else:
+        is_secret = set(secret_keys).__contains__
     if get is None:
         from pulumi.runtime.config import get_config
 
@@ -207,10 +249,15 @@ def load_settings(get: Optional[ConfigGetter] = None, keys: Optional[list[str]] 
         raise SettingsError(problems)
     if isinstance(raw.get("releaseFrom"), str):
         raw = _release_from_reference(raw, raw["releaseFrom"])
+    tls_key = f"{PROJECT}:tls"
+    problems = plaintext_secret_problems(raw.get("tls"), is_secret(tls_key), tls_key)
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as err:
-        raise SettingsError(format_errors(err, Settings, prefix=f"{PROJECT}:")) from None
+        problems += format_errors(err, Settings, prefix=f"{PROJECT}:")
+    if problems:
+        raise SettingsError(problems)
+    return settings
 
 
 def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, Any]:

@@ -261,7 +261,8 @@ class TlsSettings(StrictModel):
     root_ca: Optional[CaMaterial] = Field(
         None, alias="rootCa",
         description="The cluster root CA (/etc/kubernetes/pki/ca.crt and ca.key); keyPem secret. "
-                    "Required in prod; unset elsewhere: a self-signed stand-in (never trusted by a cluster).",
+                    "Required in staging and prod; unset in dev: a self-signed stand-in (never trusted by "
+                    "a cluster).",
     )
     allow_demo_root_ca: StrictBool = Field(
         False, alias="allowDemoRootCa",
@@ -317,6 +318,42 @@ class TlsSettings(StrictModel):
                 f"validityDays = {self.validity_days} (or every `pulumi up` would re-issue)"
             )
         return self
+
+
+SECRET_FIELDS: dict[tuple[str, ...], str] = {
+    ("rootCa", "keyPem"): "< ca.key",
+    ("businessCa", "keyPem"): "< business-ca.key",
+    ("managementCa", "keyPem"): "< management-ca.key",
+    ("keyPassphrase",): "'<passphrase>'",
+}
+"""Key material in `mindie:tls` (path below the key -> how the fix command reads the value)."""
+
+
+def plaintext_secret_problems(raw_tls: object, is_secret: bool, key: str = "mindie:tls") -> list[str]:
+    """One problem per CA private key or passphrase in `mindie:tls` when the config value was
+    not entered as a secret (`pulumi config set --secret --path`).
+
+    Pulumi marks a whole top-level key secret as soon as any value under it was set with
+    `--path --secret`, and that is all a program can see (`is_config_secret`), so the check is
+    on `mindie:tls` as a whole. It applies in every environment: a plaintext key in a committed
+    dev stack file leaks exactly like one in prod.
+    """
+    if is_secret or not isinstance(raw_tls, dict):
+        return []
+    problems = []
+    for path, source in SECRET_FIELDS.items():
+        node: object = raw_tls
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            continue
+        dotted = f"{key}.{'.'.join(path)}"
+        what = "a passphrase" if path[-1] == "keyPassphrase" else "a CA private key"
+        problems.append(
+            f"{dotted}: {what} entered as plain text (it would sit unencrypted in the stack file "
+            f"and in state): set it as a secret: pulumi config set --secret --path '{dotted}' {source}"
+        )
+    return problems
 
 
 def ca_args(tls: TlsSettings, namespace, instance: str, protect: bool):

@@ -19,7 +19,7 @@ from mindiectl import stackfile
 from mindiectl.runtime import PROJECT_DIR, RunResult, run_program
 from mindiectl.state import StackState
 
-from .helpers import DELETE, DEMO_PASSPHRASE, infer_server, set_path
+from .helpers import DELETE, DEMO_PASSPHRASE, Secret, infer_server, set_path
 
 # The committed staging/prod stacks hold demo secrets under a documented demo passphrase
 # (docs/tls.md), as `pulumi up` would need PULUMI_CONFIG_PASSPHRASE.
@@ -52,7 +52,11 @@ def session_state(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], S
 
 @pytest.fixture
 def run_stack(session_state) -> Callable[..., RunResult]:
-    """run_stack(stack="dev", overrides={"mindie:key": value or object}, server={"a.b": v})."""
+    """run_stack(stack="dev", overrides={"mindie:key": value or object}, server={"a.b": v}).
+
+    An override wrapped in `Secret(...)` is entered as a secret; any other override keeps the
+    stack file's secretness of its key (a plain override of a secret key stays secret, like
+    `pulumi config set --path` of a non-secret value under a key that holds secure values)."""
 
     def run(
         stack: str = "dev",
@@ -61,6 +65,7 @@ def run_stack(session_state) -> Callable[..., RunResult]:
     ) -> RunResult:
         cfg = stackfile.load(stack)
         config = dict(cfg.config)
+        secret = list(cfg.secret_keys)
         if server:
             body = infer_server(stack)
             for dotted, value in server.items():
@@ -69,9 +74,12 @@ def run_stack(session_state) -> Callable[..., RunResult]:
         for key, value in (overrides or {}).items():
             if value is DELETE:
                 config.pop(key, None)
-            else:
-                config[key] = value if isinstance(value, str) else json.dumps(value)
-        return run_program(stack, config, cfg.secret_keys, session_state(stack))
+                continue
+            if isinstance(value, Secret):
+                value = value.value
+                secret.append(key)
+            config[key] = value if isinstance(value, str) else json.dumps(value)
+        return run_program(stack, config, secret, session_state(stack))
 
     return run
 

@@ -23,6 +23,11 @@ def environment_of(stack: str) -> str:
     return stackfile.load(stack, PROJECT_DIR).config["mindie:environment"]
 
 
+def secret_keys(stack: str) -> list[str]:
+    """The keys a committed stack holds as secrets (what `pulumi up` marks secret)."""
+    return list(stackfile.load(stack).secret_keys)
+
+
 def infer_server(stack: str = "dev") -> dict[str, Any]:
     """A committed stack's inferServer object (a fresh copy to modify)."""
     return copy.deepcopy(json.loads(stack_config(stack)["mindie:inferServer"]))
@@ -42,3 +47,11 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
 
 
 DELETE = object()
+
+
+class Secret:
+    """An override entered as a secret (`pulumi config set --secret [--path]`): run_stack marks
+    its key secret, as the CLI does for a key with any secure value under it."""
+
+    def __init__(self, value: Any):
+        self.value = value

@@ -14,9 +14,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from components.ca import CLUSTER_IDENTITIES, IDENTITIES, security_tree_items
 from mindiectl import render, stackfile
-from mindiectl.runtime import RunResult, run_program
+from mindiectl.runtime import PROJECT_DIR, RunResult, run_program
 from mindiectl.state import StackState
 from stacks.errors import SettingsError
+from stacks.settings import load_settings
+
+from .helpers import Secret
 
 CA = "mindie-ca"
 SECRET = "kubernetes:core/v1:Secret"
@@ -56,9 +59,11 @@ def fresh(tmp_path: Path):
     def run(tls: dict | None = None) -> RunResult:
         cfg = stackfile.load("dev")
         config = dict(cfg.config)
-        if tls is not None:
+        secret = list(cfg.secret_keys)
+        if tls is not None:  # entered as `pulumi config set --secret --path 'mindie:tls...'`
             config["mindie:tls"] = json.dumps(tls)
-        return run_program("dev", config, cfg.secret_keys, state)
+            secret.append("mindie:tls")
+        return run_program("dev", config, secret, state)
 
     return run
 
@@ -449,7 +454,7 @@ def test_security_tree_items():
 
 def error_of(run_stack, stack: str, tls: dict) -> str:
     with pytest.raises(SettingsError) as err:
-        run_stack(stack, overrides={"mindie:tls": tls})
+        run_stack(stack, overrides={"mindie:tls": Secret(tls)})
     return str(err.value)
 
 
@@ -462,6 +467,55 @@ def test_weak_passphrase_is_refused_without_echoing_it(run_stack):
     )
 
 
+def test_plaintext_passphrase_is_refused_even_in_dev(run_stack):
+    with pytest.raises(SettingsError) as err:
+        run_stack("dev", overrides={"mindie:tls": {"keyPassphrase": "Good-Pass-42"}})
+    text = str(err.value)
+    assert ("mindie:tls.keyPassphrase: a passphrase entered as plain text" in text
+            and "pulumi config set --secret --path 'mindie:tls.keyPassphrase' '<passphrase>'" in text)
+    assert "Good-Pass-42" not in text
+    # the same value entered as a secret is accepted
+    run_stack("dev", overrides={"mindie:tls": Secret({"keyPassphrase": "Good-Pass-42"})})
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_plaintext_ca_keys_are_refused(stack: str):
+    """Every CA key and the passphrase are named when `mindie:tls` is not a secret value."""
+    cfg = stackfile.load(stack)
+    tls_cfg = json.loads(cfg.config["mindie:tls"])
+    root = tls_cfg["rootCa"]
+    tls_cfg.update(businessCa=root, managementCa=root, keyPassphrase="Good-Pass-42")
+    config = {**cfg.config, "mindie:tls": json.dumps(tls_cfg)}
+    plain = [k for k in cfg.secret_keys if k != "mindie:tls"]
+    with pytest.raises(SettingsError) as err:
+        load_settings(config.get, list(config), plain)
+    text = str(err.value)
+    for field, source in [("rootCa.keyPem", "< ca.key"), ("businessCa.keyPem", "< business-ca.key"),
+                          ("managementCa.keyPem", "< management-ca.key"),
+                          ("keyPassphrase", "'<passphrase>'")]:
+        assert (f"mindie:tls.{field}: " in text
+                and f"pulumi config set --secret --path 'mindie:tls.{field}' {source}" in text), field
+    assert "PRIVATE KEY" not in text and "Good-Pass-42" not in text
+    assert load_settings(config.get, list(config), cfg.secret_keys).tls.business_ca is not None
+
+
+def test_nested_path_secret_marks_the_whole_key_secret(tmp_path: Path, monkeypatch):
+    """The stack file loader, like the CLI: one `--path --secret` value makes `mindie:tls` secret."""
+    monkeypatch.setenv("MINDIE_STACK_DIR", str(tmp_path))
+    path = tmp_path / "Pulumi.dev.yaml"
+    dev_file = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
+    path.write_text(dev_file + "  mindie:tls:\n    keyPassphrase: Good-Pass-42\n")
+    cfg = stackfile.load("dev")
+    assert "mindie:tls" not in cfg.secret_keys
+    with pytest.raises(SettingsError, match=r"mindie:tls\.keyPassphrase: a passphrase entered as plain text"):
+        load_settings(cfg.config.get, list(cfg.config), cfg.secret_keys)
+    stackfile.set_secret(path, "mindie:tls.keyPassphrase", "Good-Pass-42")
+    cfg = stackfile.load("dev")
+    assert "mindie:tls" in cfg.secret_keys and "Good-Pass-42" not in path.read_text()
+    settings = load_settings(cfg.config.get, list(cfg.config), cfg.secret_keys)
+    assert settings.tls.key_passphrase.get_secret_value() == "Good-Pass-42"
+
+
 def test_validity_above_365_days_is_refused(run_stack):
     assert "mindie:tls.validityDays = 400: out of range: allowed 1 to 365 days (inclusive)" in error_of(
         run_stack, "dev", {"validityDays": 400}
@@ -471,6 +525,44 @@ def test_validity_above_365_days_is_refused(run_stack):
 def test_prod_without_root_ca_is_refused(run_stack):
     text = error_of(run_stack, "prod", {"keyPassphrase": "Demo-Prod-Key-1"})
     assert "mindie:tls.rootCa: required in prod" in text
+
+
+def settings_of(stack: str, tls: dict | None = None, kubernetes: dict | None = None):
+    """load_settings of a committed stack with mindie:tls / mindie:kubernetes replaced ({}: unset)."""
+    cfg = stackfile.load(stack)
+    config = dict(cfg.config)
+    for key, value in (("mindie:tls", tls), ("mindie:kubernetes", kubernetes)):
+        if value == {}:
+            config.pop(key, None)
+        elif value is not None:
+            config[key] = json.dumps(value)
+    return load_settings(config.get, list(config), cfg.secret_keys)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_staging_and_prod_need_a_root_ca_and_an_explicit_cluster(stack: str):
+    tls_cfg = json.loads(stackfile.load(stack).config["mindie:tls"])
+    no_root = {k: v for k, v in tls_cfg.items() if k != "rootCa"}
+    with pytest.raises(SettingsError) as err:
+        settings_of(stack, tls=no_root, kubernetes={})
+    text = str(err.value)
+    assert f"mindie:tls.rootCa: required in {stack}: the cluster root CA" in text
+    assert "the self-signed stand-in is for dev only" in text and "staging only" not in text
+    assert "pulumi config set --secret --path 'mindie:tls.rootCa.keyPem' < ca.key" in text
+    assert (f"mindie:kubernetes: required in {stack}: an explicit target, one of kubernetes.context, "
+            "kubernetes.kubeconfig or kubernetes.renderYamlToDirectory") in text
+    # enableServerSideApply alone names no cluster
+    with pytest.raises(SettingsError, match=f"mindie:kubernetes: required in {stack}"):
+        settings_of(stack, kubernetes={"enableServerSideApply": True})
+    for target in ({"context": "prod-cluster"}, {"kubeconfig": "/etc/mindie/kubeconfig"},
+                   {"renderYamlToDirectory": "out"}):
+        assert settings_of(stack, kubernetes=target).tls.root_ca is not None
+
+
+def test_dev_may_use_the_stand_in_root_and_the_ambient_context(run_stack):
+    settings = settings_of("dev", tls={}, kubernetes={})
+    assert settings.tls.root_ca is None and settings.kubernetes.context is None
+    assert run_stack("dev").outputs["tlsRootCa"] == "stand-in (self-signed, dev only)"
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
@@ -493,7 +585,7 @@ def test_a_non_demo_root_ca_needs_no_flag(run_stack, dev: RunResult):
     tls_cfg = json.loads(stackfile.load("prod").config["mindie:tls"])
     del tls_cfg["allowDemoRootCa"]
     tls_cfg["rootCa"] = {"certPem": root_pem, "keyPem": child(dev, "root-key").outputs["privateKeyPem"]}
-    prod = run_stack("prod", overrides={"mindie:tls": tls_cfg})
+    prod = run_stack("prod", overrides={"mindie:tls": Secret(tls_cfg)})
     assert prod.outputs["tlsRootCa"] == "cluster CA (config)"
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from mindiectl.__main__ import main
 from mindiectl.legacy import export_stack, import_file
+from stacks.errors import SettingsError
 
 DATA = Path(__file__).parent / "data"
 SEED = DATA / "infer_server_seed.json"  # verbatim from the seed, missing comma included
@@ -100,10 +101,19 @@ def test_round_trip_import_then_export(project: Path, tmp_path: Path):
 
 
 def test_import_creates_new_stack_file(project: Path, tmp_path: Path):
-    import_file(fixed_seed(tmp_path), "staging2", "staging", project)
-    exported = json.loads(export_stack("staging2", project))
+    import_file(fixed_seed(tmp_path), "dev2", "dev", project)
+    exported = json.loads(export_stack("dev2", project))
     assert exported["server_name"] == "mindie-server"
-    assert "mindie:environment: staging" in (project / "Pulumi.staging2.yaml").read_text()
+    assert "mindie:environment: dev" in (project / "Pulumi.dev2.yaml").read_text()
+
+
+def test_import_into_a_new_staging_stack_needs_its_root_ca_and_cluster(project: Path, tmp_path: Path):
+    """The whole stack is validated before writing: a bare staging stack names no root CA or cluster."""
+    with pytest.raises(SettingsError) as err:
+        import_file(fixed_seed(tmp_path), "staging2", "staging", project)
+    assert "mindie:tls.rootCa: required in staging" in str(err.value)
+    assert "mindie:kubernetes: required in staging" in str(err.value)
+    assert not (project / "Pulumi.staging2.yaml").exists()
 
 
 def test_new_stack_needs_environment(project: Path, tmp_path: Path):

@@ -18,7 +18,7 @@ from stacks.errors import SettingsError
 from stacks.motor import Motor, prefix_cache_mismatch, prefix_cache_required
 from stacks.settings import load_settings
 
-from .helpers import STACKS, stack_config
+from .helpers import STACKS, secret_keys, stack_config
 
 MIES = "/usr/local/Ascend/mindie/latest/mindie-service"
 IMAGE = "mindie:2.0.RC1-800I-A2-py311-openeuler24.03-lts"
@@ -406,7 +406,7 @@ def settings_error(stack: str, **extra) -> str:
     config = stack_config(stack)
     config.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in extra.items()})
     with pytest.raises(SettingsError) as info:
-        load_settings(config.get, list(config))
+        load_settings(config.get, list(config), secret_keys(stack))
     return str(info.value)
 
 
@@ -517,7 +517,7 @@ def test_motor_npu_values_are_the_servers_node_labels():
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_committed_stacks_keep_motor_off_npu_nodes(stack):
     config = stack_config(stack)
-    motor = load_settings(config.get, list(config)).motor
+    motor = load_settings(config.get, list(config), secret_keys(stack)).motor
     assert motor.avoid_npu_nodes is True
     assert "accelerator" not in motor.coordinator.node_selector
     assert "accelerator" not in motor.controller.node_selector

@@ -23,7 +23,7 @@ from mindiectl.state import StackState
 from stacks.errors import SettingsError
 from stacks.settings import load_settings
 
-from .helpers import DELETE, stack_config
+from .helpers import DELETE, secret_keys, stack_config
 
 NS = "mindie"
 INSTALL = "/home/msuser/mindie-service/latest"
@@ -64,14 +64,14 @@ def load_error(stack: str = "dev", **changes) -> str:
     config = stack_config(stack)
     config["mindie:msServer"] = json.dumps(with_ms(stack, **changes)["mindie:msServer"])
     with pytest.raises(SettingsError) as info:
-        load_settings(config.get, list(config))
+        load_settings(config.get, list(config), secret_keys(stack))
     return str(info.value)
 
 
 def load_ok(stack: str = "dev", **changes):
     config = stack_config(stack)
     config["mindie:msServer"] = json.dumps(with_ms(stack, **changes)["mindie:msServer"])
-    return load_settings(config.get, list(config)).ms_server
+    return load_settings(config.get, list(config), secret_keys(stack)).ms_server
 
 
 def rule_set(rules: list[dict]) -> set:
@@ -514,7 +514,7 @@ def test_uid_must_be_a_json_integer():
 def test_defaults_are_the_seeds():
     config = stack_config("dev")
     config["mindie:msServer"] = json.dumps({"image": {"reference": "x:1"}, "k8s_apiserver_ip": "10.0.0.1"})
-    ms = load_settings(config.get, list(config)).ms_server
+    ms = load_settings(config.get, list(config), secret_keys("dev")).ms_server
     assert (ms.resources.requests.memory, ms.resources.requests.cpu) == ("512Mi", "4")
     assert (ms.resources.limits.memory, ms.resources.limits.cpu) == ("1024Mi", "4")
     assert ms.termination_grace_period_seconds == 5 and ms.port == 9789 and ms.k8s_apiserver_port == 6443

@@ -11,6 +11,7 @@ import yaml
 from pydantic import Field, create_model
 
 from mindiectl import promote as promote_mod
+from mindiectl import stackfile
 from mindiectl.__main__ import main
 from mindiectl.preview import run_stack as preview_run_stack
 from mindiectl.promote import PromotionError, promote
@@ -290,9 +291,14 @@ def test_dry_run_prints_and_writes_nothing(stacks: Path, gate_state: Path, capsy
 
 def test_component_missing_in_the_target_is_named(stacks: Path, gate_state: Path, capsys):
     """A user's extra stack `qa` (environment staging) without mindie:motor: the warning names both stacks."""
-    text = (stacks / "Pulumi.dev.yaml").read_text().replace(
-        "mindie:environment: dev", "mindie:environment: staging")
-    (stacks / "Pulumi.qa.yaml").write_text(text)
+    # dev's topology (no Motor) as a staging-environment stack: staging needs a root CA, so qa takes
+    # staging's encrypted one (and its encryption salt) as a user would with `pulumi config cp`.
+    qa = stackfile.read_document(stacks / "Pulumi.dev.yaml")
+    staging = stackfile.read_document(stacks / "Pulumi.staging.yaml")
+    qa.insert(0, "encryptionsalt", staging["encryptionsalt"])
+    qa["config"]["mindie:environment"] = "staging"
+    qa["config"]["mindie:tls"] = staging["config"]["mindie:tls"]
+    stackfile.write_document(stacks / "Pulumi.qa.yaml", qa)
     snap = snapshot(stacks)
     args = ["promote", "--from", "staging", "--to", "qa", "--dry-run", "--state-dir", str(gate_state)]
     assert main(args) == 0
@@ -370,7 +376,7 @@ def _settings(folder: Path, stack: str):
     from stacks.settings import load_settings
 
     cfg = stackfile.load(stack, folder)
-    return load_settings(cfg.config.get, list(cfg.config))
+    return load_settings(cfg.config.get, list(cfg.config), cfg.secret_keys)
 
 
 def test_edited_release_after_promotion_is_visible(stacks: Path, gate_state: Path):

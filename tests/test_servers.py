@@ -17,7 +17,7 @@ from stacks.errors import SettingsError
 from stacks.servers import ModelSource, ServersSettings
 from stacks.settings import load_settings
 
-from .helpers import DELETE, infer_server, stack_config
+from .helpers import DELETE, infer_server, secret_keys, stack_config
 
 SEED = Path(__file__).parent / "data" / "infer_server_seed.json"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -68,7 +68,7 @@ def settings_for(stack: str = "dev", server: dict | None = None, extra: dict | N
             config.pop(key, None)
         else:
             config[key] = value if isinstance(value, str) else json.dumps(value)
-    return load_settings(config.get, list(config))
+    return load_settings(config.get, list(config), secret_keys(stack))
 
 
 def error_of(stack: str = "dev", server: dict | None = None, extra: dict | None = None) -> str:

@@ -9,7 +9,7 @@ import pytest
 from stacks.errors import SettingsError
 from stacks.settings import load_settings
 
-from .helpers import DELETE, infer_server, set_path, stack_config
+from .helpers import DELETE, infer_server, secret_keys, set_path, stack_config
 
 
 def load_with(changes: dict, stack: str = "dev", extra: dict | None = None):
@@ -19,7 +19,7 @@ def load_with(changes: dict, stack: str = "dev", extra: dict | None = None):
         set_path(body, dotted, value)
     config["mindie:inferServer"] = json.dumps(body)
     config.update(extra or {})
-    return load_settings(config.get, list(config))
+    return load_settings(config.get, list(config), secret_keys(stack))
 
 
 def error_of(changes: dict, **kw) -> str:
@@ -195,7 +195,7 @@ def test_environment_required_and_closed():
     config = stack_config("dev")
     config["mindie:environment"] = "qa"
     with pytest.raises(SettingsError, match="environment = 'qa': must be one of 'dev', 'staging' or 'prod'"):
-        load_settings(config.get, list(config))
+        load_settings(config.get, list(config), secret_keys("dev"))
 
 
 def test_namespace_is_a_dns_label():
