@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["preview", "legacy", "graph", "docs", "check", "promote"]
+COMMANDS = ["preview", "legacy", "graph", "docs", "check", "promote", "secret"]
 """Modules under mindiectl/ that each `register(subparsers)` their commands."""
 
 
