@@ -298,7 +298,7 @@ def write_report(report: Report, out: Path) -> Path:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="offline preview + the policy pack + strict schema validation")
+    p = sub.add_parser("check")
     p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
     p.add_argument("--out", type=Path,
                    help="output directory (default build/<stack>, under $MINDIE_STACK_DIR when set)")

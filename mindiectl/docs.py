@@ -110,7 +110,7 @@ def _fmt(value: Any) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("docs", help="regenerate docs/config-reference.md from the settings model")
+    p = sub.add_parser("docs")
     p.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
     p.set_defaults(func=main)
 

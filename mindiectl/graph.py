@@ -101,7 +101,7 @@ def update_readme(readme: str, result: RunResult) -> str:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("graph", help="print the resource graph (Mermaid/DOT) or refresh the README diagram")
+    p = sub.add_parser("graph")
     p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
     p.add_argument("--format", choices=["mermaid", "dot", "components"], default="components",
                    help="mermaid/dot: every resource; components: the component diagram (default)")

@@ -96,13 +96,13 @@ def export_stack(stack: str, project_dir: Path | None = None) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("import", help="write an infer_server.json into a stack's config")
+    p = sub.add_parser("import")
     p.add_argument("file", type=Path, help="path of infer_server.json")
     p.add_argument("--stack", required=True, help="stack to write (Pulumi.<stack>.yaml, created if missing)")
     p.add_argument("--environment",
                    help="environment of a new stack file: dev, staging or prod (default: the stack name)")
     p.set_defaults(func=_import_main)
-    e = sub.add_parser("export", help="print a stack's infer_server.json for msctl")
+    e = sub.add_parser("export")
     e.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
     e.set_defaults(func=_export_main)
 

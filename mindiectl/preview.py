@@ -66,7 +66,7 @@ def write_atomically(result: RunResult, out: Path) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("preview", help="run the program offline and write what `pulumi up` would create")
+    p = sub.add_parser("preview")
     p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
     p.add_argument("--out", type=Path,
                    help="output directory (default build/<stack>, under $MINDIE_STACK_DIR when set)")

@@ -362,9 +362,7 @@ def _show(value: Any) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "promote", help="copy the release settings of one stack into the next stage",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = sub.add_parser("promote", formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="The source and target are gated with `mindiectl check` (their `secure:` values are\n"
                "decrypted with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, as the Pulumi CLI\n"
                "does). Stack files are read from $MINDIE_STACK_DIR when set, else the project.\n"

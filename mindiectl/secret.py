@@ -18,9 +18,7 @@ from . import stackfile
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "secret", help="store an encrypted config value (like `pulumi config set --secret --path`)"
-    )
+    p = sub.add_parser("secret")
     p.add_argument(
         "--stack", required=True, help="stack name (writes Pulumi.<stack>.yaml, created if absent)"
     )

@@ -325,7 +325,7 @@ class ServersSettings(StrictModel):
     extra_groups: list[ExtraGroup] = Field(
         default_factory=list,
         alias="extraGroups",
-        max_length=16,
+        max_length=63,  # 64 groups in all: the growth benchmark previews 32
         description="More instance groups (e.g. Ascend310P beside Ascend910), each its own Deployment.",
     )
 
