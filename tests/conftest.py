@@ -7,6 +7,8 @@ material (RSA-4096 keys) is made once and reused, as Pulumi state would.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -50,8 +52,17 @@ def session_state(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], S
     return get
 
 
+@pytest.fixture(scope="session")
+def committed_runs() -> dict[str, RunResult]:
+    """Runs of a stack exactly as its file stands (keyed on the file's path and bytes), made once
+    per worker: the program is deterministic for an unchanged stack and state (two previews are
+    byte-identical, tested), so every test that reads the unmodified stack shares one run and
+    gets its own deep copy."""
+    return {}
+
+
 @pytest.fixture
-def run_stack(session_state) -> Callable[..., RunResult]:
+def run_stack(session_state, committed_runs) -> Callable[..., RunResult]:
     """run_stack(stack="dev", overrides={"mindie:key": value or object}, server={"a.b": v}).
 
     An override wrapped in `Secret(...)` is entered as a secret; any other override keeps the
@@ -62,6 +73,17 @@ def run_stack(session_state) -> Callable[..., RunResult]:
         stack: str = "dev",
         overrides: dict[str, Any] | None = None,
         server: dict[str, Any] | None = None,
+    ) -> RunResult:
+        if not overrides and not server:
+            path = stackfile.stack_path(stack)
+            key = f"{path}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+            if key not in committed_runs:
+                committed_runs[key] = run_modified(stack, None, None)
+            return copy.deepcopy(committed_runs[key])
+        return run_modified(stack, overrides, server)
+
+    def run_modified(
+        stack: str, overrides: dict[str, Any] | None, server: dict[str, Any] | None
     ) -> RunResult:
         cfg = stackfile.load(stack)
         config = dict(cfg.config)
