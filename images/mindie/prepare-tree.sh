@@ -8,7 +8,8 @@
 # ${MIES_INSTALL_PATH}` and states the modes of Ascend-MindIE-Motor@28a7e9f:build/service/
 # install.sh (chmod_authority) again, so the image does not depend on how the stock image was
 # installed: directories 750; bin 550 with its programs 550 and gen_cert/seceasy_encrypt 500;
-# scripts 550 with its files 500; lib 550 with *.so* 440; conf *.json 640; security 700.
+# scripts 550 with its files 500; lib 550 with *.so* 440; conf *.json 640; security 700
+# (its files 600).
 # chown keeps the modes the stock image had everywhere else (the Ascend toolkit, nnal, atb).
 set -euo pipefail
 
@@ -67,5 +68,7 @@ if [ -d "$mies/conf" ]; then
     find -H "$mies/conf" -type f -name '*.json' -exec chmod 640 {} +
 fi
 if [ -d "$mies/security" ]; then
-    chmod -R u=rwX,go= -- "$mies/security"
+    # install.sh: chmod -R 700; files 600 here, as MindIE's certificate checks want (<= 0600).
+    find -H "$mies/security" -type d -exec chmod 700 {} +
+    find -H "$mies/security" -type f -exec chmod 600 {} +
 fi
