@@ -38,6 +38,11 @@ repository path is the one the upstream's model READMEs name for 2.0.T3 (`MindIE
 examples/atb_models/examples/models/deepseek-r1/README.md`). That this exact tag exists on that
 registry is assumed, not verified (no registry is reachable from here)."""
 
+MS_SERVER_HINT = (
+    "build the ms-server from Ascend-MindIE-Motor@28a7e9f (KMC removed, Deployer still present) and "
+    "tag it accordingly, e.g. registry.example.com/mindie/ms-server:motor-28a7e9f"
+)
+
 # <major>.<minor>.<patch> | <major>.<minor>.RC<n> | <major>.<minor>.T<n>, at the start of the tag,
 # followed by the end or '-' (the upstream's naming: 2.0.RC1-800I-A2-..., 2.3.0-800I-A2-..., 2.0.T3-...).
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(?:(\d+)|RC(\d+)|T(\d+))(?=$|[-.])")
@@ -76,9 +81,11 @@ def release_problems(images: dict[str, Optional[str]]) -> list[str]:
     problems = []
     for path, reference in images.items():
         if reference and is_kmc_era(reference):
+            # No published release has a KMC-free Deployer: the ms-server is built from Motor's source.
+            hint = (MS_SERVER_HINT if path.startswith("msServer") else f"use e.g. {STOCK_IMAGE}")
             problems.append(
                 f"{path} = {reference!r}: names a KMC-era MindIE release (before {RELEASE_LINE}); this "
                 f"program targets the KMC-free line ({RELEASE_LINE} and later: no KMC key stores, no "
-                f"import_cert), see README 'MindIE release line'; use e.g. {STOCK_IMAGE}"
+                f"import_cert), see README 'MindIE release line'; {hint}"
             )
     return problems

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mindiectl import image_files
-from mindiectl.check import HADOLINT_RULE, hadolint_findings
+from mindiectl.check import HADOLINT_RULE, check, hadolint_findings
 from mindiectl.preview import write_atomically
 from mindiectl.runtime import PROJECT_DIR
 from stacks.errors import SettingsError
@@ -311,6 +311,7 @@ def test_a_mix_with_a_kmc_era_image_is_refused_naming_each_field():
         "mindie:msServer.image.reference = 'registry.example.com/mindie/ms-server:2.0.0': names a KMC-era"
         in (load_error(**{"mindie:msServer": ms}))
     )
+    assert "build the ms-server from Ascend-MindIE-Motor@28a7e9f" in load_error(**{"mindie:msServer": ms})
 
 
 def test_build_names_and_prod_pinning_are_checked():
@@ -355,6 +356,18 @@ def test_preview_renders_the_dockerfile_with_the_stacks_build_args(run_stack, tm
     assert result.outputs["serverImage"]["digest"].startswith("unknown until pushed")
     # the rendered file is what check lints: clean
     assert hadolint_findings(out) == []
+
+
+def test_check_fails_on_a_dockerfile_hadolint_rejects(run_stack, tmp_path):
+    result = run_stack("dev")
+    write_atomically(result, tmp_path / "out")
+    assert check(result, out=tmp_path / "out").passed
+    rendered = tmp_path / "out" / "images" / "mindie-server-image" / "Dockerfile"
+    rendered.write_text(rendered.read_text().replace("USER ${UID}:${GID}", "USER root"))
+    report = check(result, out=tmp_path / "out")
+    assert not report.passed
+    assert {(f.rule, f.resource) for f in report.mandatory} == {(HADOLINT_RULE, "mindie-server-image")}
+    assert "DL3002" in " ".join(f.message for f in report.mandatory)  # last USER must not be root
 
 
 def test_check_reports_hadolint_findings_as_mandatory(tmp_path):
