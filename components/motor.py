@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -31,6 +31,7 @@ import pulumi_kubernetes as k8s
 
 from stacks.motor import DEPLOY_MODE, SCHEDULER_TYPE, Algorithm
 from stacks.motor import Motor as MotorSettings
+from stacks.runtime_user import RuntimeUser
 
 from .k8s_helpers import container_security_context, pod_security_context, state_claim
 from .labels import selector_labels, standard_labels
@@ -426,6 +427,10 @@ class MotorArgs:
     """Protect (and retain on delete) the controller's recovery-state claim (prod)."""
     instance: str = "mindie"
     """app.kubernetes.io/instance of every object."""
+    image: Optional[pulumi.Input[str]] = None
+    """What `motor.image` runs as (MindieImage.image_ref: the derived image's digest); None: `motor.image`."""
+    runtime_user: RuntimeUser = field(default_factory=RuntimeUser)
+    """`mindie:runtimeUser`: runAsUser/runAsGroup/fsGroup, the derived image's UID."""
 
 
 class Motor(pulumi.ComponentResource):
@@ -621,7 +626,7 @@ class Motor(pulumi.ComponentResource):
         ctl = motor.controller
         writer_container = k8s.core.v1.ContainerArgs(
             name=WRITER_CONTAINER,
-            image=writer.image or motor.image_of(ctl),
+            image=writer.image or common.image_of(ctl),
             image_pull_policy=motor.image_pull_policy.value,
             command=["python3", f"{WRITER_DIR}/ranktable_writer.py", f"{WRITER_DIR}/writer.json"],
             env=[
@@ -882,7 +887,7 @@ class _Common:
         """The container of one MindIE Motor program (`program`, run from boot.sh's start)."""
         return k8s.core.v1.ContainerArgs(
             name=name,
-            image=self.motor.image_of(program_settings),
+            image=self.image_of(program_settings),
             image_pull_policy=self.motor.image_pull_policy.value,
             command=["/bin/bash", "-c"],
             args=[self.start(program)],
@@ -894,10 +899,16 @@ class _Common:
             **probes,
         )
 
+    def image_of(self, part) -> pulumi.Input[str]:
+        """The part's own image override, else the (possibly derived) Motor image."""
+        if part.image is None and self.args.image is not None:
+            return self.args.image
+        return self.motor.image_of(part)
+
     def container_security(self, read_only_root: Optional[bool] = None) -> k8s.core.v1.SecurityContextArgs:
         return container_security_context(
-            run_as_user=self.motor.run_as_user,
-            run_as_group=self.motor.run_as_group,
+            run_as_user=self.args.runtime_user.uid,
+            run_as_group=self.args.runtime_user.gid,
             read_only_root_filesystem=(
                 self.motor.read_only_root_filesystem if read_only_root is None else read_only_root
             ),
@@ -931,9 +942,9 @@ class _Common:
             # separate node, ubuntu10), so they do not take the servers' CPU and memory.
             affinity=self.npu_affinity(),
             security_context=pod_security_context(
-                run_as_user=self.motor.run_as_user,
-                run_as_group=self.motor.run_as_group,
-                fs_group=self.motor.run_as_group,
+                run_as_user=self.args.runtime_user.uid,
+                run_as_group=self.args.runtime_user.gid,
+                fs_group=self.args.runtime_user.gid,
             ),
             containers=[container, *sidecars],
             volumes=volumes,

@@ -30,6 +30,8 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from stacks.runtime_user import RUNTIME_GID, RUNTIME_UID
+
 from .k8s_helpers import container_security_context, pod_security_context, state_claim
 from .labels import selector_labels, standard_labels
 
@@ -201,9 +203,9 @@ class MsServerArgs:
     """The CA component's checksum over issued material: pod annotation checksum/tls."""
     user: str = "msuser"
     """Container user: the install path is /home/<user>/mindie-service/latest."""
-    uid: int = 1001
-    """runAsUser (the image's UID, never 0)."""
-    gid: int = 1001
+    uid: int = RUNTIME_UID
+    """runAsUser (the image's UID, never 0): mindie:runtimeUser."""
+    gid: int = RUNTIME_GID
     """runAsGroup and fsGroup (the seed: equal to uid)."""
     ip: str = "127.0.0.1"
     """ms_server.json ip (fallback; MINDIE_MS_SERVER_IP = pod IP takes precedence)."""

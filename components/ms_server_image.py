@@ -14,6 +14,10 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
+from stacks.runtime_user import RUNTIME_GID, RUNTIME_UID
+
+from .mindie_image import BuiltImageArgs, built_image, existing_digest
+
 DOCKERFILE = "images/ms-server/Dockerfile"
 """Relative to the project directory (the Pulumi program's working directory), so the
 resource inputs are the same on every machine."""
@@ -33,9 +37,9 @@ class MsServerImageArgs:
     """USER build arg: the dedicated non-root user."""
     group: str = "msuser"
     """USER_GROUP build arg (the seed: same as USER)."""
-    uid: int = 1001
-    """UID build arg (never 0)."""
-    gid: int = 1001
+    uid: int = RUNTIME_UID
+    """UID build arg (never 0): mindie:runtimeUser, the same UID the pods run as."""
+    gid: int = RUNTIME_GID
     """GID build arg (the seed: equal to UID)."""
     push: bool = True
     """Push the built image (False: skip_push, local image only)."""
@@ -62,6 +66,7 @@ class MsServerImage(pulumi.ComponentResource):
     """`mindie:ms_server_image:MsServerImage`: the image the ms-server Deployment runs."""
 
     image_ref: pulumi.Output[str]
+    digest: pulumi.Output[str]
 
     def __init__(self, name: str, args: MsServerImageArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mindie:ms_server_image:MsServerImage", name, None, opts)
@@ -69,22 +74,19 @@ class MsServerImage(pulumi.ComponentResource):
         if args.build:
             if not args.context:
                 raise ValueError("context: required to build the ms-server image")
-            self.image = docker.Image(
-                f"{name}-image",
-                image_name=args.reference,
-                build=docker.DockerBuildArgs(
-                    context=args.context,
+            self.image, self.image_ref, self.digest = built_image(
+                name,
+                BuiltImageArgs(
+                    reference=args.reference,
                     dockerfile=DOCKERFILE,
-                    args=build_args(args),
+                    context=args.context,
+                    build_args=build_args(args),
+                    push=args.push,
                     platform=args.platform,
-                    builder_version=docker.BuilderVersion.BUILDER_BUILD_KIT,
                 ),
-                skip_push=not args.push,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            self.image_ref = pulumi.Output.all(self.image.repo_digest, self.image.image_name).apply(
-                lambda parts: parts[0] or parts[1]
+                self,
             )
         else:
             self.image_ref = pulumi.Output.from_input(args.reference)
-        self.register_outputs({"imageRef": self.image_ref})
+            self.digest = pulumi.Output.from_input(existing_digest(args.reference))
+        self.register_outputs({"imageRef": self.image_ref, "digest": self.digest})

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pulumi
@@ -25,6 +25,7 @@ import pulumi_kubernetes as k8s
 from stacks.fields import quantity_bytes
 from stacks.infer_server import InferServer, NpuType, Scheduler
 from stacks.rollout import RolloutPlan, kubernetes_fenceposts
+from stacks.runtime_user import RuntimeUser
 from stacks.servers import MS_ROOT, LimitPolicy, ModelSource, ServersSettings, ascend_home
 
 from .k8s_helpers import container_security_context, pod_security_context
@@ -455,6 +456,10 @@ class ServerGroupArgs:
     """The CA's checksum, put in `checksum/tls` so certificate re-issue rolls the pods."""
     rollout: Optional[RolloutPlan] = None
     """This group's rollout plan (stacks.rollout), logged in the preview; PDB and timeouts follow it."""
+    image: Optional[pulumi.Input[str]] = None
+    """Image the pods run (MindieImage.image_ref: the derived image's digest); None: `servers.image`."""
+    runtime_user: RuntimeUser = field(default_factory=RuntimeUser)
+    """`mindie:runtimeUser`: runAsUser/runAsGroup/fsGroup, the derived image's UID."""
 
 
 class ServerGroup(pulumi.ComponentResource):
@@ -642,9 +647,9 @@ class ServerGroup(pulumi.ComponentResource):
             enable_service_links=False,
             termination_grace_period_seconds=server.termination_grace_period_seconds,
             security_context=pod_security_context(
-                run_as_user=sec.run_as_user,
-                run_as_group=sec.run_as_group,
-                fs_group=sec.fs_group,
+                run_as_user=args.runtime_user.uid,
+                run_as_group=args.runtime_user.gid,
+                fs_group=args.runtime_user.gid,
                 # Only re-own a volume whose root does not match: a model PVC is not walked every start.
                 fs_group_change_policy="OnRootMismatch",
                 supplemental_groups=sec.supplemental_groups or None,
@@ -652,7 +657,7 @@ class ServerGroup(pulumi.ComponentResource):
             containers=[
                 k8s.core.v1.ContainerArgs(
                     name=CONTAINER,
-                    image=servers.image,
+                    image=args.image if args.image is not None else servers.image,
                     image_pull_policy=servers.image_pull_policy.value,
                     command=["/bin/bash", "-c", RUN_SH],
                     ports=[
@@ -674,8 +679,8 @@ class ServerGroup(pulumi.ComponentResource):
                         )
                     ),
                     security_context=container_security_context(
-                        run_as_user=sec.run_as_user,
-                        run_as_group=sec.run_as_group,
+                        run_as_user=args.runtime_user.uid,
+                        run_as_group=args.runtime_user.gid,
                         read_only_root_filesystem=sec.read_only_root_filesystem,
                     ),
                     volume_mounts=mounts,

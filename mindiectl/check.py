@@ -46,7 +46,7 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from stacks.errors import SettingsError
 
-from . import stackfile
+from . import image_files, stackfile
 from .preview import default_out, run_stack, write_atomically
 from .render import integral, is_manifest, manifest_filename
 from .runtime import PROJECT_DIR, Resource, RunResult
@@ -54,6 +54,7 @@ from .schema import schema_errors
 
 POLICY_DIR = PROJECT_DIR / "policy"
 SCHEMA_RULE = "kubernetes-schema"
+HADOLINT_RULE = "hadolint"
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
@@ -261,10 +262,24 @@ def schema_findings(result: RunResult) -> list[Finding]:
     return found
 
 
+def hadolint_findings(out: Path) -> list[Finding]:
+    """hadolint over the Dockerfiles the preview rendered into <out>/images/ (every finding mandatory:
+    the project's Dockerfiles are kept clean; an ignore needs a `# hadolint ignore=... - why`)."""
+    problems, note = image_files.hadolint_problems(out)
+    found = [Finding(HADOLINT_RULE, EnforcementLevel.MANDATORY.value, name, text) for name, text in problems]
+    if note:
+        found.append(Finding(HADOLINT_RULE, EnforcementLevel.ADVISORY.value, "(images)", note))
+    return found
+
+
 def check(
-    result: RunResult, environment: Optional[str] = None, config_path: Optional[Path] = None
+    result: RunResult,
+    environment: Optional[str] = None,
+    config_path: Optional[Path] = None,
+    out: Optional[Path] = None,
 ) -> Report:
-    """Policies + schema over a run; the environment defaults to the stack output `environment`."""
+    """Policies + schema (+ hadolint on the Dockerfiles rendered under `out`) over a run; the
+    environment defaults to the stack output `environment`."""
     env = environment or str(result.outputs.get("environment") or "")
     path = config_path or policy_config_path(env or "prod")
     if not path.exists():
@@ -272,6 +287,8 @@ def check(
     config = json.loads(path.read_text())
     findings, levels = evaluate(result, config)
     findings += schema_findings(result)
+    if out is not None:
+        findings += hadolint_findings(out)
     order = {"mandatory": 0, "advisory": 1}
     findings.sort(key=lambda f: (order.get(f.level, 2), f.rule, f.resource, f.message))
     try:
@@ -320,7 +337,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     out = args.out or default_out(args.stack)
     write_atomically(result, out)
-    report = check(result, config_path=args.policy_config)
+    report = check(result, config_path=args.policy_config, out=out)
     written = write_report(report, out)
     shown = report.findings if not args.quiet else [f for f in report.findings if f.level == "mandatory"]
     if shown:
@@ -331,6 +348,6 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"Policy check of stack {args.stack} ({report.environment or 'unknown environment'}, "
         f"{report.policy_config}): {verdict}: {mandatory} mandatory, {advisory} advisory, "
-        f"{len(report.evaluated)} policies + strict schema; report {written}"
+        f"{len(report.evaluated)} policies + strict schema + hadolint; report {written}"
     )
     return 0 if report.passed else 1

@@ -163,4 +163,4 @@ def outputs_text(result: RunResult) -> str:
 
 
 # Writers registered by other modules (imported last: they append to EXTRA_WRITERS).
-from . import tls_files  # noqa: E402,F401  (build/<stack>/tls/: the CA chain's PEM files)
+from . import image_files, tls_files  # noqa: E402,F401  (build/<stack>/images/ and tls/: register writers)

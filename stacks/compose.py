@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.ca import CertificateAuthority
+from components.mindie_image import MindieImage, MindieImageArgs
 from components.motor import Motor, MotorArgs
 from components.ms_server import MsServer, MsServerArgs
 from components.ms_server_image import MsServerImage, MsServerImageArgs
@@ -20,11 +21,13 @@ from components.network import ExternalAccess, NetworkPolicies, NetworkPoliciesA
 from components.rbac import DeployerRbac, DeployerRbacArgs
 from components.server import ServerGroup, ServerGroupArgs, all_endpoints
 
+from .images import ImageBuild
 from .motor import motor_deployed, prefix_cache_required
 from .ms_server import ImageSource
 from .ms_server import MsServer as MsServerSettings
 from .promotion import release_output
-from .servers import rollout_plans, server_groups, uses_host_path
+from .runtime_user import RuntimeUser
+from .servers import ascend_home, rollout_plans, server_groups, uses_host_path
 from .settings import Entry, Environment, Settings
 from .tls import ca_args
 
@@ -77,6 +80,7 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         outputs.update(
             ms_server_deployer(
                 settings.ms_server,
+                settings.runtime_user,
                 namespace.name,
                 kubeclient_cn=ca.kubeclient_cn,
                 security_secrets=identities(ca, "msserver", "kubeclient", "mindieclient"),
@@ -128,6 +132,15 @@ def server_instance_groups(
     # entry=coordinator with Motor's cache_affinity gives the servers prefix cache (rule: stacks/motor.py).
     prefix_cache = prefix_cache_required(entry_is_coordinator, settings.motor)
     plans = rollout_plans(settings)
+    install_path = settings.infer_server.mindie_server_config.mies_install_path
+    image = mindie_image(
+        "mindie-server",
+        settings.servers.image,
+        settings.servers.image_build,
+        settings.runtime_user,
+        ascend_home(settings.servers, install_path),
+        install_path,
+    )
     servers = [
         ServerGroup(
             group.server.server_name,
@@ -141,12 +154,15 @@ def server_instance_groups(
                 server_ca_secret=ca.server_ca_secret,
                 tls_checksum=ca.checksum,
                 rollout=plan,
+                image=image.image_ref,
+                runtime_user=settings.runtime_user,
             ),
             opts=opts,
         )
         for group, plan in zip(server_groups(settings), plans, strict=True)
     ]
     return {
+        "serverImage": {"reference": image.image_ref, "digest": image.digest},
         "serverEndpoints": all_endpoints(servers),
         "rolloutPlan": [plan.as_output() for plan in plans],
         "prefixCache": prefix_cache,
@@ -164,12 +180,25 @@ def motor_pair(
     """The Coordinator/Controller pair, finding the servers through their endpoints output."""
     server_config = settings.infer_server.mindie_server_config
     tls = server_config.enable_tls
+    mies_install_path = settings.motor.mies_install_path or server_config.mies_install_path
+    image = (
+        mindie_image(
+            "mindie-ms",
+            settings.motor.image,
+            settings.motor.image_build,
+            settings.runtime_user,
+            f"{settings.motor.mindie_user_home_path.rstrip('/')}/Ascend",
+            mies_install_path,
+        )
+        if settings.motor.image is not None
+        else None
+    )
     motor = Motor(
         "mindie-ms",
         MotorArgs(
             namespace=namespace.name,
             motor=settings.motor,
-            mies_install_path=settings.motor.mies_install_path or server_config.mies_install_path,
+            mies_install_path=mies_install_path,
             servers=server_endpoints,
             server_infer_port=server_config.infer_port,
             server_management_port=server_config.management_port,
@@ -180,10 +209,45 @@ def motor_pair(
             tls_checksum=ca.checksum if tls else None,
             protect=protect,
             instance=settings.namespace,
+            image=image.image_ref if image is not None else None,
+            runtime_user=settings.runtime_user,
         ),
         opts=opts,
     )
-    return {"coordinatorService": motor.coordinator_service, "controllerStateClaim": motor.state_claim}
+    outputs: dict[str, Any] = {
+        "coordinatorService": motor.coordinator_service, "controllerStateClaim": motor.state_claim,
+    }
+    if image is not None:
+        outputs["motorImage"] = {"reference": image.image_ref, "digest": image.digest}
+    return outputs
+
+
+def mindie_image(
+    name: str,
+    reference: str,
+    build: ImageBuild | None,
+    runtime_user: RuntimeUser,
+    ascend: str | None,
+    mies_install_path: str,
+) -> MindieImage:
+    """The non-root MindIE image a component runs: derived from the stock image, or `reference` as is."""
+    return MindieImage(
+        name,
+        MindieImageArgs(
+            reference=reference,
+            build=build is not None,
+            base_image=build.base_reference() if build else "",
+            user=build.user if build else "mindie",
+            uid=runtime_user.uid,
+            gid=runtime_user.gid,
+            # The Ascend tree the user must own: the seed's /home/{user}/Ascend, the stock image's
+            # /usr/local/Ascend; without a '/mindie/' in the install path, the install tree itself.
+            ascend_home=ascend or mies_install_path,
+            mies_install_path=mies_install_path,
+            push=build.push if build else True,
+            platform=build.platform if build else None,
+        ),
+    )
 
 
 def network_policies(
@@ -222,6 +286,7 @@ def network_policies(
 
 def ms_server_deployer(
     ms: MsServerSettings,
+    runtime_user: RuntimeUser,
     namespace: pulumi.Input[str],
     kubeclient_cn: pulumi.Input[str],
     security_secrets: dict[str, pulumi.Input[str]],
@@ -239,8 +304,8 @@ def ms_server_deployer(
             base_image=ms.image.base_reference(),
             user=ms.user,
             group=ms.effective_group,
-            uid=ms.uid,
-            gid=ms.effective_gid,
+            uid=runtime_user.uid,
+            gid=runtime_user.gid,
             push=ms.image.push,
             platform=ms.image.platform,
         ),
@@ -260,8 +325,8 @@ def ms_server_deployer(
             security_secrets=security_secrets,
             tls_checksum=tls_checksum,
             user=ms.user,
-            uid=ms.uid,
-            gid=ms.effective_gid,
+            uid=runtime_user.uid,
+            gid=runtime_user.gid,
             ip=ms.ip,
             port=ms.port,
             k8s_apiserver_port=ms.k8s_apiserver_port,
@@ -290,6 +355,7 @@ def ms_server_deployer(
     )
     return {
         "msServerImage": image.image_ref,
+        "msServerImageDigest": image.digest,
         "msServerEndpoint": server.endpoint,
         "msctlConfig": server.msctl,
     }

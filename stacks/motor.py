@@ -19,6 +19,7 @@ from typing import Annotated, Optional
 from pydantic import Field, model_validator
 
 from .fields import AbsolutePath, IntRange, Pattern, Port, StorageSize, StrictBool, StrictStr
+from .images import ImageBuild
 from .infer_server import NpuType, StrictModel
 
 DEPLOY_MODE = "single_node"
@@ -245,6 +246,11 @@ class Motor(StrictModel):
         None,
         description="MindIE image holding ms_coordinator/ms_controller; required when Motor is deployed.",
     )
+    image_build: Optional[ImageBuild] = Field(
+        None,
+        description="Derive the non-root image from the stock MindIE image (images/mindie/Dockerfile) and "
+        "push it as `image`; unset: `image` is run as is. The UID is mindie:runtimeUser.",
+    )
     image_pull_policy: PullPolicy = Field(PullPolicy.IF_NOT_PRESENT, description="imagePullPolicy.")
     mindie_user_home_path: AbsolutePath = Field(
         "/usr/local",
@@ -254,8 +260,6 @@ class Motor(StrictModel):
         None,
         description="Motor install path in the image; unset: the inferServer's mies_install_path.",
     )
-    run_as_user: IntRange(1, 2147483647) = Field(1001, description="Non-root UID of the image's MindIE user.")  # type: ignore[valid-type]
-    run_as_group: IntRange(1, 2147483647) = Field(1001, description="Its GID (also fsGroup).")  # type: ignore[valid-type]
     read_only_root_filesystem: StrictBool = Field(
         True, description="Read-only root filesystem; logs, tmp and state are writable volumes."
     )

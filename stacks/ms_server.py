@@ -33,23 +33,6 @@ from .infer_server import StrictModel
 
 # --- small validated types ----------------------------------------------------------------------
 
-MAX_ID = 2147483647
-"""Largest UID/GID Linux and Kubernetes (int32 runAsUser) accept."""
-
-
-def _check_id(value: int) -> int:
-    if value == 0:
-        raise ValueError(
-            f"must not be 0 (root): the ms-server runs as a dedicated non-root user; allowed 1 to {MAX_ID}"
-        )
-    if not 1 <= value <= MAX_ID:
-        raise ValueError(f"out of range: allowed 1 to {MAX_ID} (inclusive; 0 is root and refused)")
-    return value
-
-
-NonRootId = Annotated[int, Field(strict=True, json_schema_extra={"minimum": 1, "maximum": MAX_ID}),
-                      AfterValidator(_check_id)]
-
 def _not_root(value: str) -> str:
     if value == "root":
         raise ValueError("must not be root: the ms-server runs as a dedicated user")
@@ -312,10 +295,6 @@ class MsServer(StrictModel):
     group: Optional[LinuxName] = Field(  # type: ignore[valid-type]
         None, description="Container group (USER_GROUP); the seed: same as user."
     )
-    uid: NonRootId = Field(1001, description="Container UID (build arg UID, runAsUser); never 0.")  # type: ignore[valid-type]
-    gid: Optional[NonRootId] = Field(  # type: ignore[valid-type]
-        None, description="Container GID (GID, runAsGroup); the seed: equal to uid."
-    )
     ip: IpAddress = Field(  # type: ignore[valid-type]
         "127.0.0.1",
         description="ms_server.json ip; a fallback only: MINDIE_MS_SERVER_IP (the pod IP) takes precedence.",
@@ -339,18 +318,6 @@ class MsServer(StrictModel):
         None, description="Pin the ClusterIP of the ms-server Service (inside the service CIDR)."
     )
     msctl: Msctl = Field(default_factory=Msctl)
-
-    @model_validator(mode="after")
-    def _gid_is_uid(self) -> MsServer:
-        if self.gid is not None and self.gid != self.uid:
-            raise ValueError(
-                f"gid = {self.gid}: must equal uid = {self.uid} (the seed: GID 和UID保持一致)"
-            )
-        return self
-
-    @property
-    def effective_gid(self) -> int:
-        return self.gid if self.gid is not None else self.uid
 
     @property
     def effective_group(self) -> str:

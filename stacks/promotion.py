@@ -59,6 +59,7 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "entry": (ENVIRONMENT, "topology: dev exposes the server, staging/prod the coordinator"),
     "kubernetes": (ENVIRONMENT, "the Kubernetes target (render directory, kubeconfig, context)"),
     "stateDir": (ENVIRONMENT, "where this stack keeps its offline state"),
+    "runtimeUser": (RELEASE, "the UID/GID the release's images own their files with and its pods run as"),
     # --- inferServer: the seed's infer_server.json, per sub-key ---
     # No entry for `inferServer` itself: each sub-key is decided, so a new one fails the test until it is.
     "inferServer.server_name": (
@@ -114,8 +115,6 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "msServer.image.pull_secret": (ENVIRONMENT, "a Secret of the environment's namespace"),
     "msServer.user": (RELEASE, "the image's user"),
     "msServer.group": (RELEASE, "the image's group"),
-    "msServer.uid": (RELEASE, "the image's UID"),
-    "msServer.gid": (RELEASE, "the image's GID"),
     "msServer.ip": (RELEASE, "ms_server.json inside the pod"),
     "msServer.port": (RELEASE, "ms_server.json port inside the pod (msctl's dstPort)"),
     "msServer.k8s_apiserver_ip": (ENVIRONMENT, "the environment's Kubernetes API server"),
@@ -132,11 +131,10 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     # --- Coordinator/Controller (issue 6): mindie:motor, per sub-key (no parent entries) ---
     "motor.enabled": (ENVIRONMENT, "topology: whether this environment runs Coordinator/Controller"),
     "motor.image": (RELEASE, "the Motor image (tag or digest) tested upstream"),
+    "motor.image_build": (ENVIRONMENT, "which stage derives the image; later stages run it as built"),
     "motor.image_pull_policy": (ENVIRONMENT, "how the environment's nodes reach the registry"),
     "motor.mindie_user_home_path": (RELEASE, "install layout inside the image"),
     "motor.mies_install_path": (RELEASE, "install layout inside the image"),
-    "motor.run_as_user": (RELEASE, "the image's MindIE user"),
-    "motor.run_as_group": (RELEASE, "the image's MindIE group"),
     "motor.read_only_root_filesystem": (RELEASE, "what the software in the image tolerates"),
     "motor.log_level": (ENVIRONMENT, "dev may debug, prod logs INFO"),
     "motor.avoid_npu_nodes": (ENVIRONMENT, "placement on the environment's nodes (NPU nodes kept free)"),
@@ -169,6 +167,7 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "motor.controller.ranktable_writer.resources": (ENVIRONMENT, "capacity of the environment"),
     # mindie:servers (issue 5): mixes the release (image, engine knobs) and the environment (storage).
     "servers.image": (RELEASE, "the MindIE Server image (tag or digest) tested upstream"),
+    "servers.imageBuild": (ENVIRONMENT, "which stage derives the image; later stages run it as built"),
     "servers.imagePullPolicy": (ENVIRONMENT, "how the environment's nodes reach the registry"),
     "servers.ascendHome": (RELEASE, "install layout inside the image"),
     "servers.model.hostPath": (ENVIRONMENT, "where the environment's nodes keep the weights"),
@@ -178,7 +177,7 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "servers.model.modelName": (RELEASE, "the model the release serves"),
     "servers.writableData": (ENVIRONMENT, "scratch storage of the environment's nodes"),
     "servers.shmSizeLimit": (ENVIRONMENT, "memory of the environment's nodes"),
-    "servers.securityContext": (RELEASE, "the image's user, group and file layout"),
+    "servers.securityContext": (RELEASE, "what the image's software tolerates (read-only root filesystem)"),
     "servers.securityContext.supplementalGroups": (
         ENVIRONMENT, "the group that owns the NPU device files on the environment's nodes"),
     "servers.mountDriverFromHost": (ENVIRONMENT, "how the environment's NPU runtime exposes the driver"),

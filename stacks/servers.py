@@ -27,7 +27,6 @@ from .fields import (
     AbsolutePath,
     DnsLabel,
     IntRange,
-    Pattern,
     Percent,
     Port,
     Quantity,
@@ -35,6 +34,7 @@ from .fields import (
     StrictStr,
     percent_value,
 )
+from .images import ImageBuild, ImageRef
 from .infer_server import InferServer, NpuType, ResourceRequests, StrictModel
 from .rollout import GroupDemand, Pool, RolloutPlan, plan_all
 
@@ -94,20 +94,6 @@ def _check_relative(value: str) -> str:
 
 
 RelativePath = Annotated[StrictStr, AfterValidator(_check_relative)]
-
-# registry[:port]/path[:tag][@sha256:digest]; lower-case path components as the OCI distribution spec wants.
-_IMAGE = re.compile(
-    r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
-)
-
-
-ImageRef = Pattern(
-    r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$",
-    'must be an image reference such as "mindie:server" or "registry/ns/mindie:2.0@sha256:..."',
-)
-
 
 class HostPathType(StrEnum):
     """hostPath types allowed for server volumes: the path must already exist as a directory."""
@@ -203,17 +189,12 @@ class WritableData(StrictModel):
 
 
 class PodSecurity(StrictModel):
-    """Pod/container security context knobs; everything else is fixed to the tightest setting."""
+    """Pod/container security context knobs; everything else is fixed to the tightest setting.
 
-    run_as_user: IntRange(1, 2147483647) = Field(  # type: ignore[valid-type]
-        1001, alias="runAsUser", description="UID of the server process (the image's non-root user)."
-    )
-    run_as_group: IntRange(1, 2147483647) = Field(  # type: ignore[valid-type]
-        1001, alias="runAsGroup", description="Primary GID of the server process."
-    )
-    fs_group: IntRange(1, 2147483647) = Field(  # type: ignore[valid-type]
-        1001, alias="fsGroup", description="Group of mounted ConfigMap/Secret files (the seed: 1001)."
-    )
+    The UID/GID (runAsUser, runAsGroup, fsGroup) are not here: they are `mindie:runtimeUser`, shared
+    with the derived image and the other MindIE pods (stacks/runtime_user.py).
+    """
+
     supplemental_groups: list[IntRange(1, 2147483647)] = Field(  # type: ignore[valid-type]
         default_factory=list,
         alias="supplementalGroups",
@@ -296,7 +277,17 @@ class ExtraGroup(StrictModel):
 class ServersSettings(StrictModel):
     """`mindie:servers`."""
 
-    image: ImageRef = Field("mindie:server", description="Server image (the seed tags it mindie:server).")  # type: ignore[valid-type]
+    image: ImageRef = Field(  # type: ignore[valid-type]
+        "mindie:server",
+        description="Server image (the seed tags it mindie:server): a non-root MindIE image of the KMC-free "
+        "line; with imageBuild, the name the derived image is tagged and pushed as.",
+    )
+    image_build: Optional[ImageBuild] = Field(
+        None,
+        alias="imageBuild",
+        description="Derive the non-root image from the stock MindIE image (images/mindie/Dockerfile) and "
+        "push it as `image`; unset: `image` is run as is.",
+    )
     image_pull_policy: PullPolicy = Field(
         PullPolicy.IF_NOT_PRESENT, alias="imagePullPolicy", description="Container imagePullPolicy."
     )

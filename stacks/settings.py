@@ -20,10 +20,13 @@ from pydantic import Field, ValidationError, model_validator
 
 from .errors import SettingsError, describe_value, near_miss
 from .fields import AbsolutePath, DnsLabel, StrictBool, StrictStr
+from .images import build_problems
 from .infer_server import InferServer, StrictModel
 from .motor import Motor, motor_problems
 from .ms_server import MsServer
 from .promotion import STACK_NAME_PATTERN, ReleaseRecord
+from .release import release_problems
+from .runtime_user import RuntimeUser
 from .servers import NpuInventory, ServersSettings, check_servers
 from .tls import DEMO_CA_MARK, TlsSettings, plaintext_secret_problems
 
@@ -98,6 +101,13 @@ class Settings(StrictModel):
         default_factory=TlsSettings,
         description="CA chain of the cluster-management components (root, intermediate, leaves, CRL).",
     )
+    # --- the MindIE runtime user and release line (issue 12) ---
+    runtime_user: RuntimeUser = Field(
+        default_factory=RuntimeUser,
+        alias="runtimeUser",
+        description="UID/GID of every MindIE process: the derived images' user, runAsUser/runAsGroup/fsGroup "
+        "of the server, Motor and ms-server pods, the owner of staged files (default 1001/1001).",
+    )
     # --- ms-server Deployer (issue 4) ---
     ms_server: Optional[MsServer] = Field(
         None,
@@ -148,6 +158,46 @@ class Settings(StrictModel):
         description="Take the release settings from this stack's `release` output (a StackReference, "
         "`org/project/stack` or `stack`) instead of this file; see docs/lifecycle.md.",
     )
+
+    @model_validator(mode="after")
+    def _images_of_the_release_line(self) -> Settings:
+        # Every MindIE image must be of the KMC-free line (stacks/release.py: why, with the upstream
+        # evidence); a built image must be nameable and pushable.
+        problems = release_problems(self._mindie_images())
+        builds = [("servers.image", self.servers.image, self.servers.image_build)]
+        if self.motor.image is not None:
+            builds.append(("motor.image", self.motor.image, self.motor.image_build))
+        elif self.motor.image_build is not None:
+            problems.append("motor.image_build: needs motor.image, the name the derived image is pushed as")
+        for path, ref, build in builds:
+            if build is not None:
+                problems += build_problems(path, ref, build)
+        if self.environment is Environment.PROD:
+            # Secure by default: prod runs exactly the bytes it names, so a base it builds from is pinned.
+            problems += [
+                f"{path}: baseDigest is required in prod (pin the stock image: `docker buildx imagetools "
+                f"inspect {build.base_image}`)"
+                for path, _, build in builds
+                if build is not None and build.base_digest is None
+            ]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def _mindie_images(self) -> dict[str, Optional[str]]:
+        """Setting path -> every MindIE image reference the stack names (run, or built from)."""
+        servers, motor = self.servers, self.motor
+        images: dict[str, Optional[str]] = {
+            "servers.image": servers.image,
+            "servers.imageBuild.baseImage": servers.image_build.base_image if servers.image_build else None,
+            "motor.image": motor.image,
+            "motor.image_build.base_image": motor.image_build.base_image if motor.image_build else None,
+            "motor.coordinator.image": motor.coordinator.image,
+            "motor.controller.image": motor.controller.image,
+        }
+        if self.ms_server is not None:
+            images["msServer.image.reference"] = self.ms_server.image.reference
+        return images
 
     @model_validator(mode="after")
     def _supported_shape(self) -> Settings:

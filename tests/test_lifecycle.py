@@ -94,7 +94,7 @@ def reference_stacks(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
     removed: list[str] = []
 
     def strip(node: Any, part: dict[str, Any], prefix: str) -> None:
-        for key, value in part.items():
+        for key, value in list(part.items()):  # `part` may be `node` itself (a wholly-release key)
             if isinstance(value, dict) and value != json.loads(json.dumps(node[key])):
                 strip(node[key], value, f"{prefix}{key}.")
             else:
@@ -104,6 +104,8 @@ def reference_stacks(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
     for key, value in release.items():
         if key in dev_keys:
             strip(config[f"mindie:{key}"], value, f"{key}.")
+            if not config[f"mindie:{key}"]:  # every sub-key was release (mindie:runtimeUser)
+                del config[f"mindie:{key}"]
     assert "inferServer.mindie_server_config" in removed
     config["mindie:releaseFrom"] = "acme/mindie/dev"
     stackfile.write_document(path, doc)

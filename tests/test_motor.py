@@ -21,7 +21,7 @@ from stacks.settings import load_settings
 from .helpers import STACKS, secret_keys, stack_config
 
 MIES = "/usr/local/Ascend/mindie/latest/mindie-service"
-IMAGE = "mindie:2.0.RC1-800I-A2-py311-openeuler24.03-lts"
+IMAGE = "mindie:2.3.0-800I-A2-py311-openeuler24.03-lts"  # the KMC-free line (stacks/release.py)
 COORDINATOR_CM = "configmap.mindie.mindie-ms-coordinator-config.yaml"
 CONTROLLER_CM = "configmap.mindie.mindie-ms-controller-config.yaml"
 PROBE_CM = "configmap.mindie.mindie-ms-http-client-ctl-config.yaml"

@@ -218,10 +218,10 @@ def test_config_checksum_is_sha256_of_the_mounted_file(run_stack):
 
 
 def test_settings_reach_the_deployment(run_stack):
-    result = run_stack("dev", overrides=with_ms(
-        uid=4242, gid=4242, user="deployer", termination_grace_period_seconds=30,
+    result = run_stack("dev", overrides={**with_ms(
+        user="deployer", termination_grace_period_seconds=30,
         resources={"requests": {"memory": "256Mi", "cpu": "500m"}, "limits": {"memory": "2Gi", "cpu": "2"}},
-    ))
+    ), "mindie:runtimeUser": {"uid": 4242, "gid": 4242}})
     spec = pod_spec(result)
     (main,) = spec["containers"]
     assert spec["terminationGracePeriodSeconds"] == 30
@@ -413,11 +413,14 @@ def test_host_paths_follow_the_seeds_rules(path, why):
 
 def test_existing_image_declares_no_build(run_stack):
     result = run_stack("dev")
-    assert result.by_type(IMAGE) == []
-    assert pod_spec(result)["containers"][0]["image"] == "registry.example.com/mindie/ms-server:2.0.0"
-    assert result.outputs["msServerImage"] == "registry.example.com/mindie/ms-server:2.0.0"
+    # dev derives the servers' non-root MindIE image (mindie-server-image), not the ms-server's
+    assert [r.name for r in result.by_type(IMAGE)] == ["mindie-server-image"]
+    assert pod_spec(result)["containers"][0]["image"] == MS_REFERENCE
+    assert result.outputs["msServerImage"] == MS_REFERENCE
+    assert result.outputs["msServerImageDigest"].startswith("not pinned")
 
 
+MS_REFERENCE = "registry.example.com/mindie/ms-server:motor-28a7e9f"  # the committed stacks'
 BUILD = {  # the commented build example of Pulumi.staging.yaml
     "source": "build", "context": "/opt/mindie/package", "base_image": "ubuntu:22.04",
     "platform": "linux/arm64", "push": True,
@@ -426,12 +429,15 @@ BUILD = {  # the commented build example of Pulumi.staging.yaml
 
 def test_build_declares_the_image_with_the_seeds_build_args(run_stack):
     digest = "sha256:" + "ab" * 32
-    overrides = with_ms("staging", image={**BUILD, "base_digest": digest}, uid=2000, gid=2000)
+    overrides = {
+        **with_ms("staging", image={**BUILD, "base_digest": digest}),
+        "mindie:runtimeUser": {"uid": 2000, "gid": 2000},
+    }
     result = run_stack("staging", overrides=overrides)
     image = result.one(IMAGE, "ms-server-image")
     assert image.parent == result.one("mindie:ms_server_image:MsServerImage").urn
     inputs = image.inputs
-    assert inputs["imageName"] == "registry.example.com/mindie/ms-server:2.0.0"
+    assert inputs["imageName"] == MS_REFERENCE
     assert inputs["build"]["args"] == {
         "BASE_IMAGE": f"ubuntu:22.04@{digest}", "USER_GROUP": "msuser", "USER": "msuser",
         "UID": "2000", "GID": "2000",
@@ -442,7 +448,7 @@ def test_build_declares_the_image_with_the_seeds_build_args(run_stack):
     assert inputs["build"]["platform"] == "linux/arm64"
     assert inputs["skipPush"] is False
     # Offline the pushed digest is unknown: the pod runs the tag, and the run says why.
-    assert pod_spec(result)["containers"][0]["image"] == "registry.example.com/mindie/ms-server:2.0.0"
+    assert pod_spec(result)["containers"][0]["image"] == MS_REFERENCE
     assert any("repoDigest is unknown offline" in n for n in result.notes)
 
 
@@ -497,18 +503,9 @@ def test_dockerfile_follows_the_seed():
 # --- settings -----------------------------------------------------------------------------------
 
 
-def test_uid_zero_is_refused_naming_the_field():
-    error = load_error(uid=0)
-    assert "mindie:msServer.uid = 0: must not be 0 (root)" in error
-
-
-def test_gid_zero_and_gid_other_than_uid_are_refused():
-    assert "mindie:msServer.gid = 0: must not be 0 (root)" in load_error(gid=0)
-    assert "gid = 1002: must equal uid = 1001" in load_error(gid=1002)
-
-
-def test_uid_must_be_a_json_integer():
-    assert "mindie:msServer.uid = '1001': must be an integer" in load_error(uid="1001")
+def test_uid_is_no_longer_an_ms_server_setting():
+    # The UID/GID is mindie:runtimeUser, shared with the other MindIE pods and images (test_mindie_image.py).
+    assert "mindie:msServer.uid: unknown key" in load_error(uid=1001)
 
 
 def test_defaults_are_the_seeds():
@@ -518,7 +515,7 @@ def test_defaults_are_the_seeds():
     assert (ms.resources.requests.memory, ms.resources.requests.cpu) == ("512Mi", "4")
     assert (ms.resources.limits.memory, ms.resources.limits.cpu) == ("1024Mi", "4")
     assert ms.termination_grace_period_seconds == 5 and ms.port == 9789 and ms.k8s_apiserver_port == 6443
-    assert ms.uid == ms.effective_gid == 1001 and ms.image.source.value == "existing"
+    assert ms.image.source.value == "existing"
     assert ms.rbac.scope.value == "namespace" and ms.storage.mode.value == "pvc"
 
 

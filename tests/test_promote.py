@@ -241,7 +241,7 @@ def test_committed_stacks_promote_cleanly(stacks: Path, gate_state: Path, projec
     assert snapshot(stacks) == snap
     # the ms-server image is the release: every stage runs the reference dev tested
     refs = {name: config_leaves(stacks, name)["mindie:msServer.image.reference"] for name in names}
-    assert set(refs.values()) == {"registry.example.com/mindie/ms-server:2.0.0"}, refs
+    assert set(refs.values()) == {"registry.example.com/mindie/ms-server:motor-28a7e9f"}, refs
 
 
 def test_comments_and_quotes_are_kept(stacks: Path, gate_state: Path):

@@ -137,7 +137,8 @@ def test_seed_example_deployment(run_stack, npu_type, scheduler):
 
     c = container(d)
     assert c["name"] == "mindie-server"
-    image = "swr.cn-south-1.myhuaweicloud.com/mindie/mindie:2.0.RC1-800I-A2-py311-openeuler24.03-lts"
+    # the non-root image derived from the stock 2.3.0 image (the KMC-free line), run by its tag offline
+    image = "registry.example.com/mindie/mindie-nonroot:2.3.0-800I-A2-py311-openeuler24.03-lts"
     assert c["image"] == image and c["imagePullPolicy"] == "IfNotPresent"
     assert c["command"] == ["/bin/bash", "-c", "/mnt/mindie-service/ms/run/run.sh"]
     assert c["ports"][0] == {"name": "infer", "containerPort": 1025, "protocol": "TCP"}
@@ -685,8 +686,12 @@ def test_image_security_and_ports_validated():
     assert "mindie:servers.image = 'Mindie Server': must be an image reference" in error_of(
         extra={"mindie:servers": {"image": "Mindie Server"}}
     )
-    assert "mindie:servers.securityContext.runAsUser = 0: out of range: allowed 1 to 2147483647" in error_of(
-        extra={"mindie:servers": {"securityContext": {"runAsUser": 0}}}
+    # the UID is mindie:runtimeUser (one setting for images and pods), no longer a servers key
+    assert "mindie:servers.securityContext.runAsUser: unknown key" in error_of(
+        extra={"mindie:servers": {"securityContext": {"runAsUser": 1001}}}
+    )
+    assert "mindie:runtimeUser.uid = 0: must not be 0 (root)" in error_of(
+        extra={"mindie:runtimeUser": {"uid": 0, "gid": 0}}
     )
     assert "mindie:servers.engine.metricsPort = 1025: equals mindie:inferServer" in error_of(
         extra={"mindie:servers": {"engine": {"metricsPort": 1025}}}
@@ -726,7 +731,7 @@ def test_servers_defaults():
     assert (
         servers.model.host_path is not None and servers.model.host_path.path == "/mnt/mindie-service/ms/model"
     )
-    assert servers.security_context.fs_group == 1001 and servers.limit_policy.value == "guaranteed"
+    assert servers.image_build is None and servers.limit_policy.value == "guaranteed"
 
 
 def test_prefix_cache_follows_the_coordinator_algorithm(run_stack):
