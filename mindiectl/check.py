@@ -47,7 +47,16 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 from stacks.errors import SettingsError
 
 from . import stackfile
-from .preview import default_out, run_stack, write_atomically
+from .preview import (
+    USER_ERRORS,
+    check_out,
+    default_out,
+    locked,
+    protected_dirs,
+    reported,
+    run_stack,
+    write_atomically,
+)
 from .render import integral, is_manifest, manifest_filename
 from .runtime import PROJECT_DIR, Resource, RunResult
 from .schema import schema_errors
@@ -290,10 +299,17 @@ def table(findings: list[Finding]) -> str:
     )
 
 
+def report_files(report: Report) -> dict[str, str]:
+    """The report as a file of the output folder (written with it, in the same swap)."""
+    return {"policy.json": json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"}
+
+
 def write_report(report: Report, out: Path) -> Path:
+    from .safefs import atomic_write
+
     out.mkdir(parents=True, exist_ok=True)
     target = out / "policy.json"
-    target.write_text(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
+    atomic_write(target, report_files(report)["policy.json"])
     return target
 
 
@@ -314,14 +330,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     try:
-        result = run_stack(args.stack, args.state)
-    except (SettingsError, stackfile.StackFileError) as err:
+        out = args.out or default_out(args.stack)
+        with locked(args.stack), reported():
+            check_out(out, args.stack, args.state)
+            result = run_stack(args.stack, args.state)
+            report = check(result, config_path=args.policy_config)
+            write_atomically(result, out, protected_dirs(args.stack, args.state), extra=report_files(report))
+            written = out / "policy.json"
+    except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    out = args.out or default_out(args.stack)
-    write_atomically(result, out)
-    report = check(result, config_path=args.policy_config)
-    written = write_report(report, out)
     shown = report.findings if not args.quiet else [f for f in report.findings if f.level == "mandatory"]
     if shown:
         print(table(shown))

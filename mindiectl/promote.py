@@ -158,7 +158,7 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
     new_config = {str(k): stackfile.encode_value(v) for k, v in tgt_map.items() if not _is_secure(v)}
     new_config.update({k: v for k, v in tgt_cfg.config.items() if k in tgt_cfg.secret_keys})
     try:
-        new_settings = load_settings(new_config.get, list(new_config), tgt_cfg.secret_keys)
+        new_settings = load_settings(new_config.get, list(new_config), tgt_cfg.secrets)
     except SettingsError as err:
         raise PromotionError(f"{target} would not validate after the promotion; nothing written",
                                err.problems) from None
@@ -237,7 +237,7 @@ def _check_order(src: Mapping[str, str], tgt: Mapping[str, str], source: str, ta
 
 def _settings(cfg: stackfile.StackConfig, role: str) -> Any:
     try:
-        return load_settings(cfg.config.get, list(cfg.config), cfg.secret_keys)
+        return load_settings(cfg.config.get, list(cfg.config), cfg.secrets)
     except SettingsError as err:
         raise PromotionError(f"{role} stack {cfg.stack} has invalid settings; nothing written",
                                err.problems) from None

@@ -25,7 +25,7 @@ from .motor import Motor, motor_problems
 from .ms_server import MsServer
 from .promotion import STACK_NAME_PATTERN, ReleaseRecord
 from .servers import NpuInventory, ServersSettings, check_servers
-from .tls import DEMO_CA_MARK, TlsSettings, plaintext_secret_problems
+from .tls import DEMO_CA_MARK, SECRET_FIELDS, TlsSettings, plaintext_secret_problems
 
 PROJECT = "mindie"
 """The Pulumi project name (Pulumi.yaml `name`) and so the config namespace."""
@@ -236,28 +236,108 @@ def load_settings(
     (`stackfile.StackConfig.secret_keys`), else no key counts as secret.
     """
     if secret_keys is None:
-        is_secret = is_runtime_secret if get is None else (lambda key: False)
+        secrets = runtime_secret_keys() if get is None else set()
     else:
-        is_secret = set(secret_keys).__contains__
+        secrets = set(secret_keys)
     if get is None:
         from pulumi.runtime.config import get_config
 
         get = get_config
+        secrets |= _stack_file_secret_paths(secrets)
     keys = config_keys() if keys is None else keys
     raw, problems = _raw_values(get, keys)
+    problems += misplaced_secret_problems(secrets)
     if problems:
         raise SettingsError(problems)
     if isinstance(raw.get("releaseFrom"), str):
         raw = _release_from_reference(raw, raw["releaseFrom"])
     tls_key = f"{PROJECT}:tls"
-    problems = plaintext_secret_problems(raw.get("tls"), is_secret(tls_key), tls_key)
+    problems = plaintext_secret_problems(raw.get("tls"), secrets, tls_key)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as err:
-        problems += format_errors(err, Settings, prefix=f"{PROJECT}:")
+        problems += format_errors(err, Settings, prefix=f"{PROJECT}:", secret_paths=secrets)
     if problems:
         raise SettingsError(problems)
     return settings
+
+
+def runtime_secret_keys() -> set[str]:
+    """The config keys the runtime was told are secret (CLI: the run request's secret keys or
+    PULUMI_CONFIG_SECRET_KEYS; mocks: set_all_config's secret_keys, which may be dotted paths)."""
+    from pulumi.runtime import config as runtime_config
+
+    told = getattr(runtime_config, "_SECRET_KEYS", None)
+    keys = set(told.get()) if told is not None else set()
+    return keys | set(runtime_config.get_config_secret_keys_env())
+
+
+def _stack_file_secret_paths(secrets: set[str]) -> set[str]:
+    """Under the Pulumi CLI the program learns only which top-level keys hold a secret; the
+    stack file (Pulumi.<stack>.yaml beside the program, read as plain YAML, nothing decrypted)
+    says which leaves are `secure:`, so the checks below work leaf by leaf there too."""
+    if not secrets or any("." in s.partition(":")[2] for s in secrets):
+        return set()  # nothing secret, or the leaves are already known (mindiectl)
+    import os
+
+    import pulumi
+    import yaml
+
+    try:
+        path = f"Pulumi.{pulumi.get_stack()}.yaml"
+        if not os.path.isfile(path) or os.path.getsize(path) > 1024 * 1024:
+            return set()
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except Exception:  # no stack file to read: the top-level answer is all there is
+        return set()
+    found: set[str] = set()
+
+    def walk(value: Any, where: str, depth: int = 0) -> None:
+        if depth > 32:
+            return
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            found.add(where)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where}.{k}", depth + 1)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{where}[{i}]", depth + 1)
+
+    config = doc.get("config") if isinstance(doc, dict) else None
+    for key, value in (config.items() if isinstance(config, dict) else ()):
+        if str(key) in secrets:
+            walk(value, str(key))
+    return found
+
+
+def misplaced_secret_problems(secrets: Iterable[str]) -> list[str]:
+    """A `secure:` value where the program cannot keep it secret.
+
+    Only CA private keys and the key passphrase are handled as Pulumi secrets end to end;
+    any other value (a namespace, a path, a port) is used in plain text in manifests, object
+    names and stack outputs, so a secret there would leak while looking protected. Refused,
+    naming the key, never the value."""
+    allowed = {f"{PROJECT}:tls." + ".".join(path) for path in SECRET_FIELDS}
+    problems = []
+    leaves = {s for s in secrets if "." in s.partition(":")[2]}
+    for key in sorted(set(secrets)):
+        if not key.startswith(f"{PROJECT}:"):
+            continue  # other namespaces belong to their providers
+        if key in leaves:
+            ok = key in allowed
+        else:  # a top-level key: its leaves are checked themselves when known
+            ok = key == f"{PROJECT}:tls" or any(leaf.startswith(key + ".") for leaf in leaves)
+        if not ok:
+            problems.append(_misplaced(key))
+    return problems
+
+
+def _misplaced(key: str) -> str:
+    return (f"{key}: entered as a secret, but this setting is used in plain text (manifests, names, "
+            "stack outputs) where a secret would leak; only tls.rootCa.keyPem, tls.businessCa.keyPem, "
+            "tls.managementCa.keyPem and tls.keyPassphrase can be secrets: set it without --secret")
 
 
 def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, Any]:
@@ -266,9 +346,9 @@ def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, An
 
     from . import promotion
 
-    if not re.match(STACK_NAME_PATTERN, reference):
+    if not re.fullmatch(STACK_NAME_PATTERN, reference):
         raise SettingsError([
-            f"mindie:releaseFrom = {reference!r}: not a stack name: allowed `stack`, `project/stack` "
+            f"mindie:releaseFrom = {describe_value(reference)}: not a stack name: allowed `stack`, `project/stack` "
             "or `org/project/stack` (letters, digits, '-', '_', '.')"
         ])
     release = promotion.read_referenced_release(reference)
@@ -332,8 +412,13 @@ def _is_text(annotation: Any) -> bool:
     return isinstance(base, type) and issubclass(base, str)
 
 
-def format_errors(err: ValidationError, model: type, prefix: str = "") -> list[str]:
-    """One readable line per pydantic error: `path = value: what is allowed`."""
+def format_errors(err: ValidationError, model: type, prefix: str = "",
+                  secret_paths: Iterable[str] = ()) -> list[str]:
+    """One readable line per pydantic error: `path = value: what is allowed`.
+
+    The value is left out when it is, contains or lies under a secret (a SecretStr field, or a
+    config path in `secret_paths`)."""
+    secret = set(secret_paths)
     lines = []
     for e in err.errors(include_url=False):
         if not e["loc"]:
@@ -345,9 +430,16 @@ def format_errors(err: ValidationError, model: type, prefix: str = "") -> list[s
         if not path:  # a whole-model rule: its message names the fields itself
             lines.append(f"{prefix}{_message(e, model)}")
             continue
-        value = "" if _hides_value(model, e["loc"]) else _value_part(e)
+        hide = _hides_value(model, e["loc"]) or _under_secret(f"{prefix}{path}", secret)
+        value = "" if hide else _value_part(e)
         lines.append(f"{prefix}{path}{value}: {_message(e, model)}")
     return lines
+
+
+def _under_secret(path: str, secrets: set[str]) -> bool:
+    """True when the config path is a secret, lies below one, or holds one."""
+    return any(path == s or path.startswith(s + ".") or path.startswith(s + "[")
+               or s.startswith(path + ".") or s.startswith(path + "[") for s in secrets)
 
 
 def _dotted(loc: tuple) -> str:
