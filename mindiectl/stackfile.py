@@ -195,8 +195,12 @@ def write_document(path: Path, doc: Any) -> None:
     """Atomically replace the stack file (mode and symlink kept), see safefs.atomic_write."""
     buf = io.StringIO()
     round_trip_yaml().dump(doc, buf)
+    write_document_text(path, buf.getvalue())
+
+
+def write_document_text(path: Path, text: str) -> None:
     try:
-        safefs.atomic_write(path, buf.getvalue())
+        safefs.atomic_write(path, text)
     except OSError as err:
         raise StackFileError(f"{path}: cannot write ({err.strerror or err})") from None
 

@@ -317,12 +317,14 @@ def test_failing_target_is_rolled_back(stacks: Path, gate_state: Path):
     seen: dict[str, str] = {}
 
     def gate(stack: str, project_dir, state_dir) -> list[str]:
-        seen[stack] = (stacks / f"Pulumi.{stack}.yaml").read_text()
+        seen[stack] = ((project_dir or stacks) / f"Pulumi.{stack}.yaml").read_text()
+        if stack == "staging":  # gated as a staged candidate: the real target is untouched meanwhile
+            assert (stacks / "Pulumi.staging.yaml").read_bytes() == snap["Pulumi.staging.yaml"]
         return ["policy: images must be pinned by digest in staging"] if stack == "staging" else []
 
     with pytest.raises(PromotionError) as info:
         promote("dev", "staging", state_dir=gate_state, gate=gate)
-    assert "rolled back" in str(info.value) and "pinned by digest" in str(info.value)
+    assert "not changed" in str(info.value) and "pinned by digest" in str(info.value)
     assert "infer_port: 2025" in seen["staging"]  # the gate saw the promoted file
     assert snapshot(stacks) == snap
 
