@@ -330,9 +330,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     try:
+        stackfile.check_stack_name(args.stack)
         out = args.out or default_out(args.stack)
+        check_out(out, args.stack, args.state)  # before anything is created (checked again at the swap)
         with locked(args.stack), reported():
-            check_out(out, args.stack, args.state)
             result = run_stack(args.stack, args.state)
             report = check(result, config_path=args.policy_config)
             write_atomically(result, out, protected_dirs(args.stack, args.state), extra=report_files(report))

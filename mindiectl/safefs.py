@@ -93,9 +93,15 @@ def atomic_write(path: Union[str, Path], data: Union[str, bytes], mode: Optional
     final_mode = mode if mode is not None else (
         stat.S_IMODE(current.st_mode) if current is not None else default_mode)
     payload = data.encode() if isinstance(data, str) else data
-    tmp = folder / f".{target.name}.{secrets.token_hex(8)}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(tmp, flags, 0o600)
+    for attempt in range(8):  # a name taken (or planted as a symlink): never followed, try another
+        tmp = folder / f".{target.name}.{secrets.token_hex(8)}.tmp"
+        try:
+            fd = os.open(tmp, flags, 0o600)
+            break
+        except FileExistsError:
+            if attempt == 7:
+                raise
     try:
         try:
             os.fchmod(fd, final_mode)

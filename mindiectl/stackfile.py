@@ -118,6 +118,8 @@ def read_document(path: Path) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise StackFileError(f"{path.name}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+    if _flow_depth(text) > MAX_DEPTH:
+        raise StackFileError(f"{path.name}: nested more than {MAX_DEPTH} levels")
     try:
         doc = round_trip_yaml().load(text)
     except RecursionError:
@@ -134,6 +136,23 @@ def read_document(path: Path) -> Any:
                              f"not a {_kind(doc['config'])}")
     _check_values(path, doc, "", 0, [0])
     return doc
+
+
+_FLOW = re.compile(r"[\[\]{}]|'[^'\n]*'|\"(?:[^\"\\\n]|\\.)*\"")
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest [ / { nesting outside quoted strings: refused before the (slow, recursive)
+    YAML parser sees 100k brackets."""
+    depth = deepest = 0
+    for match in _FLOW.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def _yaml_problem(err: Exception) -> str:
