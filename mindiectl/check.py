@@ -44,8 +44,6 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from stacks.errors import SettingsError
-
 from . import stackfile
 from .preview import (
     USER_ERRORS,

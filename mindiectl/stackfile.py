@@ -158,7 +158,7 @@ def _flow_depth(text: str) -> int:
 def _yaml_problem(err: Exception) -> str:
     """ruamel's problem and position, without the excerpt of the file it quotes (a secret, or
     megabytes of one line, could be in it)."""
-    problem = getattr(err, "problem", None) or type(err).__name__
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0][:120] or type(err).__name__
     mark = getattr(err, "problem_mark", None)
     where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
     return f"{str(problem)[:120]}{where}"
@@ -202,9 +202,10 @@ def _check_values(path: Path, value: Any, where: str, depth: int, count: list[in
         pass
     else:
         import datetime
+        from collections.abc import Set
 
         what = {datetime.date: "a YAML date or time (quote it to make it a string)",
-                bytes: "!!binary data"}
+                bytes: "!!binary data", Set: "a !!set"}
         kind = next((text for t, text in what.items() if isinstance(value, t)), None)
         raise StackFileError(f"{name}: {kind or 'a ' + type(value).__name__ + ' value'} is not allowed "
                              "in Pulumi config (strings, numbers, booleans, lists and mappings only)")

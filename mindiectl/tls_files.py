@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import render
-from .safefs import atomic_write, make_private_dirs
 from .runtime import Resource, RunResult
+from .safefs import atomic_write, make_private_dirs
 
 CA_TYPE = "mindie:ca:CertificateAuthority"
 SECRET_FILES = ("key.pem", "cert.key.pem", "key_pwd.txt")

@@ -348,8 +348,8 @@ def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, An
 
     if not re.fullmatch(STACK_NAME_PATTERN, reference):
         raise SettingsError([
-            f"mindie:releaseFrom = {describe_value(reference)}: not a stack name: allowed `stack`, `project/stack` "
-            "or `org/project/stack` (letters, digits, '-', '_', '.')"
+            f"mindie:releaseFrom = {describe_value(reference)}: not a stack name: allowed `stack`, "
+            "`project/stack` or `org/project/stack` (letters, digits, '-', '_', '.')"
         ])
     release = promotion.read_referenced_release(reference)
     problems = promotion.reference_problems(raw, reference, release)

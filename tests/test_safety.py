@@ -372,12 +372,12 @@ def test_key_and_state_folders_are_private_under_umask_000(tmp_path: Path):
 BAD_DOCUMENTS = {
     "date": ("config:\n  mindie:environment: dev\n  mindie:when: 2024-01-01\n", "YAML date"),
     "binary": ("config:\n  mindie:blob: !!binary aGVsbG8=\n", "!!binary"),
-    "set": ("config:\n  mindie:s: !!set {a, b}\n", "CommentedSet"),
+    "set": ("config:\n  mindie:s: !!set {a, b}\n", "!!set"),
     "tag": ("config:\n  mindie:x: !evil boom\n", "YAML tag"),
     "list": ("- a\n- b\n", "not a list"),
     "scalar": ("just text\n", "not a scalar"),
     "config-list": ("config:\n  - a\n", "config: must be a mapping"),
-    "huge-int": ("config:\n  mindie:n: " + "9" * 5000 + "\n", "Pulumi.dev.yaml"),
+    "huge-int": ("config:\n  mindie:n: " + "9" * 5000 + "\n", "integer"),
     "deep": ("config:\n  mindie:x: " + "[" * 100000 + "]" * 100000 + "\n", "Pulumi.dev.yaml"),
     "alias-bomb": ("config:\n  mindie:x: &a [1,1,1,1,1,1,1,1,1,1]\n"
                    + "".join(f"  mindie:y{i}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
