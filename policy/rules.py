@@ -635,7 +635,7 @@ def workload_resources(props: Any, ctx: ResourceContext) -> list[str]:
     return problems
 
 
-_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}\Z")
 
 
 @rule("workload-image-pinned", "workload-security",

@@ -19,7 +19,7 @@ from typing import Any, Optional
 from pydantic import Field, ValidationError, model_validator
 
 from .errors import SettingsError, describe_value, near_miss
-from .fields import AbsolutePath, DnsLabel, StrictBool, StrictStr
+from .fields import AbsolutePath, Namespace, StrictBool, StrictStr
 from .infer_server import InferServer, StrictModel
 from .motor import Motor, motor_problems
 from .ms_server import MsServer
@@ -76,8 +76,9 @@ class Settings(StrictModel):
     environment: Environment = Field(
         description="Which environment this stack is: dev, staging or prod."
     )
-    namespace: DnsLabel(63) = Field(  # type: ignore[valid-type]
-        "mindie", description="Namespace of every namespaced object (the seed: mindie)."
+    namespace: Namespace() = Field(  # type: ignore[valid-type]
+        "mindie", description="Namespace of every namespaced object (the seed: mindie); not default, "
+        "kube-system, kube-public, kube-node-lease or another kube-*."
     )
     entry: Entry = Field(
         Entry.SERVER, description="External entry: server (NodePort on the servers) or coordinator."

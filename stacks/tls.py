@@ -152,7 +152,7 @@ _HEX_SERIAL = re.compile(r"^(0x)?[0-9A-Fa-f]{1,2}(:?[0-9A-Fa-f]{1,2})*$")
 
 
 def _check_serial(value: str) -> str:
-    if not _HEX_SERIAL.match(value):
+    if not _HEX_SERIAL.fullmatch(value):
         raise ValueError(
             'must be a hexadecimal serial as `openssl x509 -noout -serial` prints it, e.g. "3F0A9C..." '
             '(colons allowed)'
@@ -223,7 +223,7 @@ def _check_san(value: str) -> str:
     except ValueError:
         pass
     label = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-    if len(value) > 253 or not re.match(rf"^{label}(\.{label})*$", value):
+    if len(value) > 253 or not re.fullmatch(rf"{label}(\.{label})*", value):
         raise ValueError("must be an IP address or a lower-case DNS name (RFC 1123)")
     return value
 
