@@ -191,6 +191,12 @@ def network_policies(
 ) -> NetworkPolicies:
     """Ingress rules for the deployed components; the entry is open on its entry port only."""
     ms = settings.ms_server
+    api = settings.network.api_server
+    # The API server's endpoint: mindie:network.apiServer, else ms_server.json's k8s_apiserver_ip:port.
+    api_cidrs, api_ports = list(api.cidrs), set(api.ports)
+    if not api_cidrs and ms is not None:
+        host_bits = 32 if ":" not in ms.k8s_apiserver_ip else 128
+        api_cidrs, api_ports = [f"{ms.k8s_apiserver_ip}/{host_bits}"], api_ports | {ms.k8s_apiserver_port}
     return NetworkPolicies(
         f"{settings.namespace}-network",
         NetworkPoliciesArgs(
@@ -203,6 +209,8 @@ def network_policies(
                 else settings.motor.coordinator.ports.predict
             ],
             deployed=deployed,
+            entry_sources=settings.network.entry_sources,
+            api_server=ExternalAccess(ports=sorted(api_ports), cidrs=api_cidrs),
             # The Deployer's API creates Deployments: only msctl's sources, on its port.
             external=(
                 {

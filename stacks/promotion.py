@@ -59,6 +59,7 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "entry": (ENVIRONMENT, "topology: dev exposes the server, staging/prod the coordinator"),
     "kubernetes": (ENVIRONMENT, "the Kubernetes target (render directory, kubeconfig, context)"),
     "stateDir": (ENVIRONMENT, "where this stack keeps its offline state"),
+    "network": (ENVIRONMENT, "client networks and API server addresses of the environment's cluster"),
     # --- inferServer: the seed's infer_server.json, per sub-key ---
     # No entry for `inferServer` itself: each sub-key is decided, so a new one fails the test until it is.
     "inferServer.server_name": (

@@ -14,12 +14,12 @@ import json
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from .errors import SettingsError, describe_value, near_miss
-from .fields import AbsolutePath, Namespace, StrictBool, StrictStr
+from .fields import AbsolutePath, IntRange, Namespace, StrictBool, StrictStr
 from .infer_server import InferServer, StrictModel
 from .motor import Motor, motor_problems
 from .ms_server import MsServer
@@ -70,6 +70,47 @@ class KubernetesTarget(StrictModel):
         return self
 
 
+def _check_cidr(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError('must be an IPv4 or IPv6 network in CIDR form with no host bits set, '
+                         'e.g. "10.30.0.0/16"') from None
+    return value
+
+
+Cidr = Annotated[StrictStr, AfterValidator(_check_cidr)]
+
+
+class ApiServer(StrictModel):
+    """Where the pods that call the Kubernetes API (ms-server, the rank-table writer) may connect."""
+
+    cidrs: list[Cidr] = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        description="The API server's endpoint addresses as CIDRs (the control-plane nodes, e.g. "
+        '"192.168.10.11/32"; NetworkPolicies see the endpoint, not the kubernetes Service IP). '
+        "Empty: mindie:msServer.k8s_apiserver_ip/32 when set, else any address on `ports`.",
+    )
+    ports: list[IntRange(1, 65535)] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: [443, 6443], description="TCP ports of the API server endpoints."
+    )
+
+
+class NetworkSettings(StrictModel):
+    """`mindie:network`: the namespace is default-deny (ingress and egress); these name the sources
+    and destinations outside it."""
+
+    entry_sources: Optional[list[Cidr]] = Field(  # type: ignore[valid-type]
+        None,
+        alias="entrySources",
+        description="Client networks allowed to reach the entry's business port (the coordinator's "
+        "predict port or the servers' infer port). Required in staging and prod; unset in dev: any source.",
+    )
+    api_server: ApiServer = Field(default_factory=ApiServer, alias="apiServer")
+
+
 class Settings(StrictModel):
     """All `mindie:*` stack settings. Aliases are the config keys."""
 
@@ -93,6 +134,10 @@ class Settings(StrictModel):
     )
     state_dir: Optional[AbsolutePath] = Field(
         None, alias="stateDir", description="Reserved for offline state; unset by default."
+    )
+    network: NetworkSettings = Field(
+        default_factory=NetworkSettings,
+        description="Default-deny NetworkPolicies: entry sources and the API server (docs/security.md).",
     )
     # --- CA chain (issue 3) ---
     tls: TlsSettings = Field(
@@ -176,6 +221,12 @@ class Settings(StrictModel):
                 "API server trusts it): pulumi config set --path 'mindie:tls.rootCa.certPem' < ca.crt; "
                 "pulumi config set --secret --path 'mindie:tls.rootCa.keyPem' < ca.key"
             )
+        if self.network.entry_sources is None:
+            problems.append(
+                f"network.entrySources: required in {env}: the client networks (CIDRs) that may reach the "
+                "entry's business port; the namespace is default-deny, unset in dev means any source")
+        if env == "prod":
+            problems += _unpinned_images(self)
         k8s = self.kubernetes
         if not (k8s.context or k8s.kubeconfig or k8s.render_yaml_to_directory):
             problems.append(
@@ -202,6 +253,29 @@ class Settings(StrictModel):
                 "(docs/tls.md), or tls.allowDemoRootCa: true for an offline preview only"
             )
         return self
+
+
+def _unpinned_images(settings: Settings) -> list[str]:
+    """Every image reference prod would run that is not pinned by digest (@sha256:<64 hex>).
+
+    A tag can be moved to other bytes after the release was tested; a digest cannot. Dev may
+    use tags; prod runs exactly the digest that was promoted (policy `workload-image-digest`)."""
+    import re
+
+    found = [("servers.image", settings.servers.image)]
+    motor = settings.motor
+    found += [("motor.image", motor.image), ("motor.coordinator.image", motor.coordinator.image),
+              ("motor.controller.image", motor.controller.image),
+              ("motor.controller.ranktable_writer.image", motor.controller.ranktable_writer.image)]
+    ms = settings.ms_server
+    if ms is not None and ms.image.source.value == "existing":
+        found.append(("msServer.image.reference", ms.image.reference))
+    digest = re.compile(r".+@sha256:[0-9a-f]{64}")
+    return [
+        f"{path} = {describe_value(ref)}: prod runs images pinned by digest: append "
+        "@sha256:<digest> of the image you promoted (tags may be moved)"
+        for path, ref in found if ref is not None and not digest.fullmatch(ref)
+    ]
 
 
 ConfigGetter = Callable[[str], Optional[str]]
