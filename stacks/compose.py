@@ -20,6 +20,7 @@ from components.network import ExternalAccess, NetworkPolicies, NetworkPoliciesA
 from components.rbac import DeployerRbac, DeployerRbacArgs
 from components.server import ServerGroup, ServerGroupArgs, all_endpoints
 
+from . import accepted_findings
 from .motor import motor_deployed, prefix_cache_required
 from .ms_server import ImageSource
 from .ms_server import MsServer as MsServerSettings
@@ -44,6 +45,8 @@ def kubernetes_provider(settings: Settings, stack: str) -> k8s.Provider:
 
 def build(settings: Settings, stack: str) -> dict[str, Any]:
     """Declare every component; return the stack outputs."""
+    # Findings accepted on purpose carry checkov's skip annotation with the reason (issue 17).
+    pulumi.runtime.register_stack_transformation(accepted_findings.transformation(settings.environment.value))
     opts = pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider(settings, stack)})
     # Lifecycle convention (issue 8, docs/lifecycle.md): components holding state take `protect`;
     # in prod their stateful children get protect + retain_on_delete, so `pulumi destroy` cannot take them.
