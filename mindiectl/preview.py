@@ -73,7 +73,8 @@ def protected_dirs(stack: str, state_path: Path | None = None) -> list[Path]:
     """Folders an --out may never be, nor be above: the project, the stack files' folder, the
     state folder (and the home folder)."""
     state = state_path if state_path is not None else default_state(stack)
-    return [PROJECT_DIR, work_dir(), stackfile.stack_dir(), state.parent, Path.home()]
+    return [PROJECT_DIR, PROJECT_DIR / ".git", work_dir(), work_dir() / ".mindie", stackfile.stack_dir(),
+            state.parent, Path.home()]
 
 
 def check_out(out: Path, stack: str, state_path: Path | None = None) -> None:
