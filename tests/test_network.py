@@ -13,7 +13,7 @@ NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
 def policies(result) -> dict[str, dict]:
-    """component label -> its ingress NetworkPolicy manifest (egress and default-deny: test_security_defaults)."""
+    """component label -> its ingress NetworkPolicy (egress, default-deny: test_security_defaults)."""
     return {
         r.inputs["metadata"]["labels"]["app.kubernetes.io/component"]: r.inputs
         for r in result.by_type(NETPOL) if r.inputs["spec"]["policyTypes"] == ["Ingress"]
