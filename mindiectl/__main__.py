@@ -31,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         if command.description is None:
             command.description = action.help
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except OSError as err:  # a file the command could not read or write: a message, no traceback
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

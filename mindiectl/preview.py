@@ -125,7 +125,7 @@ def main(args: argparse.Namespace) -> int:
         stackfile.check_stack_name(args.stack)
         out = args.out or default_out(args.stack)
         check_out(out, args.stack, args.state)  # before anything is created (checked again at the swap)
-        with locked(args.stack), reported():
+        with reported(), locked(args.stack):
             result = run_stack(args.stack, args.state)
             write_atomically(result, out, protected_dirs(args.stack, args.state))
     except USER_ERRORS as err:

@@ -414,12 +414,15 @@ def test_host_paths_follow_the_seeds_rules(path, why):
 def test_existing_image_declares_no_build(run_stack):
     result = run_stack("dev")
     assert result.by_type(IMAGE) == []
-    assert pod_spec(result)["containers"][0]["image"] == "registry.example.com/mindie/ms-server:2.0.0"
-    assert result.outputs["msServerImage"] == "registry.example.com/mindie/ms-server:2.0.0"
+    reference = json.loads(stack_config("dev")["mindie:msServer"])["image"]["reference"]
+    assert reference.startswith("registry.example.com/mindie/ms-server:2.0.0@sha256:")
+    assert pod_spec(result)["containers"][0]["image"] == reference
+    assert result.outputs["msServerImage"] == reference
 
 
-BUILD = {  # the commented build example of Pulumi.staging.yaml
-    "source": "build", "context": "/opt/mindie/package", "base_image": "ubuntu:22.04",
+BUILD = {  # the commented build example of Pulumi.staging.yaml (a built image is named by tag)
+    "source": "build", "reference": "registry.example.com/mindie/ms-server:2.0.0",
+    "context": "/opt/mindie/package", "base_image": "ubuntu:22.04",
     "platform": "linux/arm64", "push": True,
 }
 

@@ -3,6 +3,7 @@ network, accepted scanner findings annotated with their reason)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from mindiectl.schema import schema_errors
 from stacks import accepted_findings
+from tests.helpers import stack_config
 from tests.test_injection import problems
 
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -43,7 +45,9 @@ def test_committed_prod_images_carry_a_labelled_demo_digest():
 def test_digest_policy_is_mandatory_in_prod_only(run_stack):
     from mindiectl.check import check
 
-    result = run_stack("dev")  # tags: the dev policy config disables the rule
+    servers = json.loads(stack_config("dev")["mindie:servers"])
+    servers["image"] = "registry.example.com/mindie/mindie:2.0"  # a tag: dev may run it
+    result = run_stack("dev", {"mindie:servers": servers})  # the dev policy config disables the rule
     assert not [f for f in check(result).findings if f.rule == "workload-image-digest"]
     prod_report = check(result, environment="prod")
     found = [f for f in prod_report.findings if f.rule == "workload-image-digest"]
