@@ -27,7 +27,6 @@ import difflib
 import io
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,9 +231,8 @@ def _candidate(path: Path, text: str) -> Iterator[Path]:
     """A private folder beside `path` holding every stack file, `path`'s replaced by `text`."""
     from . import safefs
 
-    folder = Path(tempfile.mkdtemp(prefix=".mindiectl-promote-", dir=path.parent))
+    folder = safefs.marked_dir(path.parent, ".mindiectl-promote-")  # stale ones of killed runs go
     try:
-        (folder / safefs.MARKER).write_text("mindiectl promote candidate\n")
         for other in path.parent.glob("Pulumi.*.yaml"):
             if other.is_file():
                 shutil.copyfile(other, folder / other.name)

@@ -225,10 +225,26 @@ def _alive(pid: int) -> bool:
 
 def clean_stale_staging(out: Path) -> list[Path]:
     """Remove `.<out>-*` folders beside `out` that this tool made (marker) in a run that died."""
+    return clean_stale(out.parent, f".{out.name}-*")
+
+
+def marked_dir(parent: Path, prefix: str) -> Path:
+    """A fresh private folder `<parent>/<prefix><random>` carrying this tool's marker (with its pid)."""
+    clean_stale(parent, f"{prefix}*")
+    folder = parent / f"{prefix}{secrets.token_hex(6)}"
+    folder.mkdir(mode=SECRET_DIR_MODE)
+    os.chmod(folder, SECRET_DIR_MODE)
+    (folder / MARKER).write_text(_marker_text())
+    return folder
+
+
+def clean_stale(parent: Path, pattern: str) -> list[Path]:
+    """Remove folders matching `pattern` in `parent` that carry this tool's marker and whose
+    process is gone (a run killed before it could clean up); anything else is left alone."""
     removed = []
-    if not out.parent.is_dir():
+    if not parent.is_dir():
         return removed
-    for candidate in out.parent.glob(f".{out.name}-*"):
+    for candidate in parent.glob(pattern):
         if candidate.is_symlink() or not candidate.is_dir():
             continue
         pid = _pid_of(candidate / MARKER)

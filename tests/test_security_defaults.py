@@ -18,6 +18,16 @@ NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
+_PROD: list = []
+
+
+def prod(run_stack):
+    """The committed prod stack's run, once per module (a run takes seconds)."""
+    if not _PROD:
+        _PROD.append(run_stack("prod"))
+    return _PROD[0]
+
+
 def by_name(result, type_token: str) -> dict[str, dict]:
     return {r.inputs["metadata"]["name"]: r.inputs for r in result.by_type(type_token)}
 
@@ -59,7 +69,7 @@ def test_digest_policy_is_mandatory_in_prod_only(run_stack):
 
 
 def test_every_long_running_container_has_liveness_and_readiness(run_stack):
-    result = run_stack("prod")
+    result = prod(run_stack)
     deployments = by_name(result, DEPLOYMENT)
     ms = containers(deployments["ms-server"])["mindie-ms"]
     assert ms["readinessProbe"]["tcpSocket"]["port"] == 9789
@@ -101,7 +111,7 @@ def test_writer_heartbeat_probe_fails_when_stale(tmp_path: Path):
 
 
 def test_namespace_is_default_deny_with_explicit_allows(run_stack):
-    result = run_stack("prod")
+    result = prod(run_stack)
     found = by_name(result, NETPOL)
     deny = found["mindie-default-deny"]["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
@@ -122,7 +132,7 @@ def test_namespace_is_default_deny_with_explicit_allows(run_stack):
 
 
 def test_coordinator_business_port_only_from_configured_sources(run_stack):
-    ingress = by_name(run_stack("prod"), NETPOL)["mindie-coordinator-ingress"]["spec"]["ingress"]
+    ingress = by_name(prod(run_stack), NETPOL)["mindie-coordinator-ingress"]["spec"]["ingress"]
     entry = [rule for rule in ingress if "ports" in rule]
     assert entry == [{"from": [{"ipBlock": {"cidr": "10.30.8.0/24"}}],
                       "ports": [{"port": 1025, "protocol": "TCP"}]}]
@@ -160,7 +170,7 @@ def test_skip_reasons_parse_as_checkov_reads_them():
 
 
 def test_prod_manifests_carry_the_skip_annotations(run_stack):
-    deployments = by_name(run_stack("prod"), DEPLOYMENT)
+    deployments = by_name(prod(run_stack), DEPLOYMENT)
     coordinator = deployments["mindie-ms-coordinator"]["metadata"]["annotations"]
     assert any(v.startswith("CKV_K8S_8=coordinator liveness is off") for v in coordinator.values())
     assert not any(v.startswith("CKV_K8S_43=") for d in deployments.values()
