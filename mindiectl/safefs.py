@@ -23,6 +23,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -117,6 +118,25 @@ def atomic_write(path: Union[str, Path], data: Union[str, bytes], mode: Optional
             os.unlink(tmp)
         raise
     _fsync_dir(folder)
+    _clean_stale_temps(folder, target.name)
+
+
+STALE_TEMP_SECONDS = 600
+
+
+def _clean_stale_temps(folder: Path, name: str) -> None:
+    """Temp files of this target (`.<name>.<16 hex>.tmp`) a killed writer left, older than 10 min
+    (a live writer finishes in far less); nothing else is touched."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{16}}\.tmp")
+    for candidate in folder.glob(f".{name}.*.tmp"):
+        try:
+            info = candidate.lstat()
+        except OSError:
+            continue
+        if (pattern.fullmatch(candidate.name) and stat.S_ISREG(info.st_mode)
+                and time.time() - info.st_mtime > STALE_TEMP_SECONDS):
+            with contextlib.suppress(OSError):
+                candidate.unlink()
 
 
 def read_limited(path: Path, limit: int, what: str = "file") -> bytes:

@@ -166,6 +166,21 @@ def test_atomic_write_interrupted_leaves_the_old_file_and_no_temp(tmp_path: Path
     assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
+def test_temp_files_of_killed_writers_are_cleaned_only_when_ours_and_old(tmp_path: Path):
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text("old\n")
+    stale = tmp_path / ".Pulumi.dev.yaml.0123456789abcdef.tmp"
+    fresh = tmp_path / ".Pulumi.dev.yaml.fedcba9876543210.tmp"
+    other = tmp_path / ".Pulumi.dev.yaml.notours.tmp"
+    for f in (stale, fresh, other):
+        f.write_text("")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    safefs.atomic_write(path, "new\n")
+    assert not stale.exists() and fresh.exists() and other.exists()
+
+
 def test_sigkill_during_a_write_leaves_the_file_wholly_old(tmp_path: Path):
     path = tmp_path / "Pulumi.staging.yaml"
     path.write_text("old\n" * 1000)

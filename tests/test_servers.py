@@ -138,7 +138,8 @@ def test_seed_example_deployment(run_stack, npu_type, scheduler):
     c = container(d)
     assert c["name"] == "mindie-server"
     image = "swr.cn-south-1.myhuaweicloud.com/mindie/mindie:2.0.RC1-800I-A2-py311-openeuler24.03-lts"
-    assert c["image"] == image and c["imagePullPolicy"] == "IfNotPresent"
+    assert c["image"].startswith(image + "@sha256:")  # the dev stack pins the release's (demo) digest
+    assert c["imagePullPolicy"] == "IfNotPresent"
     assert c["command"] == ["/bin/bash", "-c", "/mnt/mindie-service/ms/run/run.sh"]
     assert c["ports"][0] == {"name": "infer", "containerPort": 1025, "protocol": "TCP"}
     assert c["resources"] == {
