@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -131,4 +132,8 @@ class StackState:
         if self.path is None:
             return
         safefs.make_private_dirs(self.path.parent)
+        for folder in (self.path.parent, self.path.parent.parent):
+            # also tightens a folder an older version created 0755 (ours: .mindie/state, .mindie)
+            if folder.name in ("state", ".mindie") and folder.is_dir() and not folder.is_symlink():
+                os.chmod(folder, safefs.SECRET_DIR_MODE)
         safefs.atomic_write(self.path, self.text(), mode=safefs.SECRET_FILE_MODE)
