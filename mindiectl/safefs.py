@@ -151,7 +151,7 @@ def read_limited(path: Path, limit: int, what: str = "file") -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise UnsafePathError(f"{path}: not a regular file (a {what} must be a file)")
+            raise UnsafePathError(f"{path}: not a regular file (the {what} must be one)")
         if info.st_size > limit:
             raise UnsafePathError(f"{path}: {info.st_size} bytes, larger than the {limit}-byte limit "
                                   f"of a {what}")
