@@ -201,10 +201,20 @@ def check_out_dir(out: Path, protected: Iterable[Path]) -> None:
                 "or the state folder); give a dedicated folder such as build/<stack>")
         if _is_within(resolved, guarded) and guarded.name in (".mindie", "state", ".git"):
             raise UnsafePathError(f"--out {out}: is inside {guarded}; give a dedicated folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file() and not _earlier_output(out):
         raise UnsafePathError(
             f"--out {out}: holds files this tool did not write (no {MARKER} marker); "
             "give an empty or new folder")
+
+
+EARLIER_OUTPUT = {"manifests", "resources.json", "outputs.json", "graph.mmd", "graph.dot", "tls", "policy.json"}
+"""What an output folder of a version before the marker held: such a folder (nothing else in it,
+resources.json present) is still recognised as this tool's."""
+
+
+def _earlier_output(out: Path) -> bool:
+    names = {p.name for p in out.iterdir()}
+    return "resources.json" in names and names <= EARLIER_OUTPUT
 
 
 def _marker_text() -> str:

@@ -82,6 +82,16 @@ def test_out_refuses_the_project_stack_and_state_folders_and_their_parents(stack
     assert tree(stacks) == before
 
 
+def test_out_recognises_an_output_folder_of_an_earlier_version(stacks: Path, tmp_path: Path):
+    earlier = tmp_path / "build" / "dev"
+    (earlier / "manifests").mkdir(parents=True)
+    (earlier / "resources.json").write_text("[]")
+    safefs.check_out_dir(earlier, [])  # only this tool's artefact names: replaceable
+    (earlier / "notes.txt").write_text("mine")
+    with pytest.raises(safefs.UnsafePathError, match="did not write"):
+        safefs.check_out_dir(earlier, [])
+
+
 def test_out_refuses_a_symlink_and_a_file(stacks: Path, tmp_path: Path, capsys):
     real = tmp_path / "real"
     real.mkdir()
