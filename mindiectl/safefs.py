@@ -207,7 +207,9 @@ def check_out_dir(out: Path, protected: Iterable[Path]) -> None:
             "give an empty or new folder")
 
 
-EARLIER_OUTPUT = {"manifests", "resources.json", "outputs.json", "graph.mmd", "graph.dot", "tls", "policy.json"}
+EARLIER_OUTPUT = {
+    "manifests", "resources.json", "outputs.json", "graph.mmd", "graph.dot", "tls", "policy.json",
+}
 """What an output folder of a version before the marker held: such a folder (nothing else in it,
 resources.json present) is still recognised as this tool's."""
 
