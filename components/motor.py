@@ -45,6 +45,9 @@ CONTROLLER_JSON = f"{CONFIG_DIR}/ms_controller.json"
 RANKTABLE_DIR = "/mnt/mindie/ranktable"
 """Writable directory of the global rank table (the writer sidecar writes it, the controller reads it)."""
 RANKTABLE_FILE = f"{RANKTABLE_DIR}/global_ranktable.json"
+WRITER_HEALTH_DIR = "/mnt/mindie/ranktable-writer-health"
+"""The writer's heartbeat files (`alive`: its loop turns; `ready`: its last listing succeeded),
+on a tiny emptyDir of its own: its probes read their age (issue 17: probes on every container)."""
 WRITER_DIR = "/mnt/mindie/ranktable-writer"
 """The writer sidecar's program, its writer.json and the declared server_list.json (read-only)."""
 TOKEN_DIR = "/var/run/secrets/mindie/serviceaccount"
@@ -365,7 +368,21 @@ def writer_config(
         "refresh_seconds": refresh_seconds,
         "token_path": f"{TOKEN_DIR}/token",
         "ca_path": f"{TOKEN_DIR}/ca.crt",
+        "health_dir": WRITER_HEALTH_DIR,
     }
+
+
+def writer_probe(name: str, max_age: int, **timing: int) -> k8s.core.v1.ProbeArgs:
+    """Fails when the writer's heartbeat file `name` is missing or older than `max_age` seconds
+    (exec without a shell: nothing is interpolated)."""
+    check = "import os,sys,time; sys.exit(time.time() - os.path.getmtime(sys.argv[1]) > float(sys.argv[2]))"
+    return k8s.core.v1.ProbeArgs(
+        exec_=k8s.core.v1.ExecActionArgs(
+            command=["python3", "-c", check, f"{WRITER_HEALTH_DIR}/{name}", str(max_age)]
+        ),
+        timeout_seconds=5,
+        **timing,
+    )
 
 
 def config_files_volume(name: str, files) -> k8s.core.v1.VolumeArgs:
@@ -655,7 +672,15 @@ class Motor(pulumi.ComponentResource):
                 k8s.core.v1.VolumeMountArgs(name="ranktable-writer", mount_path=WRITER_DIR, read_only=True),
                 k8s.core.v1.VolumeMountArgs(name="ranktable", mount_path=RANKTABLE_DIR),
                 k8s.core.v1.VolumeMountArgs(name="kube-api-access", mount_path=TOKEN_DIR, read_only=True),
+                k8s.core.v1.VolumeMountArgs(name="ranktable-writer-health", mount_path=WRITER_HEALTH_DIR),
             ],
+            # A loop turn takes at most refresh_seconds (+1 s settle); a listing failing for three
+            # periods makes the writer unready, a loop stuck for three periods restarts it.
+            readiness_probe=writer_probe("ready", 3 * writer.refresh_seconds + 10, period_seconds=10),
+            liveness_probe=writer_probe(
+                "alive", 3 * writer.refresh_seconds + 30,
+                initial_delay_seconds=writer.refresh_seconds + 30, period_seconds=30, failure_threshold=3,
+            ),
         )
         writer_volumes = [
             config_files_volume(
@@ -665,6 +690,10 @@ class Motor(pulumi.ComponentResource):
                     (self.writer_config, "writer.json"),
                     (self.server_list_config, "server_list.json"),
                 ),
+            ),
+            k8s.core.v1.VolumeArgs(
+                name="ranktable-writer-health",
+                empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="1Mi"),
             ),
             # What automountServiceAccountToken would mount, but explicit, bounded in lifetime,
             # and mounted by the writer container only: the controller never sees a token.

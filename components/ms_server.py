@@ -349,6 +349,16 @@ class MsServer(pulumi.ComponentResource):
                 ),
             ],
             ports=[k8s.core.v1.ContainerPortArgs(name="https", container_port=args.port, protocol="TCP")],
+            # Every long-running container is probed (issue 17). ms_server's API is mutual TLS and
+            # has no health endpoint: a TCP connect proves the listener is up without a client cert.
+            readiness_probe=k8s.core.v1.ProbeArgs(
+                tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=args.port),
+                period_seconds=10, timeout_seconds=3, failure_threshold=3,
+            ),
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=args.port),
+                initial_delay_seconds=30, period_seconds=20, timeout_seconds=5, failure_threshold=3,
+            ),
             security_context=security,
             resources=k8s.core.v1.ResourceRequirementsArgs(requests=args.requests, limits=args.limits),
             volume_mounts=main_mounts,

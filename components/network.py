@@ -16,9 +16,14 @@ Policies are declared only for the components that are deployed (`deployed`), an
 only deployed components are listed as sources: a policy selecting no pods protects
 nothing and misleads a reviewer.
 
-Egress is not restricted (DNS, the API server for the ms-server, image pulls);
-the policy pack's `network-policies` rule checks the ingress side. Policies only
-take effect with a CNI that enforces them (Calico, Cilium, ...).
+The namespace is default-deny in both directions (issue 17): one policy selects every pod
+with no rule, and the others open exactly what MindIE needs:
+- ingress as above; the entry's business port only from `entry_sources` when given;
+- egress: DNS (kube-system's kube-dns, port 53) for every pod; each component to the
+  components it calls (the mirror of the ingress table); the ms-server and the controller
+  pod (its rank-table writer) to the API server's endpoints (`api_server`).
+Image pulls are the kubelet's, not the pods', and are not affected. Policies only take
+effect with a CNI that enforces them (Calico, Cilium, ...).
 """
 
 from __future__ import annotations
@@ -43,6 +48,15 @@ DEFAULT_PEERS: dict[str, list[str]] = {
     "ms-server": [],
 }
 """Protected component -> components allowed to open connections to it (same namespace)."""
+
+API_CLIENTS = ("ms-server", "controller")
+"""Pods that call the Kubernetes API: the Deployer (creates Deployments) and the controller pod's
+rank-table writer (lists pods)."""
+
+DNS_PEER = dict(
+    namespace="kube-system", pod_labels={"k8s-app": "kube-dns"}, ports=(("UDP", 53), ("TCP", 53)),
+)
+"""The cluster DNS (CoreDNS/kube-dns keep the k8s-app=kube-dns label in kube-system)."""
 
 
 def component_selector(component: str) -> dict[str, str]:
@@ -95,6 +109,12 @@ class NetworkPoliciesArgs:
     None: every component of `peers`."""
     external: dict[str, ExternalAccess] = field(default_factory=dict)
     """Protected component -> sources outside the namespace (ms-server: msctl's)."""
+    entry_sources: Optional[list[str]] = None
+    """CIDRs allowed to reach the entry ports; None: any source (dev)."""
+    api_server: Optional[ExternalAccess] = None
+    """The API server's endpoints (cidrs; empty: any address) and ports, for `api_clients`."""
+    api_clients: list[str] = field(default_factory=lambda: list(API_CLIENTS))
+    """Components whose pods call the Kubernetes API."""
     instance: str = "mindie"
     """`app.kubernetes.io/instance` of the policies' labels."""
 
@@ -124,8 +144,12 @@ class NetworkPolicies(pulumi.ComponentResource):
                         for src in sorted(sources)
                     ],
                 ))
-            if component == args.entry and args.entry_ports:
+            if component == args.entry and args.entry_ports and args.entry_sources != []:
                 rules.append(k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=None if args.entry_sources is None else [
+                        k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c))
+                        for c in args.entry_sources
+                    ],
                     ports=[
                         k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")
                         for port in args.entry_ports
@@ -154,5 +178,68 @@ class NetworkPolicies(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        self._default_deny(name, args)
+        self._egress(name, args, deployed)
         self.names = pulumi.Output.all(*[p.metadata.name for p in self.policies.values()])
         self.register_outputs({"names": self.names})
+
+    def _policy(self, name: str, key: str, args: NetworkPoliciesArgs, component: Optional[str],
+                spec: k8s.networking.v1.NetworkPolicySpecArgs) -> None:
+        self.policies[key] = k8s.networking.v1.NetworkPolicy(
+            f"{name}-{key}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{args.instance}-{key}",
+                namespace=args.namespace,
+                labels=standard_labels("mindie", args.instance, component or "network"),
+            ),
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _default_deny(self, name: str, args: NetworkPoliciesArgs) -> None:
+        # Selects every pod of the namespace with no rule: whatever another policy does not open
+        # is closed, in both directions (NetworkPolicies are additive allow-lists).
+        self._policy(name, "default-deny", args, None, k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"],
+        ))
+        dns = k8s.networking.v1.NetworkPolicyPeerArgs(
+            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                match_labels={"kubernetes.io/metadata.name": DNS_PEER["namespace"]}),
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=DNS_PEER["pod_labels"]),
+        )
+        self._policy(name, "dns-egress", args, None, k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+            policy_types=["Egress"],
+            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[dns],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol=proto)
+                       for proto, port in DNS_PEER["ports"]],
+            )],
+        ))
+
+    def _egress(self, name: str, args: NetworkPoliciesArgs, deployed: set[str]) -> None:
+        """Per component: to the components it calls (mirror of `peers`), and the API server."""
+        for source in sorted(deployed):
+            targets = sorted(t for t, srcs in args.peers.items() if source in srcs and t in deployed)
+            rules = []
+            if targets:
+                rules.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[
+                    k8s.networking.v1.NetworkPolicyPeerArgs(
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=component_selector(t)))
+                    for t in targets
+                ]))
+            api = args.api_server
+            if source in args.api_clients and api is not None and api.ports:
+                net = k8s.networking.v1
+                blocks = [net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=c)) for c in api.cidrs]
+                rules.append(net.NetworkPolicyEgressRuleArgs(
+                    to=blocks or None,  # no address known: any address, on the API ports only
+                    ports=[net.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in api.ports],
+                ))
+            if not rules:
+                continue
+            self._policy(name, f"{source}-egress", args, source, k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=component_selector(source)),
+                policy_types=["Egress"],
+                egress=rules,
+            ))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -232,12 +233,13 @@ def run_sh(server: InferServer, servers: ServersSettings) -> str:
         ":${LD_LIBRARY_PATH:-}",
         f"export ASCEND_RT_VISIBLE_DEVICES={devices}",
         "set +u  # the set_env.sh scripts read unset variables",
-        f"source {home}/ascend-toolkit/set_env.sh",
-        f"source {home}/mindie/set_env.sh",
-        f"source {home}/nnal/atb/set_env.sh",
-        f"source {home}/atb-models/set_env.sh",
+        # Paths are validated (stacks.fields.AbsolutePath: no shell metacharacters) AND quoted here.
+        f"source {shlex.quote(f'{home}/ascend-toolkit/set_env.sh')}",
+        f"source {shlex.quote(f'{home}/mindie/set_env.sh')}",
+        f"source {shlex.quote(f'{home}/nnal/atb/set_env.sh')}",
+        f"source {shlex.quote(f'{home}/atb-models/set_env.sh')}",
         "set -u",
-        f"export WORK_DIR={cfg.mies_install_path}",
+        f"export WORK_DIR={shlex.quote(cfg.mies_install_path)}",
         'export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$WORK_DIR/lib"',
         'export HSECEASY_PATH="$WORK_DIR/lib"',
         'cd "$WORK_DIR"',

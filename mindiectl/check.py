@@ -25,6 +25,7 @@ import argparse
 import copy
 import json
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from inspect import isawaitable
 from pathlib import Path
@@ -44,10 +45,17 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from stacks.errors import SettingsError
-
 from . import image_files, stackfile
-from .preview import default_out, run_stack, write_atomically
+from .preview import (
+    USER_ERRORS,
+    check_out,
+    default_out,
+    locked,
+    protected_dirs,
+    reported,
+    run_stack,
+    write_atomically,
+)
 from .render import integral, is_manifest, manifest_filename
 from .runtime import PROJECT_DIR, Resource, RunResult
 from .schema import schema_errors
@@ -298,6 +306,14 @@ def check(
     return Report(result.stack, env, shown, findings, levels)
 
 
+def check_with_images(result: RunResult, config_path: Optional[Path]) -> Report:
+    """check() with hadolint over the run's Dockerfiles, rendered beside (not into) the output
+    folder so the report is written in the same swap as everything else."""
+    with tempfile.TemporaryDirectory(prefix=".lint-") as lint_dir:
+        image_files.write_images(result, Path(lint_dir))
+        return check(result, config_path=config_path, out=Path(lint_dir))
+
+
 def table(findings: list[Finding]) -> str:
     rows = [("RULE", "LEVEL", "RESOURCE", "MESSAGE")]
     rows += [(f.rule, f.level, f.resource, f.message) for f in findings]
@@ -307,10 +323,17 @@ def table(findings: list[Finding]) -> str:
     )
 
 
+def report_files(report: Report) -> dict[str, str]:
+    """The report as a file of the output folder (written with it, in the same swap)."""
+    return {"policy.json": json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"}
+
+
 def write_report(report: Report, out: Path) -> Path:
+    from .safefs import atomic_write
+
     out.mkdir(parents=True, exist_ok=True)
     target = out / "policy.json"
-    target.write_text(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
+    atomic_write(target, report_files(report)["policy.json"])
     return target
 
 
@@ -331,14 +354,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     try:
-        result = run_stack(args.stack, args.state)
-    except (SettingsError, stackfile.StackFileError) as err:
+        stackfile.check_stack_name(args.stack)
+        out = args.out or default_out(args.stack)
+        check_out(out, args.stack, args.state)  # before anything is created (checked again at the swap)
+        with reported(), locked(args.stack):
+            result = run_stack(args.stack, args.state)
+            report = check_with_images(result, args.policy_config)
+            write_atomically(result, out, protected_dirs(args.stack, args.state), extra=report_files(report))
+            written = out / "policy.json"
+    except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    out = args.out or default_out(args.stack)
-    write_atomically(result, out)
-    report = check(result, config_path=args.policy_config, out=out)
-    written = write_report(report, out)
     shown = report.findings if not args.quiet else [f for f in report.findings if f.level == "mandatory"]
     if shown:
         print(table(shown))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .runtime import PROJECT_DIR
+from .safefs import atomic_write
 
 REFERENCE = PROJECT_DIR / "docs" / "config-reference.md"
 
@@ -125,6 +126,6 @@ def main(args: argparse.Namespace) -> int:
             return 1
         return 0
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    atomic_write(path, text)  # a project file: never half-written
     print(f"wrote {path.relative_to(PROJECT_DIR)}")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from .runtime import Resource, RunResult
+from .safefs import atomic_write
 
 
 def _id(urn: str) -> str:
@@ -125,7 +126,7 @@ def _main(args) -> int:
         return 2
     if args.readme:
         path = PROJECT_DIR / "README.md"
-        path.write_text(update_readme(path.read_text(), result))
+        atomic_write(path, update_readme(path.read_text(), result))  # README: never half-written
         print(f"updated {path.name}")
         return 0
     print({"mermaid": mermaid, "dot": dot, "components": components}[args.format](result), end="")

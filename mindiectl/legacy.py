@@ -18,23 +18,62 @@ from stacks.errors import SettingsError
 from stacks.infer_server import InferServer
 from stacks.settings import PROJECT, Environment, format_errors, load_settings
 
-from . import stackfile
+from . import safefs, stackfile
+from .preview import locked
 
 KEY = f"{PROJECT}:inferServer"
 
 
+MAX_FILE_BYTES = 1024 * 1024
+"""An infer_server.json is a few hundred bytes; anything near this limit is not one."""
+MAX_NUMBER_DIGITS = 20
+MAX_DEPTH = 32
+
+
+def _number(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"a number of {len(text)} digits (at most {MAX_NUMBER_DIGITS})")
+    return int(text)
+
+
+def _depth(value: object, limit: int = MAX_DEPTH) -> int:
+    stack, deepest = [(value, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > limit:
+            return depth
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((c, depth + 1) for c in children)
+    return deepest
+
+
 def parse_infer_server(path: Path) -> InferServer:
-    """Read and validate an infer_server.json; SettingsError with line/column on bad JSON."""
+    """Read and validate an infer_server.json; SettingsError with line/column on bad JSON.
+
+    A regular UTF-8 file of at most MAX_FILE_BYTES (no FIFO, no /dev/zero); numbers of at
+    most MAX_NUMBER_DIGITS digits; nesting at most MAX_DEPTH."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SettingsError([f"{path}: cannot read ({err.strerror})"]) from None
+        raw = safefs.read_limited(path, MAX_FILE_BYTES, "infer_server.json")
+    except safefs.UnsafePathError as err:
+        raise SettingsError([str(err)]) from None
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        hint = " (UTF-16? save it as UTF-8)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise SettingsError([f"{path.name}: not UTF-8 text (byte {err.start}){hint}"]) from None
+    try:
+        data = json.loads(text, parse_int=_number)
     except json.JSONDecodeError as err:
         raise SettingsError(
             [f"{path.name}: JSON syntax error at line {err.lineno} column {err.colno}: {err.msg}"]
         ) from None
+    except RecursionError:
+        raise SettingsError([f"{path.name}: nested too deeply (at most {MAX_DEPTH} levels)"]) from None
+    except ValueError as err:
+        raise SettingsError([f"{path.name}: {str(err)[:120]}"]) from None
+    if _depth(data) > MAX_DEPTH:
+        raise SettingsError([f"{path.name}: nested too deeply (at most {MAX_DEPTH} levels)"])
     try:
         return InferServer.model_validate(data)
     except ValidationError as err:
@@ -51,6 +90,11 @@ def import_file(source: Path, stack: str, environment: str | None, project_dir: 
         _environment_for(stack, environment)  # a bad --environment is an error even for an existing stack
     server = parse_infer_server(source)
     path = stackfile.stack_path(stack, project_dir)
+    with locked(stack, project_dir):
+        return _write_import(path, stack, environment, server)
+
+
+def _write_import(path: Path, stack: str, environment: str | None, server: InferServer) -> Path:
     doc = stackfile.read_document(path)
     if doc.get("config") is None:
         doc["config"] = {}
@@ -68,7 +112,7 @@ def import_file(source: Path, stack: str, environment: str | None, project_dir: 
     # The whole stack must still be valid with the new value before anything is written
     # (secure values decrypted as for `pulumi up`: a stack with secrets needs its passphrase).
     encoded = stackfile.config_of(path, doc)
-    load_settings(encoded.config.get, list(encoded.config), encoded.secret_keys)
+    load_settings(encoded.config.get, list(encoded.config), encoded.secrets)
     stackfile.write_document(path, doc)
     return path
 
@@ -90,8 +134,14 @@ def _environment_for(stack: str, environment: str | None) -> str:
 
 
 def export_stack(stack: str, project_dir: Path | None = None) -> str:
+    """infer_server.json of a stack. A `secure:` value under mindie:inferServer is never
+    printed: the settings refuse a secret there (it would land in plain manifests), and export
+    checks again here, naming the key."""
     cfg = stackfile.load(stack, project_dir)
-    settings = load_settings(cfg.config.get, list(cfg.config), cfg.secret_keys)
+    hidden = [p for p in cfg.secret_paths if p == KEY or p.startswith(KEY + ".")]
+    if hidden:
+        raise SettingsError([f"{p}: is a secret; export does not print secrets" for p in hidden])
+    settings = load_settings(cfg.config.get, list(cfg.config), cfg.secrets)
     return json.dumps(to_json_dict(settings.infer_server), indent=4) + "\n"
 
 
@@ -110,7 +160,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _import_main(args: argparse.Namespace) -> int:
     try:
         path = import_file(args.file, args.stack, args.environment)
-    except (SettingsError, stackfile.StackFileError) as err:
+    except (SettingsError, stackfile.StackFileError, safefs.UnsafePathError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"imported {args.file} into {path.name} under {KEY}")

@@ -13,8 +13,8 @@ Safety, in order:
    second prod region); skipping a stage or going back needs --force;
 3. the source must pass the gate (`gate_problems`);
 4. the new target settings must validate and carry the source's fingerprint;
-5. the target file is written, the target is gated, and on failure the file is
-   restored byte for byte.
+5. the promoted target is written as a candidate beside the stack files, gated, and only a
+   candidate that passes is renamed over the target (a kill leaves it wholly old or new).
 `--dry-run` stops after printing the diff. Exit codes: 0 promoted (or nothing to
 do), 1 refused or rolled back, 2 unreadable stack file.
 """
@@ -22,10 +22,12 @@ do), 1 refused or rolled back, 2 unreadable stack file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import io
+import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -37,7 +39,7 @@ from stacks.errors import SettingsError
 from stacks.promotion import ORDER, Kind, SettingNode
 from stacks.settings import PROJECT, load_settings
 
-from . import stackfile
+from . import safefs, stackfile
 
 PREFIX = f"{PROJECT}:"
 RECORD_KEY = f"{PREFIX}release"
@@ -158,7 +160,7 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
     new_config = {str(k): stackfile.encode_value(v) for k, v in tgt_map.items() if not _is_secure(v)}
     new_config.update({k: v for k, v in tgt_cfg.config.items() if k in tgt_cfg.secret_keys})
     try:
-        new_settings = load_settings(new_config.get, list(new_config), tgt_cfg.secret_keys)
+        new_settings = load_settings(new_config.get, list(new_config), tgt_cfg.secrets)
     except SettingsError as err:
         raise PromotionError(f"{target} would not validate after the promotion; nothing written",
                                err.problems) from None
@@ -186,32 +188,58 @@ def promote(
     gate: Gate = gate_problems,
     log: Callable[[str], None] = lambda _line: None,
 ) -> Promotion:
-    """Plan, gate the source, write the target, gate it, roll back on failure."""
-    result = plan(source, target, project_dir, force)
-    for warning in result.warnings:
-        log(f"warning: {warning}")
-    problems = gate(source, project_dir, state_dir)
-    if problems:
-        raise PromotionError(f"source stack {source} fails the gate ({GATE}); nothing written", problems)
-    log(f"source {source} passes the gate ({GATE})")
-    if dry_run or result.after == result.before:
+    """Plan, gate the source, gate the candidate target, then put it in place.
+
+    Staged: the promoted target is written as a candidate in a private folder beside the stack
+    files (with copies of the other stack files), gated there, and only then renamed over
+    Pulumi.<target>.yaml (safefs.atomic_write semantics: same folder, fsync, rename). A kill at
+    any instant leaves the target wholly old or wholly new-and-checked. Both stacks are locked
+    for the whole promotion."""
+    from .preview import default_state, locked
+
+    if source == target:
+        raise PromotionError(f"--from and --to are both {source!r}")
+    first, second = sorted((source, target))  # one order for every run: no lock-order deadlock
+    with locked(first, project_dir), locked(second, project_dir):
+        result = plan(source, target, project_dir, force)
+        for warning in result.warnings:
+            log(f"warning: {warning}")
+        problems = gate(source, project_dir, state_dir)
+        if problems:
+            raise PromotionError(f"source stack {source} fails the gate ({GATE}); nothing written", problems)
+        log(f"source {source} passes the gate ({GATE})")
+        if dry_run or result.after == result.before:
+            return result
+        path = stackfile.stack_path(target, project_dir)
+        states = state_dir if state_dir is not None else default_state(target, project_dir).parent
+        with _candidate(path, result.after) as staged:
+            problems = gate(target, staged, states)
+            if problems:
+                raise PromotionError(
+                    f"target stack {target} fails the gate ({GATE}) after the promotion; "
+                    f"Pulumi.{target}.yaml not changed", problems)
+            if path.read_text() != result.before:
+                raise PromotionError(f"Pulumi.{target}.yaml changed during the promotion; nothing written")
+            stackfile.write_document_text(path, result.after)
+        log(f"target {target} passes the gate ({GATE})")
+        result.written = True
         return result
-    path = stackfile.stack_path(target, project_dir)
-    original = path.read_bytes()
-    path.write_text(result.after)
+
+
+@contextlib.contextmanager
+def _candidate(path: Path, text: str) -> Iterator[Path]:
+    """A private folder beside `path` holding every stack file, `path`'s replaced by `text`."""
+    from . import safefs
+
+    folder = safefs.marked_dir(path.parent, ".mindiectl-promote-")  # stale ones of killed runs go
     try:
-        problems = gate(target, project_dir, state_dir)
-    except BaseException:
-        path.write_bytes(original)
-        raise
-    if problems:
-        path.write_bytes(original)
-        raise PromotionError(
-            f"target stack {target} fails the gate ({GATE}) after the promotion; "
-            f"Pulumi.{target}.yaml rolled back", problems)
-    log(f"target {target} passes the gate ({GATE})")
-    result.written = True
-    return result
+        for other in path.parent.glob("Pulumi.*.yaml"):
+            if other.is_file():
+                shutil.copyfile(other, folder / other.name)
+        (folder / path.name).write_text(text)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- order of stages
@@ -237,7 +265,7 @@ def _check_order(src: Mapping[str, str], tgt: Mapping[str, str], source: str, ta
 
 def _settings(cfg: stackfile.StackConfig, role: str) -> Any:
     try:
-        return load_settings(cfg.config.get, list(cfg.config), cfg.secret_keys)
+        return load_settings(cfg.config.get, list(cfg.config), cfg.secrets)
     except SettingsError as err:
         raise PromotionError(f"{role} stack {cfg.stack} has invalid settings; nothing written",
                                err.problems) from None
@@ -387,7 +415,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         result = promote(args.source, args.target, dry_run=args.dry_run, force=args.force,
                          state_dir=args.state_dir, log=say)
-    except stackfile.StackFileError as err:
+    except (stackfile.StackFileError, safefs.UnsafePathError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except PromotionError as err:

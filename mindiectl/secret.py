@@ -14,7 +14,8 @@ from pathlib import Path
 
 from stacks.settings import PROJECT
 
-from . import stackfile
+from . import safefs, stackfile
+from .preview import locked
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,26 +25,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("key", help=f"config path, e.g. '{PROJECT}:tls.rootCa.keyPem'")
     p.add_argument("--file", type=Path, help="read the value from this file (default: standard input)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a whole mapping or list, or a scalar on the way, with the secret")
     p.set_defaults(func=main)
+
+
+MAX_SECRET_BYTES = 64 * 1024
+"""Largest secret value (a PEM key is a few KiB)."""
 
 
 def main(args: argparse.Namespace) -> int:
     if not args.key.startswith(f"{PROJECT}:") or args.key == f"{PROJECT}:":
         form = f"'{PROJECT}:<setting>[.<path>]'"
-        print(f"error: {args.key!r}: the key must be a {form} config path", file=sys.stderr)
+        print(f"error: {stackfile.excerpt(args.key)}: the key must be a {form} config path", file=sys.stderr)
         return 2
     try:
-        value = args.file.read_text() if args.file else sys.stdin.read()
-    except OSError as err:
-        print(f"error: {args.file}: cannot read ({err.strerror})", file=sys.stderr)
-        return 2
-    if not value:
-        print(f"error: {args.key}: empty value", file=sys.stderr)
-        return 2
-    path = stackfile.stack_path(args.stack)
-    try:
-        stackfile.set_secret(path, args.key, value)
-    except stackfile.StackFileError as err:
+        path = stackfile.stack_path(args.stack)
+        if args.file:
+            data = safefs.read_limited(args.file, MAX_SECRET_BYTES, "secret value")
+        else:
+            data = safefs.read_stream_limited(sys.stdin.buffer, MAX_SECRET_BYTES, "standard input")
+        try:
+            value = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise stackfile.StackFileError(f"{args.key}: the value is not UTF-8 text") from None
+        if not value:
+            raise stackfile.StackFileError(f"{args.key}: empty value")
+        with locked(args.stack):
+            stackfile.set_secret(path, args.key, value, force=args.force)
+    except (stackfile.StackFileError, safefs.UnsafePathError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"stored {args.key} encrypted in {path.name}")

@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,11 +30,39 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from . import runtime
+from . import runtime, safefs
 
 
 class StackFileError(Exception):
     """A stack file that cannot be read (missing, not YAML, undecryptable secret)."""
+
+
+# Limits of what a stack file may hold: beyond them a file is a mistake or an attack (an alias
+# bomb, a 50 MB "path"), refused with a message before anything is expanded or validated.
+MAX_STACK_FILE_BYTES = 1024 * 1024
+MAX_STRING = 64 * 1024
+"""Longest config string (a PEM chain or a kubeconfig fits many times)."""
+MAX_DEPTH = 32
+MAX_VALUES = 20_000
+"""Most scalars a document may expand to (YAML aliases counted each time they are used)."""
+MAX_INT = 2**63 - 1
+
+STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+"""A stack name as it may appear in a file name (no '/', no '..')."""
+
+
+def check_stack_name(stack: str) -> str:
+    if not STACK_NAME.fullmatch(stack) or ".." in stack:
+        raise StackFileError(
+            f"--stack {excerpt(stack)}: not a stack name (1-100 letters, digits, '.', '_', '-'; "
+            "starting with a letter or digit; no '/' or '..')")
+    return stack
+
+
+def excerpt(value: object, limit: int = 40) -> str:
+    """A short quoted excerpt of a value for a message (never the whole of a long value)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass
@@ -42,6 +71,19 @@ class StackConfig:
     path: Path
     config: dict[str, str] = field(default_factory=dict)
     secret_keys: list[str] = field(default_factory=list)
+    """Top-level keys holding any secret (what the Pulumi CLI tells the program)."""
+    secret_paths: list[str] = field(default_factory=list)
+    """Every `secure:` leaf as a dotted config path (mindie:tls.rootCa.keyPem), for per-leaf checks."""
+    _secret_values: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def secrets(self) -> list[str]:
+        """secret_keys and secret_paths: what the settings check secrecy with, leaf by leaf."""
+        return sorted(set(self.secret_keys) | set(self.secret_paths))
+
+    def secret_values(self) -> list[str]:
+        """The decrypted secrets (kept out of the offline state, see state.StackState)."""
+        return list(self._secret_values)
 
 
 def stack_dir() -> Path:
@@ -50,7 +92,7 @@ def stack_dir() -> Path:
 
 
 def stack_path(stack: str, project_dir: Path | None = None) -> Path:
-    return (project_dir or stack_dir()) / f"Pulumi.{stack}.yaml"
+    return (project_dir or stack_dir()) / f"Pulumi.{check_stack_name(stack)}.yaml"
 
 
 def round_trip_yaml() -> YAML:
@@ -62,22 +104,125 @@ def round_trip_yaml() -> YAML:
 
 
 def read_document(path: Path) -> Any:
-    """The stack file as a round-trip document (comments kept); {} when absent."""
-    if not path.exists():
+    """The stack file as a round-trip document (comments kept); {} when absent.
+
+    Bounded (size, nesting, expanded values, string and integer sizes) and typed: only
+    mappings, lists, strings, numbers, booleans and null, as Pulumi config holds them."""
+    if not path.exists() and not path.is_symlink():
         return round_trip_yaml().load("config: {}\n")
     try:
-        doc = round_trip_yaml().load(path.read_text())
+        data = safefs.read_limited(path, MAX_STACK_FILE_BYTES, "stack file")
+    except safefs.UnsafePathError as err:
+        raise StackFileError(str(err)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise StackFileError(f"{path.name}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+    if _flow_depth(text) > MAX_DEPTH:
+        raise StackFileError(f"{path.name}: nested more than {MAX_DEPTH} levels")
+    try:
+        doc = round_trip_yaml().load(text)
+    except RecursionError:
+        raise StackFileError(f"{path.name}: nested too deeply (at most {MAX_DEPTH} levels)") from None
     except Exception as err:  # ruamel raises many error types; all mean "not YAML"
-        raise StackFileError(f"{path.name}: not valid YAML: {err}") from None
-    return doc if doc is not None else round_trip_yaml().load("config: {}\n")
+        raise StackFileError(f"{path.name}: not valid YAML: {_yaml_problem(err)}") from None
+    if doc is None:
+        return round_trip_yaml().load("config: {}\n")
+    if not isinstance(doc, dict):
+        raise StackFileError(f"{path.name}: must be a YAML mapping (config:, encryptionsalt:, ...), "
+                             f"not a {_kind(doc)}")
+    if doc.get("config") is not None and not isinstance(doc.get("config"), dict):
+        raise StackFileError(f"{path.name}: config: must be a mapping of keys to values, "
+                             f"not a {_kind(doc['config'])}")
+    _check_values(path, doc, "", 0, [0])
+    return doc
+
+
+_FLOW = re.compile(r"[\[\]{}]|'[^'\n]*'|\"(?:[^\"\\\n]|\\.)*\"")
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest [ / { nesting outside quoted strings: refused before the (slow, recursive)
+    YAML parser sees 100k brackets."""
+    depth = deepest = 0
+    for match in _FLOW.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+def _yaml_problem(err: Exception) -> str:
+    """ruamel's problem and position, without the excerpt of the file it quotes (a secret, or
+    megabytes of one line, could be in it)."""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0][:120] or type(err).__name__
+    mark = getattr(err, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{str(problem)[:120]}{where}"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    return "scalar" if not isinstance(value, dict) else "mapping"
+
+
+def _check_values(path: Path, value: Any, where: str, depth: int, count: list[int]) -> None:
+    """Refuse what Pulumi config cannot hold, naming the key (never printing the value)."""
+    name = f"{path.name}: {where or '(document)'}"
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise StackFileError(f"{path.name}: more than {MAX_VALUES} values (YAML aliases expanding?); "
+                             "refused")
+    if depth > MAX_DEPTH:
+        raise StackFileError(f"{name}: nested more than {MAX_DEPTH} levels")
+    tag = getattr(getattr(value, "tag", None), "value", None)
+    if tag is not None:
+        raise StackFileError(f"{name}: YAML tag {excerpt(str(tag))} is not allowed (plain values only)")
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if not isinstance(key, str):
+                raise StackFileError(f"{name}: key {excerpt(key)} must be a string")
+            _check_values(path, child, f"{where}.{key}" if where else key, depth + 1, count)
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            _check_values(path, child, f"{where}[{i}]", depth + 1, count)
+    elif isinstance(value, str):
+        if len(value) > MAX_STRING:
+            raise StackFileError(f"{name}: {len(value)} characters, more than the limit of {MAX_STRING}")
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if abs(value) > MAX_INT:
+            raise StackFileError(f"{name}: integer out of range (at most {MAX_INT})")
+    elif isinstance(value, float):
+        pass
+    else:
+        import datetime
+        from collections.abc import Set
+
+        what = {datetime.date: "a YAML date or time (quote it to make it a string)",
+                bytes: "!!binary data", Set: "a !!set"}
+        kind = next((text for t, text in what.items() if isinstance(value, t)), None)
+        raise StackFileError(f"{name}: {kind or 'a ' + type(value).__name__ + ' value'} is not allowed "
+                             "in Pulumi config (strings, numbers, booleans, lists and mappings only)")
 
 
 def write_document(path: Path, doc: Any) -> None:
+    """Atomically replace the stack file (mode and symlink kept), see safefs.atomic_write."""
     buf = io.StringIO()
     round_trip_yaml().dump(doc, buf)
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, path)
+    write_document_text(path, buf.getvalue())
+
+
+def write_document_text(path: Path, text: str) -> None:
+    try:
+        safefs.atomic_write(path, text)
+    except OSError as err:
+        raise StackFileError(f"{path}: cannot write ({err.strerror or err})") from None
 
 
 def load(stack: str, project_dir: Path | None = None) -> StackConfig:
@@ -96,10 +241,21 @@ def config_of(path: Path, doc: Any, stack: str | None = None) -> StackConfig:
         if not _has_secure(value):
             result.config[key] = encode_value(value)
             continue
-        plain = _decrypt_tree(path, doc, key, value)
+        plain = _decrypt_tree(path, doc, key, value, result._secret_values)
         result.config[key] = plain if isinstance(plain, str) else encode_value(plain)
         result.secret_keys.append(key)
+        result.secret_paths.extend(_secure_paths(value, key))
     return result
+
+
+def _secure_paths(value: Any, where: str) -> list[str]:
+    if _is_secure(value):
+        return [where]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _secure_paths(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _secure_paths(v, f"{where}[{i}]")]
+    return []
 
 
 def _is_secure(value: Any) -> bool:
@@ -116,14 +272,16 @@ def _has_secure(value: Any) -> bool:
     return False
 
 
-def _decrypt_tree(path: Path, doc: Any, key: str, value: Any) -> Any:
-    """`value` with every nested {secure: ...} replaced by its plaintext."""
+def _decrypt_tree(path: Path, doc: Any, key: str, value: Any, found: list[str]) -> Any:
+    """`value` with every nested {secure: ...} replaced by its plaintext (each added to `found`)."""
     if _is_secure(value):
-        return decrypt_secure(path, doc, key, str(value["secure"]))
+        plain = decrypt_secure(path, doc, key, str(value["secure"]))
+        found.append(plain)
+        return plain
     if isinstance(value, dict):
-        return {str(k): _decrypt_tree(path, doc, key, v) for k, v in value.items()}
+        return {str(k): _decrypt_tree(path, doc, key, v, found) for k, v in value.items()}
     if isinstance(value, list):
-        return [_decrypt_tree(path, doc, key, v) for v in value]
+        return [_decrypt_tree(path, doc, key, v, found) for v in value]
     return value
 
 
@@ -274,20 +432,37 @@ def stack_crypter(path: Path, doc: Any, create: bool = False) -> PassphraseCrypt
         raise StackFileError(f"{path.name}: {err} (check {PASSPHRASE_ENV})") from None
 
 
-def set_secret(path: Path, key: str, plaintext: str) -> None:
+def set_secret(path: Path, key: str, plaintext: str, force: bool = False) -> None:
     """`pulumi config set --secret [--path] <key> <value>`: `key` may be dotted below the
-    config key (mindie:tls.rootCa.keyPem); comments and order of the file are kept."""
+    config key (mindie:tls.rootCa.keyPem); comments and order of the file are kept.
+
+    Only a leaf that exists (a value, or a `secure:` value) is replaced; a new key below an
+    existing mapping is added. Replacing a whole mapping or list (its comments gone), turning a
+    scalar into a mapping, or an empty path segment is refused unless `force`."""
+    top, _, rest = key.partition(".")
+    parts = [top, *rest.split(".")] if rest else [top]
+    if any(not part for part in parts):
+        raise StackFileError(f"{excerpt(key, 120)}: empty path segment ('..' or a leading/trailing '.')")
     doc = read_document(path)
     if doc.get("config") is None:
         doc["config"] = {}
-    crypter = stack_crypter(path, doc, create=True)
-    top, _, rest = key.partition(".")
     node = doc["config"]
-    parts = [top, *rest.split(".")] if rest else [top]
-    for part in parts[:-1]:
-        if not isinstance(node.get(part), dict):
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if not isinstance(child, dict) or _is_secure(child):
+            if child is not None and not force:
+                where = ".".join(parts[: i + 1])
+                raise StackFileError(
+                    f"{where}: is a {_kind(child) if not _is_secure(child) else 'secure value'}, not a "
+                    f"mapping; storing {key} below it would replace it (use --force to do so)")
             node[part] = {}
         node = node[part]
+    current = node.get(parts[-1])
+    if isinstance(current, (dict, list)) and not _is_secure(current) and not force:
+        raise StackFileError(
+            f"{key}: holds a {_kind(current)} (its keys and comments would be lost); give the path "
+            f"of one value below it, e.g. {key}.<name> (or use --force)")
+    crypter = stack_crypter(path, doc, create=True)
     node[parts[-1]] = {"secure": crypter.encrypt(plaintext)}
     write_document(path, doc)
 

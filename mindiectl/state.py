@@ -4,6 +4,12 @@
 an input that forces replacement changes. The offline preview does the same with
 a small JSON file per stack, so repeated previews of an unchanged stack give the
 same keys (and the same bytes) and skip slow work such as RSA-4096 generation.
+
+The file is written atomically (safefs.atomic_write), mode 0600 in a 0700 folder whatever
+the umask. A decrypted config secret (a `secure:` value of the stack file, e.g. the root CA
+key) is never stored: each occurrence is replaced by its SHA-256 digest, and put back on
+load only when the stack still holds that same secret (a changed secret simply no longer
+matches, as its changed inputs force a replacement anyway).
 """
 
 from __future__ import annotations
@@ -12,9 +18,19 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from . import safefs
+
+MAX_STATE_BYTES = 64 * 1024 * 1024
+SECRET_DIGEST_KEY = "mindiectl:secretSha256"
+"""{"mindiectl:secretSha256": <hex>} stands in the file for a decrypted config secret."""
+
+
+class StateError(Exception):
+    """The state file cannot be read (truncated, edited, not JSON, not a file)."""
 
 
 def fingerprint(value: Any) -> str:
@@ -23,16 +39,58 @@ def fingerprint(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _conceal(value: Any, digests: dict[str, str]) -> Any:
+    if isinstance(value, str) and value in digests:
+        return {SECRET_DIGEST_KEY: digests[value]}
+    if isinstance(value, dict):
+        return {k: _conceal(v, digests) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_conceal(v, digests) for v in value]
+    return value
+
+
+def _reveal(value: Any, plain: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {SECRET_DIGEST_KEY}:
+            # the secret changed since: a placeholder that matches no input (forces a replacement)
+            return plain.get(str(value[SECRET_DIGEST_KEY]), f"[secret sha256:{value[SECRET_DIGEST_KEY]}]")
+        return {k: _reveal(v, plain) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reveal(v, plain) for v in value]
+    return value
+
+
 class StackState:
     """urn -> {"fingerprint": ..., "outputs": {...}} persisted as JSON (mode 0600)."""
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, secrets: Iterable[str] = ()):
         self.path = path
         self._lock = threading.Lock()
         self._entries: dict[str, dict[str, Any]] = {}
         self._used: set[str] = set()
-        if path is not None and path.exists():
-            self._entries = json.loads(path.read_text())
+        # Config secrets to keep out of the file; short strings could collide with ordinary values.
+        self._secrets = {_digest(s): s for s in secrets if isinstance(s, str) and len(s) >= 8}
+        if path is not None and (path.exists() or path.is_symlink()):
+            self._entries = _reveal(self._load(path), self._secrets)
+
+    @staticmethod
+    def _load(path: Path) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(safefs.read_limited(path, MAX_STATE_BYTES, "state file").decode("utf-8"))
+        except safefs.UnsafePathError as err:
+            raise StateError(str(err)) from None
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            data = None
+        if not isinstance(data, dict) or not all(
+                isinstance(e, dict) and "fingerprint" in e and "outputs" in e for e in data.values()):
+            raise StateError(
+                f"{path}: not a mindiectl state file (truncated or edited); move it aside to start "
+                "over (the next preview then issues new keys and certificates)")
+        return data
 
     def reuse(self, urn: str, inputs: Any, create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Stored outputs of `urn` if its replacement inputs are unchanged, else `create()`."""
@@ -63,14 +121,19 @@ class StackState:
             self._used.add(urn)
             self._entries[urn] = {"fingerprint": fingerprint(inputs), "outputs": outputs, **extra}
 
+    def text(self) -> str:
+        """The file's content: entries the last run declared, config secrets as digests."""
+        kept = {urn: e for urn, e in self._entries.items() if urn in self._used}
+        digests = {plain: digest for digest, plain in self._secrets.items()}
+        return json.dumps(_conceal(kept, digests), indent=1, sort_keys=True)
+
     def save(self) -> None:
-        """Write the state, dropping resources the last run no longer declared."""
+        """Write the state atomically, dropping resources the last run no longer declared."""
         if self.path is None:
             return
-        kept = {urn: e for urn, e in self._entries.items() if urn in self._used}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(kept, fh, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
+        safefs.make_private_dirs(self.path.parent)
+        for folder in (self.path.parent, self.path.parent.parent):
+            # also tightens a folder an older version created 0755 (ours: .mindie/state, .mindie)
+            if folder.name in ("state", ".mindie") and folder.is_dir() and not folder.is_symlink():
+                os.chmod(folder, safefs.SECRET_DIR_MODE)
+        safefs.atomic_write(self.path, self.text(), mode=safefs.SECRET_FILE_MODE)

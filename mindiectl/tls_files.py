@@ -16,12 +16,12 @@ or passphrases are 0600, directories 0700.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Optional
 
 from . import render
 from .runtime import Resource, RunResult
+from .safefs import atomic_write, make_private_dirs
 
 CA_TYPE = "mindie:ca:CertificateAuthority"
 SECRET_FILES = ("key.pem", "cert.key.pem", "key_pwd.txt")
@@ -30,12 +30,8 @@ SECRET_FILES = ("key.pem", "cert.key.pem", "key_pwd.txt")
 def _write(path: Path, text: Optional[Any]) -> None:
     if not isinstance(text, str) or not text:
         return
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    mode = 0o600 if path.name in SECRET_FILES else 0o644
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(path, mode)
+    make_private_dirs(path.parent)  # every folder below out/ 0700, whatever the umask
+    atomic_write(path, text, mode=0o600 if path.name in SECRET_FILES else 0o644)
 
 
 def write_tls(result: RunResult, out: Path) -> None:

@@ -635,7 +635,7 @@ def workload_resources(props: Any, ctx: ResourceContext) -> list[str]:
     return problems
 
 
-_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}\Z")
 
 
 @rule("workload-image-pinned", "workload-security",
@@ -657,6 +657,20 @@ def workload_image_pinned(props: Any, ctx: ResourceContext) -> list[str]:
         elif tag == "latest":
             problems.append(f"{where}: image {image!r} uses the latest tag")
     return problems
+
+
+@rule("workload-image-digest", "workload-security",
+      "Every image is pinned by digest (@sha256:<64 hex>): the bytes that were tested, not a tag that can "
+      "be moved. Mandatory in prod; dev may run tags.",
+      "Append @sha256:<digest> of the promoted image to every image reference (mindie:servers.image, "
+      "mindie:motor.image, mindie:msServer.image.reference).",
+      types=WORKLOAD_KINDS, severity=Severity.HIGH)
+def workload_image_digest(props: Any, ctx: ResourceContext) -> list[str]:
+    return [
+        f"{where}: image {str(get(c, 'image', default=''))!r} is not pinned by digest"
+        for where, c in containers(pod_spec(props))
+        if not _DIGEST.search(str(get(c, "image", default="")))
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

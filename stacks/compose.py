@@ -21,6 +21,7 @@ from components.network import ExternalAccess, NetworkPolicies, NetworkPoliciesA
 from components.rbac import DeployerRbac, DeployerRbacArgs
 from components.server import ServerGroup, ServerGroupArgs, all_endpoints
 
+from . import accepted_findings
 from .images import ImageBuild
 from .motor import motor_deployed, prefix_cache_required
 from .ms_server import ImageSource
@@ -47,6 +48,8 @@ def kubernetes_provider(settings: Settings, stack: str) -> k8s.Provider:
 
 def build(settings: Settings, stack: str) -> dict[str, Any]:
     """Declare every component; return the stack outputs."""
+    # Findings accepted on purpose carry checkov's skip annotation with the reason (issue 17).
+    pulumi.runtime.register_stack_transformation(accepted_findings.transformation(settings.environment.value))
     opts = pulumi.ResourceOptions(providers={"kubernetes": kubernetes_provider(settings, stack)})
     # Lifecycle convention (issue 8, docs/lifecycle.md): components holding state take `protect`;
     # in prod their stateful children get protect + retain_on_delete, so `pulumi destroy` cannot take them.
@@ -255,6 +258,12 @@ def network_policies(
 ) -> NetworkPolicies:
     """Ingress rules for the deployed components; the entry is open on its entry port only."""
     ms = settings.ms_server
+    api = settings.network.api_server
+    # The API server's endpoint: mindie:network.apiServer, else ms_server.json's k8s_apiserver_ip:port.
+    api_cidrs, api_ports = list(api.cidrs), set(api.ports)
+    if not api_cidrs and ms is not None:
+        host_bits = 32 if ":" not in ms.k8s_apiserver_ip else 128
+        api_cidrs, api_ports = [f"{ms.k8s_apiserver_ip}/{host_bits}"], api_ports | {ms.k8s_apiserver_port}
     return NetworkPolicies(
         f"{settings.namespace}-network",
         NetworkPoliciesArgs(
@@ -267,6 +276,8 @@ def network_policies(
                 else settings.motor.coordinator.ports.predict
             ],
             deployed=deployed,
+            entry_sources=settings.network.entry_sources,
+            api_server=ExternalAccess(ports=sorted(api_ports), cidrs=api_cidrs),
             # The Deployer's API creates Deployments: only msctl's sources, on its port.
             external=(
                 {

@@ -17,6 +17,10 @@ from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
 
 __all__ = [
     "AbsolutePath",
+    "DnsSubdomain",
+    "LabelKey",
+    "LabelValue",
+    "Namespace",
     "Cpu",
     "Digest",
     "DnsLabel",
@@ -58,7 +62,7 @@ _PERCENT = re.compile(r"^(0|[1-9][0-9]*)%$")
 
 
 def _check_percent(value: str) -> str:
-    match = _PERCENT.match(value)
+    match = _PERCENT.fullmatch(value)
     if not match or int(match.group(1)) > 100:
         raise ValueError('must have the form "{int}%" with the number from 0 to 100, e.g. "25%"')
     return value
@@ -85,7 +89,7 @@ def DnsLabel(max_length: int = 63):  # noqa: N802 - reads as a type
     def check(value: str) -> str:
         if not 1 <= len(value) <= max_length:
             raise ValueError(f"must be 1 to {max_length} characters long (got {len(value)})")
-        if not _DNS_LABEL.match(value):
+        if not _DNS_LABEL.fullmatch(value):
             raise ValueError(
                 "must be a DNS-1123 label: lower-case letters, digits and '-', "
                 "starting and ending with a letter or digit"
@@ -95,11 +99,26 @@ def DnsLabel(max_length: int = 63):  # noqa: N802 - reads as a type
     return Annotated[StrictStr, AfterValidator(check), Field(json_schema_extra={"maxLength": max_length})]
 
 
+MAX_PATH = 4096
+"""PATH_MAX on Linux."""
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9_@%+=,.-]+")
+"""Characters a path may use: letters, digits and `_@%+=,.-` (shlex.quote's safe set without ':');
+no space, quote, `$`, backtick, `;`, `|`, `&`, `*`, newline or other shell metacharacter."""
+
+
 def _check_absolute(value: str) -> str:
+    # Every such path reaches a shell script (run.sh: WORK_DIR, set_env.sh), a mount path or a
+    # command line: validated strictly here AND quoted where it is used (shlex.quote).
+    if len(value) > MAX_PATH:
+        raise ValueError(f"must be at most {MAX_PATH} characters (got {len(value)})")
     if not value.startswith("/"):
         raise ValueError("must be an absolute path (start with '/')")
-    if "/../" in value + "/" or "//" in value:
-        raise ValueError("must be a normalised absolute path (no '..' or '//')")
+    segments = value[1:].split("/")
+    if value != "/" and (value.endswith("/") or "" in segments or {".", ".."} & set(segments)):
+        raise ValueError("must be a normalised absolute path (no '..', '.', '//' or trailing '/')")
+    if value != "/" and not all(_PATH_SEGMENT.fullmatch(seg) for seg in segments):
+        raise ValueError("must use only letters, digits and '_@%+=,.-' between the '/' (no spaces, "
+                         "quotes, newlines or shell metacharacters such as ;|&$`)")
     return value
 
 
@@ -107,7 +126,9 @@ AbsolutePath = Annotated[StrictStr, AfterValidator(_check_absolute)]
 
 
 def Pattern(regex: str, message: str, *, also: Optional[Callable[[str], bool]] = None):  # noqa: N802
-    """A string that `re.match`es `regex` (and, when given, for which `also` is true).
+    """A string that `re.fullmatch`es `regex` (and, when given, for which `also` is true).
+
+    Full match: a `$` in `regex` would also accept a trailing newline with re.match.
 
     Anything else is refused with `message`, which names the allowed form, e.g.
     'must be an image digest "sha256:" followed by 64 lower-case hex digits'.
@@ -115,7 +136,7 @@ def Pattern(regex: str, message: str, *, also: Optional[Callable[[str], bool]] =
     compiled = re.compile(regex)
 
     def check(value: str) -> str:
-        if not compiled.match(value) or (also is not None and not also(value)):
+        if not compiled.fullmatch(value) or (also is not None and not also(value)):
             raise ValueError(message)
         return value
 
@@ -166,13 +187,13 @@ _CPU = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m)?$")
 
 def memory_bytes(value: str) -> Decimal:
     """'512Mi' -> bytes (the value has passed `Memory` validation)."""
-    number, suffix = _MEMORY.match(value).groups()  # type: ignore[union-attr]
+    number, suffix = _MEMORY.fullmatch(value).groups()  # type: ignore[union-attr]
     return Decimal(number) * _UNITS[suffix or ""]
 
 
 def cpu_millicores(value: str) -> Decimal:
     """'4' or '4000m' -> millicores (the value has passed `Cpu` validation)."""
-    number, milli = _CPU.match(value).groups()  # type: ignore[union-attr]
+    number, milli = _CPU.fullmatch(value).groups()  # type: ignore[union-attr]
     return Decimal(number) if milli else Decimal(number) * 1000
 
 
@@ -195,3 +216,62 @@ Digest = Pattern(
     'must be an image digest "sha256:" followed by 64 lower-case hex digits',
 )
 """An OCI image digest."""
+
+
+# --- Kubernetes names (apimachinery pkg/util/validation/validation.go) --------------------------
+
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+
+
+def _check_subdomain(value: str) -> str:
+    # IsDNS1123Subdomain: at most 253 characters of lower-case RFC 1123 labels joined by '.'.
+    if not 1 <= len(value) <= 253 or not _DNS_SUBDOMAIN.fullmatch(value):
+        raise ValueError("must be a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' and "
+                         "'.', starting and ending with a letter or digit")
+    return value
+
+
+DnsSubdomain = Annotated[StrictStr, AfterValidator(_check_subdomain)]
+"""An object name such as a StorageClass or a Secret (IsDNS1123Subdomain)."""
+
+
+def _check_label_key(value: str) -> str:
+    # IsQualifiedName: [prefix/]name, name <= 63 of [A-Za-z0-9-_.] starting and ending alphanumeric,
+    # prefix a DNS-1123 subdomain.
+    prefix, slash, name = value.rpartition("/")
+    if (slash and not (prefix and len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix))) or not (
+            1 <= len(name) <= 63 and _QUALIFIED_NAME.fullmatch(name)):
+        raise ValueError("must be a Kubernetes label key: an optional DNS-subdomain prefix and '/', then "
+                         "1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
+    return value
+
+
+LabelKey = Annotated[StrictStr, AfterValidator(_check_label_key)]
+
+
+def _check_label_value(value: str) -> str:
+    # IsValidLabelValue: empty, or <= 63 characters like a qualified name.
+    if value and not (len(value) <= 63 and _QUALIFIED_NAME.fullmatch(value)):
+        raise ValueError("must be a Kubernetes label value: at most 63 letters, digits, '-', '_' or '.', "
+                         "starting and ending with a letter or digit (or empty)")
+    return value
+
+
+LabelValue = Annotated[StrictStr, AfterValidator(_check_label_value)]
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+"""Namespaces the cluster owns: this program declares, labels (Pod Security) and deletes its
+namespace, which must never be one of these."""
+
+
+def _check_namespace(value: str) -> str:
+    if value in SYSTEM_NAMESPACES or value.startswith("kube-"):
+        raise ValueError(f"must not be a system namespace ({', '.join(SYSTEM_NAMESPACES)}, kube-*): "
+                         "the program declares, labels and on `pulumi destroy` deletes its namespace")
+    return value
+
+
+def Namespace() -> object:  # noqa: N802 - reads as a type
+    """A DNS-1123 label that is not a system namespace."""
+    return Annotated[DnsLabel(63), AfterValidator(_check_namespace)]

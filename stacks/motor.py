@@ -18,7 +18,17 @@ from typing import Annotated, Optional
 
 from pydantic import Field, model_validator
 
-from .fields import AbsolutePath, IntRange, Pattern, Port, StorageSize, StrictBool, StrictStr
+from .fields import (
+    AbsolutePath,
+    DnsSubdomain,
+    IntRange,
+    LabelKey,
+    LabelValue,
+    Pattern,
+    Port,
+    StorageSize,
+    StrictBool,
+)
 from .images import ImageBuild
 from .infer_server import NpuType, StrictModel
 
@@ -153,7 +163,7 @@ class Coordinator(StrictModel):
     """The Coordinator (ms_coordinator): scheduler, ports, pod placement."""
 
     image: Optional[Image] = Field(None, description="Image override; unset: mindie:motor.image.")  # type: ignore[valid-type]
-    node_selector: dict[StrictStr, StrictStr] = Field(
+    node_selector: dict[LabelKey, LabelValue] = Field(  # type: ignore[valid-type]
         default_factory=dict,
         description="Node labels the coordinator pod must match (the seed: nodeSelector).",
     )
@@ -183,7 +193,7 @@ class StateStorage(StrictModel):
     """PersistentVolumeClaim for the controller's fault-recovery state (the Motor logs directory)."""
 
     size: StorageSize = Field("1Gi", description="Requested size, e.g. 1Gi.")  # type: ignore[valid-type]
-    storage_class: Optional[StrictStr] = Field(
+    storage_class: Optional[DnsSubdomain] = Field(  # type: ignore[valid-type]
         None, description="StorageClass name; unset: the cluster's default class."
     )
 
@@ -217,7 +227,7 @@ class Controller(StrictModel):
     """The Controller (ms_controller): cluster state, fault recovery."""
 
     image: Optional[Image] = Field(None, description="Image override; unset: mindie:motor.image.")  # type: ignore[valid-type]
-    node_selector: dict[StrictStr, StrictStr] = Field(
+    node_selector: dict[LabelKey, LabelValue] = Field(  # type: ignore[valid-type]
         default_factory=dict,
         description="Node labels the controller pod must match (the seed: nodeSelector).",
     )

@@ -20,6 +20,7 @@ from .fields import (
     Cpu,
     Digest,
     DnsLabel,
+    DnsSubdomain,
     IntRange,
     Memory,
     Pattern,
@@ -161,7 +162,7 @@ class MsServerImage(StrictModel):
     platform: Optional[StrictStr] = Field(
         None, description="Build platform, e.g. linux/arm64 (the seed's package is aarch64)."
     )
-    pull_secret: Optional[StrictStr] = Field(
+    pull_secret: Optional[DnsSubdomain] = Field(  # type: ignore[valid-type]
         None, description="Name of an existing imagePullSecret in the namespace, if the registry needs one."
     )
 
@@ -256,7 +257,7 @@ class HostPaths(StrictModel):
 class Storage(StrictModel):
     mode: StorageMode = Field(StorageMode.PVC, description="pvc (default) or host_path (the seed).")
     size: Memory = Field("1Gi", description="Size of the status-data PVC.")  # type: ignore[valid-type]
-    storage_class: Optional[StrictStr] = Field(
+    storage_class: Optional[DnsSubdomain] = Field(  # type: ignore[valid-type]
         None, description="StorageClass of the PVC; unset: the cluster default. Use a Retain class in prod."
     )
     log_size_limit: Memory = Field("2Gi", description="sizeLimit of the logs emptyDir (pvc mode).")  # type: ignore[valid-type]

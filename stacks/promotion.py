@@ -60,6 +60,7 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "kubernetes": (ENVIRONMENT, "the Kubernetes target (render directory, kubeconfig, context)"),
     "stateDir": (ENVIRONMENT, "where this stack keeps its offline state"),
     "runtimeUser": (RELEASE, "the UID/GID the release's images own their files with and its pods run as"),
+    "network": (ENVIRONMENT, "client networks and API server addresses of the environment's cluster"),
     # --- inferServer: the seed's infer_server.json, per sub-key ---
     # No entry for `inferServer` itself: each sub-key is decided, so a new one fails the test until it is.
     "inferServer.server_name": (

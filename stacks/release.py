@@ -45,7 +45,8 @@ MS_SERVER_HINT = (
 
 # <major>.<minor>.<patch> | <major>.<minor>.RC<n> | <major>.<minor>.T<n>, at the start of the tag,
 # followed by the end or '-' (the upstream's naming: 2.0.RC1-800I-A2-..., 2.3.0-800I-A2-..., 2.0.T3-...).
-_VERSION = re.compile(r"(\d+)\.(\d+)\.(?:(\d+)|RC(\d+)|T(\d+))(?=$|[-.])")
+# The version leads the tag; whatever follows it starts with "-" or "." (2.3.0-800I-A2-py311-...).
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(?:(\d+)|RC(\d+)|T(\d+))(?:[-.].*)?", re.S)
 
 
 def image_tag(reference: str) -> Optional[str]:
@@ -61,7 +62,7 @@ def release_of(reference: str) -> Optional[tuple[int, int, int, int]]:
     A final release sorts after its RCs and test builds: (2, 3, 0, 2) > (2, 3, -1, 1) (2.3.RC1).
     """
     tag = image_tag(reference)
-    match = _VERSION.match(tag or "")
+    match = _VERSION.fullmatch(tag or "")
     if match is None:
         return None
     major, minor, patch, rc, test = match.groups()

@@ -88,7 +88,7 @@ _RELATIVE = re.compile(r"^([A-Za-z0-9._-]+)(/[A-Za-z0-9._-]+)*$")
 
 
 def _check_relative(value: str) -> str:
-    if value and (not _RELATIVE.match(value) or ".." in value.split("/")):
+    if value and (not _RELATIVE.fullmatch(value) or ".." in value.split("/")):
         raise ValueError("must be a relative path below the mount (letters, digits, '._-', '/'; no '..')")
     return value
 

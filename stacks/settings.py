@@ -14,12 +14,12 @@ import json
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from .errors import SettingsError, describe_value, near_miss
-from .fields import AbsolutePath, DnsLabel, StrictBool, StrictStr
+from .fields import AbsolutePath, IntRange, Namespace, StrictBool, StrictStr
 from .images import build_problems
 from .infer_server import InferServer, StrictModel
 from .motor import Motor, motor_problems
@@ -28,7 +28,7 @@ from .promotion import STACK_NAME_PATTERN, ReleaseRecord
 from .release import release_problems
 from .runtime_user import RuntimeUser
 from .servers import NpuInventory, ServersSettings, check_servers
-from .tls import DEMO_CA_MARK, TlsSettings, plaintext_secret_problems
+from .tls import DEMO_CA_MARK, SECRET_FIELDS, TlsSettings, plaintext_secret_problems
 
 PROJECT = "mindie"
 """The Pulumi project name (Pulumi.yaml `name`) and so the config namespace."""
@@ -73,14 +73,56 @@ class KubernetesTarget(StrictModel):
         return self
 
 
+def _check_cidr(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError('must be an IPv4 or IPv6 network in CIDR form with no host bits set, '
+                         'e.g. "10.30.0.0/16"') from None
+    return value
+
+
+Cidr = Annotated[StrictStr, AfterValidator(_check_cidr)]
+
+
+class ApiServer(StrictModel):
+    """Where the pods that call the Kubernetes API (ms-server, the rank-table writer) may connect."""
+
+    cidrs: list[Cidr] = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        description="The API server's endpoint addresses as CIDRs (the control-plane nodes, e.g. "
+        '"192.168.10.11/32"; NetworkPolicies see the endpoint, not the kubernetes Service IP). '
+        "Empty: mindie:msServer.k8s_apiserver_ip/32 when set, else any address on `ports`.",
+    )
+    ports: list[IntRange(1, 65535)] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: [443, 6443], description="TCP ports of the API server endpoints."
+    )
+
+
+class NetworkSettings(StrictModel):
+    """`mindie:network`: the namespace is default-deny (ingress and egress); these name the sources
+    and destinations outside it."""
+
+    entry_sources: Optional[list[Cidr]] = Field(  # type: ignore[valid-type]
+        None,
+        alias="entrySources",
+        description="Client networks allowed to reach the entry's business port (the coordinator's "
+        "predict port or the servers' infer port). Required in staging and prod; unset in dev: any source.",
+    )
+    api_server: ApiServer = Field(default_factory=ApiServer, alias="apiServer")
+
+
 class Settings(StrictModel):
     """All `mindie:*` stack settings. Aliases are the config keys."""
 
     environment: Environment = Field(
         description="Which environment this stack is: dev, staging or prod."
     )
-    namespace: DnsLabel(63) = Field(  # type: ignore[valid-type]
-        "mindie", description="Namespace of every namespaced object (the seed: mindie)."
+    namespace: Namespace() = Field(  # type: ignore[valid-type]
+        "mindie", description="Namespace of every namespaced object (the seed: mindie); not default, "
+        "kube-system, kube-public, kube-node-lease or another kube-*."
     )
     entry: Entry = Field(
         Entry.SERVER, description="External entry: server (NodePort on the servers) or coordinator."
@@ -95,6 +137,10 @@ class Settings(StrictModel):
     )
     state_dir: Optional[AbsolutePath] = Field(
         None, alias="stateDir", description="Reserved for offline state; unset by default."
+    )
+    network: NetworkSettings = Field(
+        default_factory=NetworkSettings,
+        description="Default-deny NetworkPolicies: entry sources and the API server (docs/security.md).",
     )
     # --- CA chain (issue 3) ---
     tls: TlsSettings = Field(
@@ -225,6 +271,12 @@ class Settings(StrictModel):
                 "API server trusts it): pulumi config set --path 'mindie:tls.rootCa.certPem' < ca.crt; "
                 "pulumi config set --secret --path 'mindie:tls.rootCa.keyPem' < ca.key"
             )
+        if self.network.entry_sources is None:
+            problems.append(
+                f"network.entrySources: required in {env}: the client networks (CIDRs) that may reach the "
+                "entry's business port; the namespace is default-deny, unset in dev means any source")
+        if env == "prod":
+            problems += _unpinned_images(self)
         k8s = self.kubernetes
         if not (k8s.context or k8s.kubeconfig or k8s.render_yaml_to_directory):
             problems.append(
@@ -251,6 +303,29 @@ class Settings(StrictModel):
                 "(docs/tls.md), or tls.allowDemoRootCa: true for an offline preview only"
             )
         return self
+
+
+def _unpinned_images(settings: Settings) -> list[str]:
+    """Every image reference prod would run that is not pinned by digest (@sha256:<64 hex>).
+
+    A tag can be moved to other bytes after the release was tested; a digest cannot. Dev may
+    use tags; prod runs exactly the digest that was promoted (policy `workload-image-digest`)."""
+    import re
+
+    found = [("servers.image", settings.servers.image)]
+    motor = settings.motor
+    found += [("motor.image", motor.image), ("motor.coordinator.image", motor.coordinator.image),
+              ("motor.controller.image", motor.controller.image),
+              ("motor.controller.ranktable_writer.image", motor.controller.ranktable_writer.image)]
+    ms = settings.ms_server
+    if ms is not None and ms.image.source.value == "existing":
+        found.append(("msServer.image.reference", ms.image.reference))
+    digest = re.compile(r".+@sha256:[0-9a-f]{64}")
+    return [
+        f"{path} = {describe_value(ref)}: prod runs images pinned by digest: append "
+        "@sha256:<digest> of the image you promoted (tags may be moved)"
+        for path, ref in found if ref is not None and not digest.fullmatch(ref)
+    ]
 
 
 ConfigGetter = Callable[[str], Optional[str]]
@@ -286,28 +361,108 @@ def load_settings(
     (`stackfile.StackConfig.secret_keys`), else no key counts as secret.
     """
     if secret_keys is None:
-        is_secret = is_runtime_secret if get is None else (lambda key: False)
+        secrets = runtime_secret_keys() if get is None else set()
     else:
-        is_secret = set(secret_keys).__contains__
+        secrets = set(secret_keys)
     if get is None:
         from pulumi.runtime.config import get_config
 
         get = get_config
+        secrets |= _stack_file_secret_paths(secrets)
     keys = config_keys() if keys is None else keys
     raw, problems = _raw_values(get, keys)
+    problems += misplaced_secret_problems(secrets)
     if problems:
         raise SettingsError(problems)
     if isinstance(raw.get("releaseFrom"), str):
         raw = _release_from_reference(raw, raw["releaseFrom"])
     tls_key = f"{PROJECT}:tls"
-    problems = plaintext_secret_problems(raw.get("tls"), is_secret(tls_key), tls_key)
+    problems = plaintext_secret_problems(raw.get("tls"), secrets, tls_key)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as err:
-        problems += format_errors(err, Settings, prefix=f"{PROJECT}:")
+        problems += format_errors(err, Settings, prefix=f"{PROJECT}:", secret_paths=secrets)
     if problems:
         raise SettingsError(problems)
     return settings
+
+
+def runtime_secret_keys() -> set[str]:
+    """The config keys the runtime was told are secret (CLI: the run request's secret keys or
+    PULUMI_CONFIG_SECRET_KEYS; mocks: set_all_config's secret_keys, which may be dotted paths)."""
+    from pulumi.runtime import config as runtime_config
+
+    told = getattr(runtime_config, "_SECRET_KEYS", None)
+    keys = set(told.get()) if told is not None else set()
+    return keys | set(runtime_config.get_config_secret_keys_env())
+
+
+def _stack_file_secret_paths(secrets: set[str]) -> set[str]:
+    """Under the Pulumi CLI the program learns only which top-level keys hold a secret; the
+    stack file (Pulumi.<stack>.yaml beside the program, read as plain YAML, nothing decrypted)
+    says which leaves are `secure:`, so the checks below work leaf by leaf there too."""
+    if not secrets or any("." in s.partition(":")[2] for s in secrets):
+        return set()  # nothing secret, or the leaves are already known (mindiectl)
+    import os
+
+    import pulumi
+    import yaml
+
+    try:
+        path = f"Pulumi.{pulumi.get_stack()}.yaml"
+        if not os.path.isfile(path) or os.path.getsize(path) > 1024 * 1024:
+            return set()
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except Exception:  # no stack file to read: the top-level answer is all there is
+        return set()
+    found: set[str] = set()
+
+    def walk(value: Any, where: str, depth: int = 0) -> None:
+        if depth > 32:
+            return
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            found.add(where)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where}.{k}", depth + 1)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{where}[{i}]", depth + 1)
+
+    config = doc.get("config") if isinstance(doc, dict) else None
+    for key, value in (config.items() if isinstance(config, dict) else ()):
+        if str(key) in secrets:
+            walk(value, str(key))
+    return found
+
+
+def misplaced_secret_problems(secrets: Iterable[str]) -> list[str]:
+    """A `secure:` value where the program cannot keep it secret.
+
+    Only CA private keys and the key passphrase are handled as Pulumi secrets end to end;
+    any other value (a namespace, a path, a port) is used in plain text in manifests, object
+    names and stack outputs, so a secret there would leak while looking protected. Refused,
+    naming the key, never the value."""
+    allowed = {f"{PROJECT}:tls." + ".".join(path) for path in SECRET_FIELDS}
+    problems = []
+    leaves = {s for s in secrets if "." in s.partition(":")[2]}
+    for key in sorted(set(secrets)):
+        if not key.startswith(f"{PROJECT}:"):
+            continue  # other namespaces belong to their providers
+        if key in leaves:
+            ok = key in allowed
+        else:  # a top-level key: its leaves are checked themselves when known
+            ok = key == f"{PROJECT}:tls" or any(leaf.startswith(key + ".") for leaf in leaves)
+        if not ok:
+            problems.append(_misplaced(key))
+    return problems
+
+
+def _misplaced(key: str) -> str:
+    return (f"{key}: entered as a secret, but this setting is used in plain text (manifests, names, "
+            "stack outputs) where a secret would leak; only tls.rootCa.keyPem, tls.businessCa.keyPem, "
+            "tls.managementCa.keyPem and tls.keyPassphrase can be secrets: set it without --secret")
 
 
 def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, Any]:
@@ -316,10 +471,10 @@ def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, An
 
     from . import promotion
 
-    if not re.match(STACK_NAME_PATTERN, reference):
+    if not re.fullmatch(STACK_NAME_PATTERN, reference):
         raise SettingsError([
-            f"mindie:releaseFrom = {reference!r}: not a stack name: allowed `stack`, `project/stack` "
-            "or `org/project/stack` (letters, digits, '-', '_', '.')"
+            f"mindie:releaseFrom = {describe_value(reference)}: not a stack name: allowed `stack`, "
+            "`project/stack` or `org/project/stack` (letters, digits, '-', '_', '.')"
         ])
     release = promotion.read_referenced_release(reference)
     problems = promotion.reference_problems(raw, reference, release)
@@ -382,8 +537,13 @@ def _is_text(annotation: Any) -> bool:
     return isinstance(base, type) and issubclass(base, str)
 
 
-def format_errors(err: ValidationError, model: type, prefix: str = "") -> list[str]:
-    """One readable line per pydantic error: `path = value: what is allowed`."""
+def format_errors(err: ValidationError, model: type, prefix: str = "",
+                  secret_paths: Iterable[str] = ()) -> list[str]:
+    """One readable line per pydantic error: `path = value: what is allowed`.
+
+    The value is left out when it is, contains or lies under a secret (a SecretStr field, or a
+    config path in `secret_paths`)."""
+    secret = set(secret_paths)
     lines = []
     for e in err.errors(include_url=False):
         if not e["loc"]:
@@ -395,9 +555,16 @@ def format_errors(err: ValidationError, model: type, prefix: str = "") -> list[s
         if not path:  # a whole-model rule: its message names the fields itself
             lines.append(f"{prefix}{_message(e, model)}")
             continue
-        value = "" if _hides_value(model, e["loc"]) else _value_part(e)
+        hide = _hides_value(model, e["loc"]) or _under_secret(f"{prefix}{path}", secret)
+        value = "" if hide else _value_part(e)
         lines.append(f"{prefix}{path}{value}: {_message(e, model)}")
     return lines
+
+
+def _under_secret(path: str, secrets: set[str]) -> bool:
+    """True when the config path is a secret, lies below one, or holds one."""
+    return any(path == s or path.startswith(s + ".") or path.startswith(s + "[")
+               or s.startswith(path + ".") or s.startswith(path + "[") for s in secrets)
 
 
 def _dotted(loc: tuple) -> str:

@@ -152,7 +152,7 @@ _HEX_SERIAL = re.compile(r"^(0x)?[0-9A-Fa-f]{1,2}(:?[0-9A-Fa-f]{1,2})*$")
 
 
 def _check_serial(value: str) -> str:
-    if not _HEX_SERIAL.match(value):
+    if not _HEX_SERIAL.fullmatch(value):
         raise ValueError(
             'must be a hexadecimal serial as `openssl x509 -noout -serial` prints it, e.g. "3F0A9C..." '
             '(colons allowed)'
@@ -223,7 +223,7 @@ def _check_san(value: str) -> str:
     except ValueError:
         pass
     label = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-    if len(value) > 253 or not re.match(rf"^{label}(\.{label})*$", value):
+    if len(value) > 253 or not re.fullmatch(rf"{label}(\.{label})*", value):
         raise ValueError("must be an IP address or a lower-case DNS name (RFC 1123)")
     return value
 
@@ -329,16 +329,22 @@ SECRET_FIELDS: dict[tuple[str, ...], str] = {
 """Key material in `mindie:tls` (path below the key -> how the fix command reads the value)."""
 
 
-def plaintext_secret_problems(raw_tls: object, is_secret: bool, key: str = "mindie:tls") -> list[str]:
-    """One problem per CA private key or passphrase in `mindie:tls` when the config value was
-    not entered as a secret (`pulumi config set --secret --path`).
+def plaintext_secret_problems(raw_tls: object, secrets: object, key: str = "mindie:tls") -> list[str]:
+    """One problem per CA private key or passphrase in `mindie:tls` that was not entered as a
+    secret (`pulumi config set --secret --path`).
 
-    Pulumi marks a whole top-level key secret as soon as any value under it was set with
-    `--path --secret`, and that is all a program can see (`is_config_secret`), so the check is
-    on `mindie:tls` as a whole. It applies in every environment: a plaintext key in a committed
-    dev stack file leaks exactly like one in prod.
+    `secrets`: the secret config paths. Checked leaf by leaf whenever the leaves are known
+    (`mindie:tls.rootCa.keyPem`: mindiectl, or the stack file under the CLI): a plaintext key
+    beside a secret sibling is refused. Only when nothing but the top-level key is known (a
+    bool, or no leaf path) does a secret `mindie:tls` count for all its leaves. It applies in
+    every environment: a plaintext key in a committed dev stack file leaks exactly like one in prod.
     """
-    if is_secret or not isinstance(raw_tls, dict):
+    if isinstance(secrets, bool):
+        paths = {key} if secrets else set()
+    else:
+        paths = set(secrets)  # type: ignore[arg-type]
+    leaf_known = any(p.startswith(key + ".") for p in paths)
+    if not isinstance(raw_tls, dict) or (key in paths and not leaf_known):
         return []
     problems = []
     for path, source in SECRET_FIELDS.items():
@@ -348,6 +354,8 @@ def plaintext_secret_problems(raw_tls: object, is_secret: bool, key: str = "mind
         if node is None:
             continue
         dotted = f"{key}.{'.'.join(path)}"
+        if dotted in paths:
+            continue
         what = "a passphrase" if path[-1] == "keyPassphrase" else "a CA private key"
         problems.append(
             f"{dotted}: {what} entered as plain text (it would sit unencrypted in the stack file "

@@ -87,7 +87,7 @@ def run_stack(session_state, committed_runs) -> Callable[..., RunResult]:
     ) -> RunResult:
         cfg = stackfile.load(stack)
         config = dict(cfg.config)
-        secret = list(cfg.secret_keys)
+        secret = list(cfg.secrets)  # leaf by leaf, as mindiectl passes them
         if server:
             body = infer_server(stack)
             for dotted, value in server.items():

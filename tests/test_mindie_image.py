@@ -41,6 +41,15 @@ def servers_with(stack: str = "dev", **changes) -> dict:
     return body
 
 
+BUILD = {"baseImage": STOCK_IMAGE, "platform": "linux/arm64", "push": True}
+"""Dev's commented build example: the stack derives the image and names it by tag."""
+
+
+def building(**overrides) -> dict:
+    """Overrides that make dev build the derived server image (as its commented example does)."""
+    return {"mindie:servers": servers_with(image=DERIVED, imageBuild=BUILD), **overrides}
+
+
 def load_error(stack: str = "dev", **overrides) -> str:
     config = stack_config(stack)
     config.update({k: json.dumps(v) for k, v in overrides.items()})
@@ -208,7 +217,7 @@ def test_prepare_tree_refuses_bad_input_and_changes_nothing(tmp_path, changed, m
 
 def test_built_image_and_every_pod_share_the_runtime_ids(run_stack):
     for uid in (RUNTIME_UID, 2000):
-        result = run_stack("dev", overrides={"mindie:runtimeUser": {"uid": uid, "gid": uid}})
+        result = run_stack("dev", overrides=building(**{"mindie:runtimeUser": {"uid": uid, "gid": uid}}))
         image = result.one(IMAGE, "mindie-server-image")
         args = image.inputs["build"]["args"]
         assert (args["UID"], args["GID"]) == (str(uid), str(uid))
@@ -220,6 +229,7 @@ def test_built_image_and_every_pod_share_the_runtime_ids(run_stack):
 
 def test_motor_pods_and_their_derived_image_share_the_runtime_ids(run_stack):
     motor = json.loads(stack_config("staging")["mindie:motor"])
+    motor["image"] = DERIVED  # a built image is named by tag
     motor["image_build"] = {
         "baseImage": STOCK_IMAGE,
         "baseDigest": "sha256:" + "ab" * 32,
@@ -315,9 +325,10 @@ def test_a_mix_with_a_kmc_era_image_is_refused_naming_each_field():
 
 
 def test_build_names_and_prod_pinning_are_checked():
-    error = load_error(**{"mindie:servers": servers_with(image=DERIVED + "@sha256:" + "1" * 64)})
+    pinned = DERIVED + "@sha256:" + "1" * 64
+    error = load_error(**{"mindie:servers": servers_with(image=pinned, imageBuild=BUILD)})
     assert "mindie:servers.image = " in error and "a built image is named by tag, not by digest" in error
-    error = load_error(**{"mindie:servers": servers_with(image="mindie-nonroot:2.3.0")})
+    error = load_error(**{"mindie:servers": servers_with(image="mindie-nonroot:2.3.0", imageBuild=BUILD)})
     assert "pushing needs a fully qualified name" in error
     prod = json.loads(stack_config("prod")["mindie:servers"])
     prod["imageBuild"] = {"baseImage": STOCK_IMAGE}
@@ -341,7 +352,7 @@ def test_committed_stacks_target_the_kmc_free_line():
 
 
 def test_preview_renders_the_dockerfile_with_the_stacks_build_args(run_stack, tmp_path):
-    result = run_stack("dev")
+    result = run_stack("dev", overrides=building())
     out = tmp_path / "out"
     write_atomically(result, out)
     target = out / "images" / "mindie-server-image"
@@ -359,7 +370,7 @@ def test_preview_renders_the_dockerfile_with_the_stacks_build_args(run_stack, tm
 
 
 def test_check_fails_on_a_dockerfile_hadolint_rejects(run_stack, tmp_path):
-    result = run_stack("dev")
+    result = run_stack("dev", overrides=building())
     write_atomically(result, tmp_path / "out")
     assert check(result, out=tmp_path / "out").passed
     rendered = tmp_path / "out" / "images" / "mindie-server-image" / "Dockerfile"

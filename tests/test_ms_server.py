@@ -413,16 +413,17 @@ def test_host_paths_follow_the_seeds_rules(path, why):
 
 def test_existing_image_declares_no_build(run_stack):
     result = run_stack("dev")
-    # dev derives the servers' non-root MindIE image (mindie-server-image), not the ms-server's
-    assert [r.name for r in result.by_type(IMAGE)] == ["mindie-server-image"]
-    assert pod_spec(result)["containers"][0]["image"] == MS_REFERENCE
-    assert result.outputs["msServerImage"] == MS_REFERENCE
-    assert result.outputs["msServerImageDigest"].startswith("not pinned")
+    assert result.by_type(IMAGE) == []  # dev runs the released images by digest, builds none
+    reference = json.loads(stack_config("dev")["mindie:msServer"])["image"]["reference"]
+    assert reference.startswith(MS_REFERENCE + "@sha256:")
+    assert pod_spec(result)["containers"][0]["image"] == reference
+    assert result.outputs["msServerImage"] == reference
 
 
-MS_REFERENCE = "registry.example.com/mindie/ms-server:motor-28a7e9f"  # the committed stacks'
-BUILD = {  # the commented build example of Pulumi.staging.yaml
-    "source": "build", "context": "/opt/mindie/package", "base_image": "ubuntu:22.04",
+MS_REFERENCE = "registry.example.com/mindie/ms-server:motor-28a7e9f"  # the committed stacks' tag
+BUILD = {  # the commented build example of Pulumi.staging.yaml (a built image is named by tag)
+    "source": "build", "reference": MS_REFERENCE,
+    "context": "/opt/mindie/package", "base_image": "ubuntu:22.04",
     "platform": "linux/arm64", "push": True,
 }
 

@@ -13,10 +13,10 @@ NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
 def policies(result) -> dict[str, dict]:
-    """component label -> NetworkPolicy manifest."""
+    """component label -> its ingress NetworkPolicy (egress, default-deny: test_security_defaults)."""
     return {
         r.inputs["metadata"]["labels"]["app.kubernetes.io/component"]: r.inputs
-        for r in result.by_type(NETPOL)
+        for r in result.by_type(NETPOL) if r.inputs["spec"]["policyTypes"] == ["Ingress"]
     }
 
 
@@ -35,7 +35,9 @@ def test_dev_declares_policies_only_for_deployed_components(run_stack):
             "app.kubernetes.io/component": "ms-server", "app.kubernetes.io/part-of": "mindie"}}}]},
         {"ports": [{"port": 1025, "protocol": "TCP"}]},
     ]
-    assert result.outputs["networkPolicies"] == ["mindie-ms-server-ingress", "mindie-server-ingress"]
+    assert result.outputs["networkPolicies"] == [
+        "mindie-ms-server-ingress", "mindie-server-ingress", "mindie-default-deny", "mindie-dns-egress",
+        "mindie-ms-server-egress"]
     for policy in found.values():
         assert schema_errors(policy) == []
 

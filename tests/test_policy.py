@@ -52,6 +52,13 @@ def add_volume(props: dict, volume: dict) -> None:
 
 
 # (rule, resource type, base props factory, mutation that breaks it, text the message contains, config)
+
+def pinned(props: dict) -> dict:
+    """The fixture with every container's image pinned by digest."""
+    for c in pod(props)["containers"]:
+        c["image"] = c["image"] + "@sha256:" + "ab" * 32
+    return props
+
 RESOURCE_CASES: list[tuple[str, str, Callable[[], dict], Callable[[dict], Any], str, dict]] = [
     (
         "workload-non-root",
@@ -172,6 +179,22 @@ RESOURCE_CASES: list[tuple[str, str, Callable[[], dict], Callable[[dict], Any], 
         deployment,
         lambda p: container(p).update(image="registry:5000/mindie"),
         "has no tag",
+        {},
+    ),
+    (
+        "workload-image-digest",
+        DEPLOYMENT,
+        lambda: pinned(deployment()),
+        lambda p: container(p).update(image="registry.example.com/mindie:2.0.RC1"),
+        "is not pinned by digest",
+        {},
+    ),
+    (
+        "workload-image-digest",
+        DEPLOYMENT,
+        lambda: pinned(deployment()),
+        lambda p: container(p).update(image=container(p)["image"] + "\n"),  # full match, not `$`
+        "is not pinned by digest",
         {},
     ),
     (

@@ -314,7 +314,9 @@ def test_token_is_projected_into_the_writer_only(staging):
     assert (
         mounts["controller"]["ranktable"]["mountPath"] == mounts[WRITER_CONTAINER]["ranktable"]["mountPath"]
     )
-    assert set(mounts[WRITER_CONTAINER]) == {"ranktable-writer", "ranktable", "kube-api-access"}
+    # (+ its own heartbeat emptyDir, read by its probes)
+    assert set(mounts[WRITER_CONTAINER]) == {
+        "ranktable-writer", "ranktable", "kube-api-access", "ranktable-writer-health"}
     env = {e["name"]: e.get("value") for e in by_name_["controller"]["env"]}
     assert env["GLOBAL_RANK_TABLE_FILE_PATH"] == RANKTABLE_FILE
 
@@ -357,6 +359,7 @@ def test_writer_configmap_ships_the_tested_file(staging):
         "refresh_seconds": 30,
         "token_path": f"{TOKEN_DIR}/token",
         "ca_path": f"{TOKEN_DIR}/ca.crt",
+        "health_dir": "/mnt/mindie/ranktable-writer-health",
     }
     # the selector it uses is the coordinator Deployment's
     assert staging[COORDINATOR]["spec"]["selector"]["matchLabels"] == COORDINATOR_SELECTOR

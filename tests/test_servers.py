@@ -137,9 +137,10 @@ def test_seed_example_deployment(run_stack, npu_type, scheduler):
 
     c = container(d)
     assert c["name"] == "mindie-server"
-    # the non-root image derived from the stock 2.3.0 image (the KMC-free line), run by its tag offline
+    # the non-root image derived from the stock 2.3.0 image (the KMC-free line), pinned by (demo) digest
     image = "registry.example.com/mindie/mindie-nonroot:2.3.0-800I-A2-py311-openeuler24.03-lts"
-    assert c["image"] == image and c["imagePullPolicy"] == "IfNotPresent"
+    assert c["image"].startswith(image + "@sha256:")
+    assert c["imagePullPolicy"] == "IfNotPresent"
     assert c["command"] == ["/bin/bash", "-c", "/mnt/mindie-service/ms/run/run.sh"]
     assert c["ports"][0] == {"name": "infer", "containerPort": 1025, "protocol": "TCP"}
     assert c["resources"] == {

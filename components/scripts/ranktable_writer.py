@@ -294,6 +294,20 @@ def load_json(path: str) -> Any:
         return json.load(f)
 
 
+def heartbeat(config: dict, name: str) -> None:
+    """Touch <health_dir>/<name>: the container's probes read its age (alive, ready)."""
+    folder = config.get("health_dir")
+    if not folder:
+        return
+    path = os.path.join(folder, name)
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+        os.utime(path, None)
+    except OSError as error:  # a probe will report it; the table matters more
+        log.warning("cannot touch %s (%s)", path, error)
+
+
 def run(config_path: str) -> None:
     config = load_json(config_path)
     refresh = int(config["refresh_seconds"])
@@ -312,12 +326,14 @@ def run(config_path: str) -> None:
 
     failures = 0
     while not stopping:
+        heartbeat(config, "alive")
         try:
             server_list = load_json(config["server_list_path"])
             pods, version = api.list_pods()
             table = build_ranktable(server_list, pods, controller_ip, config["coordinator_selector"], node_ip)
             if write_atomic(output, render(table)):
                 log.info("wrote %s (%s)", output, summary(table))
+            heartbeat(config, "ready")
             failures = 0
             if api.wait_for_change(version, refresh):
                 time.sleep(1)  # let a burst of pod updates settle before re-listing
