@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import copy
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -477,3 +478,61 @@ def test_zz_delete_leaves_nothing(deployed: Deployed, control_plane: ControlPlan
         path = f"/apis/rbac.authorization.k8s.io/v1/{kind}"
         left = admin.get(path, query={"labelSelector": "app.kubernetes.io/part-of=mindie"}).body["items"]
         assert left == [], [o["metadata"]["name"] for o in left]
+
+
+# --- rbac.scope variants (not used by a committed stack) ------------------------------------------------
+
+RBAC_KINDS = ("ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding")
+
+
+def _isolated(objs: list[dict], ns: str, prefix: str) -> list[dict]:
+    """The objects renamed (prefix) into their own namespace, so they never meet a stack's objects."""
+    out = []
+    for obj in copy.deepcopy(objs):
+        meta = obj["metadata"]
+        meta["name"] = prefix + meta["name"]
+        if "namespace" in meta:
+            meta["namespace"] = ns
+        if "roleRef" in obj:
+            obj["roleRef"]["name"] = prefix + obj["roleRef"]["name"]
+        for subject in obj.get("subjects", []):
+            if "namespace" in subject:
+                subject["namespace"] = ns
+        out.append(obj)
+    return out
+
+
+@pytest.mark.parametrize("scope", ["role", "cluster"])
+def test_rbac_scope_variants_grant_what_they_say(scope, run_stack, control_plane: ControlPlane):
+    """dev with msServer.rbac.scope = role (Role + RoleBinding) or cluster (the seed's
+    ClusterRoleBinding): the API server grants the seed's rules in the namespace only, or everywhere."""
+    from mindiectl import render
+
+    from ..helpers import stack_config
+
+    ms = json.loads(stack_config("dev")["mindie:msServer"])
+    ms.setdefault("rbac", {})["scope"] = scope
+    result = run_stack("dev", overrides={"mindie:msServer": ms})
+    objs = [m for m in render.manifests(result).values() if m["kind"] in RBAC_KINDS]
+    assert {o["kind"] for o in objs} == (
+        {"Role", "RoleBinding"} if scope == "role" else {"ClusterRole", "ClusterRoleBinding"})
+    ns = f"mindie-scope-{scope}"
+    admin = control_plane.admin
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+    applied = [namespace, *_isolated(objs, ns, f"scope-{scope}-")]
+    try:
+        for obj in applied:
+            resp = admin.apply(obj)
+            assert resp.status in (200, 201), f"{obj['kind']}/{obj['metadata']['name']}: {resp.message}"
+        cn = next(s["name"] for o in objs for s in o.get("subjects", []) if s.get("kind") == "User")
+        granted = {(g, r, v) for g, r, verbs in SEED_RULES for v in verbs}
+        wrong = _rbac_mismatches(admin, cn, ["system:authenticated"], granted, ns,
+                                 cluster_wide=scope == "cluster")
+        assert not wrong, f"rbac.scope={scope}:\n" + "\n".join(wrong)
+    finally:
+        for obj in reversed(applied):
+            admin.delete(obj)
+        def gone():
+            return all(admin.get(admin.object_path(o)).status == 404 for o in applied)
+
+        wait_for(f"rbac.scope={scope} objects deleted", gone, WAIT, interval=1)
