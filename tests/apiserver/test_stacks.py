@@ -247,12 +247,9 @@ def _selector(deployment: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(deployment["spec"]["selector"]["matchLabels"].items()))
 
 
-def test_every_controller_made_pod_is_admitted(deployed: Deployed, control_plane: ControlPlane):
-    """Deployment -> ReplicaSet -> Pods (kube-controller-manager); the ReplicaSet controller's pod
-    creations pass Pod Security at the namespace's enforce level, or the ReplicaSet's
-    ReplicaFailure condition names the pod and the reason."""
-    deployed.live()
-    admin = control_plane.admin
+def _controller_pods(deployed: Deployed, admin: Kube) -> list[str]:
+    """Waits until each Deployment's pods exist; returns why not where they do not (the ReplicaSet's
+    ReplicaFailure condition names the refused pod and the reason)."""
     ns = deployed.namespace
     level = deployed.one("Namespace")["metadata"]["labels"][PSS_LABEL + "enforce"]
     problems = []
@@ -283,7 +280,64 @@ def test_every_controller_made_pod_is_admitted(deployed: Deployed, control_plane
             continue
         for pod in detail:
             assert pod["metadata"]["namespace"] == ns and not pod["spec"].get("nodeName")
+    return problems
+
+
+def test_every_controller_made_pod_is_admitted(deployed: Deployed, control_plane: ControlPlane):
+    """Deployment -> ReplicaSet -> Pods (kube-controller-manager): the ReplicaSet controller's pod
+    creations pass Pod Security at the namespace's enforce level (no kubelet: they stay Pending)."""
+    deployed.live()
+    problems = _controller_pods(deployed, control_plane.admin)
     assert not problems, f"{deployed.stack}: pods not admitted:\n" + "\n".join(problems)
+
+
+def _label_selector(selector: dict) -> str:
+    """A metav1.LabelSelector as a labelSelector query string (the API server evaluates it)."""
+    terms = [f"{k}={v}" for k, v in sorted(selector.get("matchLabels", {}).items())]
+    for expr in selector.get("matchExpressions", []):
+        key, op, values = expr["key"], expr["operator"], ",".join(expr.get("values", []))
+        terms.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
+                      "Exists": key, "DoesNotExist": f"!{key}"}[op])
+    return ",".join(terms)
+
+
+def _selected(admin: Kube, ns: str, selector: dict) -> list[str]:
+    pods = admin.get(f"/api/v1/namespaces/{ns}/pods", query={"labelSelector": _label_selector(selector)})
+    return [p["metadata"]["name"] for p in pods.body["items"]]
+
+
+def test_selectors_select_the_stacks_pods(deployed: Deployed, control_plane: ControlPlane):
+    """Every Service, PodDisruptionBudget and NetworkPolicy (its podSelector and the in-namespace pod
+    selectors of its ingress rules) selects pods the controllers made for this stack, and the
+    disruption controller counts each budget's pods from their Deployment."""
+    deployed.live()
+    admin, ns = control_plane.admin, deployed.namespace
+    missing = _controller_pods(deployed, admin)
+    assert not missing, "\n".join(missing)
+    empty = []
+    for svc in deployed.of_kind("Service"):
+        if svc["spec"].get("selector") and not _selected(admin, ns, {"matchLabels": svc["spec"]["selector"]}):
+            empty.append(f"Service/{svc['metadata']['name']}")
+    for pol in deployed.of_kind("NetworkPolicy"):
+        selectors = [("podSelector", pol["spec"]["podSelector"])]
+        for i, rule in enumerate(pol["spec"].get("ingress", [])):
+            selectors += [(f"ingress[{i}].from", peer["podSelector"]) for peer in rule.get("from", [])
+                          if "podSelector" in peer and "namespaceSelector" not in peer]
+        empty += [f"NetworkPolicy/{pol['metadata']['name']} {where}" for where, sel in selectors
+                  if sel and not _selected(admin, ns, sel)]
+    for pdb in deployed.of_kind("PodDisruptionBudget"):
+        name = pdb["metadata"]["name"]
+        pods = _selected(admin, ns, pdb["spec"]["selector"])
+        if not pods:
+            empty.append(f"PodDisruptionBudget/{name}")
+            continue
+
+        def counted(name=name, want=len(pods)):  # noqa: B008 - bound per budget, as intended
+            status = admin.get(f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}").body["status"]
+            return status.get("expectedPods") == want
+
+        wait_for(f"PodDisruptionBudget/{name} expectedPods == {len(pods)}", counted, WAIT, interval=1)
+    assert not empty, f"{deployed.stack}: selecting no pod:\n" + "\n".join(empty)
 
 
 def _pod_from(dep: dict, name: str) -> dict:
