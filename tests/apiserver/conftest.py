@@ -19,6 +19,7 @@ from ..helpers import STACKS
 from .controlplane import REPO, ControlPlane, ControlPlaneError, binaries_dir
 
 PREVIEW_TIMEOUT = 600
+START_ATTEMPTS = 3
 
 
 @pytest.fixture(scope="session")
@@ -50,14 +51,22 @@ def previews(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def control_plane(previews: dict[str, Path], tmp_path_factory: pytest.TempPathFactory):
-    work = tmp_path_factory.mktemp("controlplane")
     try:
-        plane = ControlPlane(
-            bin_dir=binaries_dir(), work=work,
-            client_cas=[previews[s] / "tls" / "root" / "cert.pem" for s in STACKS],
-        ).start()
+        bin_dir = binaries_dir()
     except ControlPlaneError as err:
-        pytest.fail(f"the control plane did not start: {err}")
+        pytest.fail(f"no control plane binaries: {err}")
+    errors = []
+    for _ in range(START_ATTEMPTS):  # a free port can be taken between probing and binding it
+        try:
+            plane = ControlPlane(
+                bin_dir=bin_dir, work=tmp_path_factory.mktemp("controlplane"),
+                client_cas=[previews[s] / "tls" / "root" / "cert.pem" for s in STACKS],
+            ).start()
+            break
+        except ControlPlaneError as err:
+            errors.append(str(err))
+    else:
+        pytest.fail("the control plane did not start:\n" + "\n---\n".join(errors))
     try:
         yield plane
     finally:

@@ -315,6 +315,7 @@ class ControlPlane:
             proc = subprocess.Popen(
                 [str(self.bin_dir / name), *args], stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.work,
+                preexec_fn=_die_with_parent,
             )
         self.procs[name] = proc
         return proc
@@ -411,6 +412,14 @@ class ControlPlane:
                     proc.kill()
                     proc.wait(grace)
         self.procs.clear()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the test process dies, even by SIGKILL (Linux
+    PR_SET_PDEATHSIG), so a killed test run leaves no control plane behind."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def _etcd_healthy(port: int) -> bool:
