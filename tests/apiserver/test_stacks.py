@@ -117,32 +117,29 @@ def deployed(request, control_plane: ControlPlane, previews: dict[str, Path]):
         )
         state.results.append((name, resp))
     yield state
-    if not state.deleted:  # a failed test before the deletion test: leave a clean server anyway
-        for _, obj in reversed(state.manifests):
-            admin.delete(obj)
-        try:
-            wait_gone(admin, state)
-        except ControlPlaneError:
-            pass
+    # Whatever the tests did (a failure before or during the deletion test), the next stack starts
+    # on a server without this one's objects: deleting what is already gone is a 404.
+    for _, obj in reversed(state.manifests):
+        admin.delete(obj)
+    try:
+        wait_gone(admin, state)
+    except ControlPlaneError:
+        pass
 
 
 def wait_gone(admin: Kube, state: Deployed) -> None:
-    def leftovers():
-        left = [f"{o['kind']}/{o['metadata']['name']}" for _, o in state.manifests
-                if admin.get(admin.object_path(o)).status != 404]
-        return left or None
+    """Until no object of the stack answers a GET (bounded); the error names what is left."""
+    left: list[str] = []
 
-    deadline_check = []
-
-    def none_left():
-        left = leftovers()
-        deadline_check[:] = left or []
-        return left is None
+    def none_left() -> bool:
+        left[:] = [f"{o['kind']}/{o['metadata']['name']}" for _, o in state.manifests
+                   if admin.get(admin.object_path(o)).status != 404]
+        return not left
 
     try:
         wait_for(f"{state.stack}: every object deleted", none_left, WAIT, interval=1)
     except ControlPlaneError as err:
-        raise ControlPlaneError(f"{err}; still present: {deadline_check}") from None
+        raise ControlPlaneError(f"{err}; still present: {left}") from None
 
 
 # --- apply ----------------------------------------------------------------------------------------
