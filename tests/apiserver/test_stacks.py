@@ -460,6 +460,8 @@ def test_ranktable_writer_may_only_read_pods_of_its_namespace(deployed: Deployed
     deployed.live()
     sa = _writer_service_account(deployed)
     if sa is None:
+        declared = [o["metadata"]["name"] for o in deployed.of_kind("ServiceAccount")]
+        assert not declared, f"ServiceAccounts {declared} but no ranktable-writer container: test outdated?"
         pytest.skip(f"{deployed.stack} runs no rank-table writer (no Motor controller)")
     ns = deployed.namespace
     user = f"system:serviceaccount:{ns}:{sa}"
