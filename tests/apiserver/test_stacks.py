@@ -61,10 +61,15 @@ CLUSTER_PROBES = (
     ("", "users", "impersonate", ""), ("", "serviceaccounts", "impersonate", ""),
     ("certificates.k8s.io", "certificatesigningrequests", "create", ""),
 )
-SUBRESOURCE_PROBES = (
-    # Verbs on subresources a role on the parent resource does not carry.
+HOME_PROBES = (
+    # In the stack's own namespace: subresources a rule on the parent resource does not carry, and
+    # the RBAC verbs that would let a subject grant itself more (escalate, bind, impersonate).
     ("", "pods", "create", "exec"), ("", "pods", "get", "log"), ("", "pods", "create", "eviction"),
     ("apps", "deployments", "update", "scale"), ("", "serviceaccounts", "create", "token"),
+    ("rbac.authorization.k8s.io", "roles", "escalate", ""),
+    ("rbac.authorization.k8s.io", "roles", "bind", ""),
+    ("rbac.authorization.k8s.io", "clusterroles", "bind", ""),
+    ("", "serviceaccounts", "impersonate", ""),
 )
 
 
@@ -409,11 +414,11 @@ def _rbac_mismatches(admin: Kube, user: str, groups: list[str], granted: set[tup
         if got != want:
             wrong.append(f"{verb} {resource or '?'}.{group or 'core'} in {ns or 'all namespaces'}: "
                          f"{'allowed' if got else 'denied'}, want {'allowed' if want else 'denied'}")
-    for group, resource, verb, sub in (*CLUSTER_PROBES, *SUBRESOURCE_PROBES):
-        ns = "" if not sub else home
+    probes = [(*p, "") for p in CLUSTER_PROBES] + [(*p, home) for p in HOME_PROBES]
+    for group, resource, verb, sub, ns in probes:
         if _sar(admin, user, groups, group, resource, verb, ns, sub):
             what = f"{resource}/{sub}" if sub else resource
-            wrong.append(f"{verb} {what}.{group or 'core'}: allowed, want denied")
+            wrong.append(f"{verb} {what}.{group or 'core'} in {ns or 'the cluster'}: allowed, want denied")
     return wrong
 
 
