@@ -45,7 +45,7 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from . import image_files, stackfile
+from . import image_files, progress, stackfile
 from .preview import (
     USER_ERRORS,
     check_out,
@@ -357,9 +357,13 @@ def main(args: argparse.Namespace) -> int:
         stackfile.check_stack_name(args.stack)
         out = args.out or default_out(args.stack)
         check_out(out, args.stack, args.state)  # before anything is created (checked again at the swap)
+        say = progress.step if not args.quiet else (lambda _message: None)
         with reported(), locked(args.stack):
+            say(f"check {args.stack}: running the program offline")
             result = run_stack(args.stack, args.state)
+            say(f"check {args.stack}: policies, strict schema, hadolint")
             report = check_with_images(result, args.policy_config)
+            say(f"check {args.stack}: writing {out}")
             write_atomically(result, out, protected_dirs(args.stack, args.state), extra=report_files(report))
             written = out / "policy.json"
     except USER_ERRORS as err:

@@ -39,7 +39,7 @@ from stacks.errors import SettingsError
 from stacks.promotion import ORDER, Kind, SettingNode
 from stacks.settings import PROJECT, load_settings
 
-from . import safefs, stackfile
+from . import progress, safefs, stackfile
 
 PREFIX = f"{PROJECT}:"
 RECORD_KEY = f"{PREFIX}release"
@@ -74,6 +74,7 @@ def gate_problems(
     from .runtime import StackReferenceError
 
     state = (state_dir / f"{stack}.json") if state_dir else default_state(stack, project_dir)
+    progress.step(f"gate {stack}: offline preview + policy check")
     try:
         result = run_stack(stack, state, project_dir=project_dir)
     except SettingsError as err:

@@ -240,3 +240,16 @@ def test_ci_checks_every_committed_stack(project_dir: Path):
     ci = (project_dir / ".ci" / "run").read_text()
     assert 'python -m mindiectl check --stack "$stack"' in ci
     assert "for stack_file in Pulumi.*.yaml" in ci
+
+
+def test_check_says_what_it_is_doing_unless_quiet(tmp_path, capsys):
+    """A check takes seconds: each step is announced on stderr (stdout stays the report)."""
+    args = ["check", "--stack", "dev", "--out", str(tmp_path / "out"), "--state", str(tmp_path / "s.json")]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    steps = [line.split("] ", 1)[1] for line in captured.err.splitlines() if line.startswith("[")]
+    assert steps == ["check dev: running the program offline", "check dev: policies, strict schema, hadolint",
+                     f"check dev: writing {tmp_path / 'out'}"]
+    assert "running the program" not in captured.out
+    assert main([*args, "--quiet"]) == 0
+    assert "check dev:" not in capsys.readouterr().err
