@@ -18,7 +18,7 @@ from components.ms_server_image import MsServerImage, MsServerImageArgs
 from components.namespace import Namespace, NamespaceArgs
 from components.network import ExternalAccess, NetworkPolicies, NetworkPoliciesArgs
 from components.rbac import DeployerRbac, DeployerRbacArgs
-from components.server import ServerGroup, ServerGroupArgs, all_endpoints
+from components.server import SERVER_IDENTITIES, ServerGroup, ServerGroupArgs, all_endpoints
 
 from .motor import motor_deployed, prefix_cache_required
 from .ms_server import ImageSource
@@ -79,7 +79,7 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 settings.ms_server,
                 namespace.name,
                 kubeclient_cn=ca.kubeclient_cn,
-                security_secrets=identities(ca, "msserver", "kubeclient", "mindieclient"),
+                security_secrets=identities(ca, "msserver", "kubeclient", "mindieclient-mgmt"),
                 tls_checksum=ca.checksum,
                 protect=protect,
                 opts=opts,
@@ -111,7 +111,6 @@ def ca_outputs(ca: CertificateAuthority) -> dict[str, Any]:
     return {
         "kubeclientCn": ca.kubeclient_cn,
         "tlsSecrets": ca.security_secrets,
-        "serverCaSecret": ca.server_ca_secret,
         "tlsChecksum": ca.checksum,
         "tlsNotAfter": ca.not_after,
         "tlsSerials": ca.serials,
@@ -138,7 +137,8 @@ def server_instance_groups(
                 model=group.model,
                 entry_is_server=not entry_is_coordinator,
                 prefix_cache=prefix_cache,
-                server_ca_secret=ca.server_ca_secret,
+                tls_secrets=identities(ca, *SERVER_IDENTITIES),
+                image=group.image,
                 tls_checksum=ca.checksum,
                 rollout=plan,
             ),
@@ -176,7 +176,9 @@ def motor_pair(
             entry_is_coordinator=settings.entry is Entry.COORDINATOR,
             node_port=settings.infer_server.service_port,
             enable_tls=tls,
-            security_secrets=identities(ca, "coordinator", "controller", "mindieclient") if tls else None,
+            security_secrets=(
+                identities(ca, "coordinator", "controller", "mindieclient", "mindieclient-mgmt") if tls else None
+            ),
             tls_checksum=ca.checksum if tls else None,
             protect=protect,
             instance=settings.namespace,
