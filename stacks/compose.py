@@ -173,6 +173,7 @@ def motor_pair(
             servers=server_endpoints,
             server_infer_port=server_config.infer_port,
             server_management_port=server_config.management_port,
+            server_metrics_port=settings.servers.engine.metrics_port,
             entry_is_coordinator=settings.entry is Entry.COORDINATOR,
             node_port=settings.infer_server.service_port,
             enable_tls=tls,
