@@ -206,18 +206,26 @@ def network_policies(
                 else settings.motor.coordinator.ports.predict
             ],
             deployed=deployed,
-            # The Deployer's API creates Deployments: only msctl's sources, on its port.
-            external=(
-                {
-                    "ms-server": ExternalAccess(
-                        ports=[ms.port],
-                        cidrs=ms.msctl_source_cidrs,
-                        namespaces=list(ms.msctl.source_namespaces),
-                    )
-                }
-                if ms is not None
-                else {}
-            ),
+            # The Deployer's API creates Deployments: only msctl's sources, on its port. The servers'
+            # metrics port: only the scrapers mindie:servers.engine.metricsSources names.
+            external={
+                **(
+                    {
+                        "ms-server": ExternalAccess(
+                            ports=[ms.port],
+                            cidrs=ms.msctl_source_cidrs,
+                            namespaces=list(ms.msctl.source_namespaces),
+                        )
+                    }
+                    if ms is not None
+                    else {}
+                ),
+                "server": ExternalAccess(
+                    ports=[settings.servers.engine.metrics_port],
+                    cidrs=list(settings.servers.engine.metrics_sources.cidrs),
+                    namespaces=list(settings.servers.engine.metrics_sources.namespaces),
+                ),
+            },
         ),
         opts=opts,
     )

@@ -36,6 +36,7 @@ from .fields import (
     percent_value,
 )
 from .infer_server import InferServer, NpuType, ResourceRequests, StrictModel
+from .ms_server import SourceCidr
 from .rollout import GroupDemand, Pool, RolloutPlan, plan_all
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -263,6 +264,17 @@ class PodSecurity(StrictModel):
     )
 
 
+class MetricsSources(StrictModel):
+    """Sources outside the namespace allowed to reach the servers' metrics port (e.g. Prometheus)."""
+
+    cidrs: list[SourceCidr] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Source networks in CIDR form, e.g. 10.30.0.0/24."
+    )
+    namespaces: list[DnsLabel(63)] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Namespaces whose pods may scrape, e.g. monitoring."
+    )
+
+
 class Engine(StrictModel):
     """The config.json knobs that are not derived from infer_server.json."""
 
@@ -286,6 +298,12 @@ class Engine(StrictModel):
     )
     log_level: LogLevel = Field(
         LogLevel.INFO, alias="logLevel", description="config.json LogConfig.logLevel."
+    )
+    metrics_sources: MetricsSources = Field(
+        default_factory=lambda: MetricsSources(),
+        alias="metricsSources",
+        description="Who outside the namespace may scrape the metrics port (NetworkPolicy); default: nobody "
+        "(the Controller and Coordinator reach it as peers).",
     )
 
     @model_validator(mode="after")
