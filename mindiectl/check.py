@@ -54,6 +54,7 @@ from .schema import schema_errors
 
 POLICY_DIR = PROJECT_DIR / "policy"
 SCHEMA_RULE = "kubernetes-schema"
+CONTRACT_RULE = "mindie-contract"
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
@@ -261,6 +262,18 @@ def schema_findings(result: RunResult) -> list[Finding]:
     return found
 
 
+def contract_findings(result: RunResult) -> list[Finding]:
+    """MindIE's own start-up contract (mindiectl/conformance.py), always mandatory: MindIE refuses
+    to start on any of these, whatever the policy pack's levels say."""
+    from . import conformance
+
+    return [
+        Finding(f"{CONTRACT_RULE}:{v.rule}", EnforcementLevel.MANDATORY.value, v.file,
+                f"{v.path}: {v.message} (upstream: {v.citation})")
+        for v in conformance.check(conformance.manifests_of(result))
+    ]
+
+
 def check(
     result: RunResult, environment: Optional[str] = None, config_path: Optional[Path] = None
 ) -> Report:
@@ -272,6 +285,7 @@ def check(
     config = json.loads(path.read_text())
     findings, levels = evaluate(result, config)
     findings += schema_findings(result)
+    findings += contract_findings(result)
     order = {"mandatory": 0, "advisory": 1}
     findings.sort(key=lambda f: (order.get(f.level, 2), f.rule, f.resource, f.message))
     try:
@@ -297,8 +311,16 @@ def write_report(report: Report, out: Path) -> Path:
     return target
 
 
+def contract_rules() -> list[str]:
+    from . import conformance
+
+    return list(conformance.RULES)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="offline preview + the policy pack + strict schema validation")
+    p = sub.add_parser(
+        "check", help="offline preview + the policy pack + strict schema validation + MindIE's start-up contract"
+    )
     p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
     p.add_argument("--out", type=Path,
                    help="output directory (default build/<stack>, under $MINDIE_STACK_DIR when set)")
@@ -331,6 +353,7 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"Policy check of stack {args.stack} ({report.environment or 'unknown environment'}, "
         f"{report.policy_config}): {verdict}: {mandatory} mandatory, {advisory} advisory, "
-        f"{len(report.evaluated)} policies + strict schema; report {written}"
+        f"{len(report.evaluated)} policies + strict schema + MindIE contract "
+        f"({len(contract_rules())} rules); report {written}"
     )
     return 0 if report.passed else 1
