@@ -83,6 +83,7 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 tls_checksum=ca.checksum,
                 protect=protect,
                 opts=opts,
+                enable_tls=settings.infer_server.mindie_server_config.enable_tls,
             )
         )
     outputs.update(server_instance_groups(settings, namespace, ca, opts))
@@ -239,6 +240,7 @@ def ms_server_deployer(
     tls_checksum: pulumi.Input[str] | None,
     protect: bool,
     opts: pulumi.ResourceOptions,
+    enable_tls: bool = True,
 ) -> dict[str, Any]:
     """The ms-server image, RBAC and Deployment from `mindie:msServer`; returns its stack outputs."""
     image = MsServerImage(
@@ -277,7 +279,10 @@ def ms_server_deployer(
             port=ms.port,
             k8s_apiserver_port=ms.k8s_apiserver_port,
             log_level=ms.log_level.value,
-            client_mindie_server_tls_enable=ms.client_mindie_server_tls_enable,
+            # Unset: the servers' enable_tls (SingleNodeServer.cpp ParseMindIEConfigParams wants them equal).
+            client_mindie_server_tls_enable=(
+                enable_tls if ms.client_mindie_server_tls_enable is None else ms.client_mindie_server_tls_enable
+            ),
             termination_grace_period_seconds=ms.termination_grace_period_seconds,
             requests=ms.resources.requests.model_dump(),
             limits=ms.resources.limits.model_dump(),

@@ -179,7 +179,7 @@ class Settings(StrictModel):
                 f'"{DEPLOYER_NAMESPACE}" or remove mindie:msServer'
             )
         tls = self.infer_server.mindie_server_config.enable_tls
-        if ms.client_mindie_server_tls_enable != tls:
+        if ms.client_mindie_server_tls_enable is not None and ms.client_mindie_server_tls_enable != tls:
             problems.append(
                 f"msServer.client_mindie_server_tls_enable = {str(ms.client_mindie_server_tls_enable).lower()}: "
                 f"must equal inferServer.mindie_server_config.enable_tls ({str(tls).lower()}); the Deployer "

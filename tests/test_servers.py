@@ -17,7 +17,7 @@ from stacks.errors import SettingsError
 from stacks.servers import ModelSource, ServersSettings
 from stacks.settings import load_settings
 
-from .helpers import DELETE, infer_server, secret_keys, stack_config
+from .helpers import DELETE, infer_server, match_image_to_npu, secret_keys, stack_config
 
 SEED = Path(__file__).parent / "data" / "infer_server_seed.json"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -63,6 +63,8 @@ def settings_for(stack: str = "dev", server: dict | None = None, extra: dict | N
     config = stack_config(stack)
     if server is not None:
         config["mindie:inferServer"] = json.dumps(server)
+    if "mindie:servers" not in (extra or {}):
+        config = match_image_to_npu(config)
     for key, value in (extra or {}).items():
         if value is DELETE:
             config.pop(key, None)
