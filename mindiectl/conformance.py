@@ -475,8 +475,6 @@ def _name(m: dict) -> str:
 class Ctx:
     manifests: list[dict[str, Any]]
     violations: list[Violation] = field(default_factory=list)
-    key_checks: dict[tuple[str, str], Optional[str]] = field(default_factory=dict)
-    """(key, password) -> load error: PBKDF2 is slow on purpose, each pair is tried once."""
 
     def of(self, kind: str) -> list[dict]:
         return [m for m in self.manifests if m.get("kind") == kind]
@@ -702,6 +700,10 @@ def _tls_item_files(pod: Pod, c: dict, items: dict, what: str, limit: int = 0o40
     return got
 
 
+_KEY_CHECKS: dict[tuple[str, str], Optional[str]] = {}
+"""(key, password) -> load error: PBKDF2 is slow on purpose, so each pair is tried once per process."""
+
+
 def _check_passwd(ctx: Ctx, where: str, what: str, got: dict) -> None:
     key, pwd = got.get("tls_key"), got.get("tls_passwd")
     if not key or pwd is None:
@@ -709,13 +711,13 @@ def _check_passwd(ctx: Ctx, where: str, what: str, got: dict) -> None:
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     password = pwd[:-1] if pwd.endswith("\n") else pwd  # DecryptPassword drops one trailing newline
-    if (key, password) not in ctx.key_checks:
+    if (key, password) not in _KEY_CHECKS:
         try:
             load_pem_private_key(key.encode(), password.encode() if "ENCRYPTED" in key else None)
-            ctx.key_checks[(key, password)] = None
+            _KEY_CHECKS[(key, password)] = None
         except (ValueError, TypeError) as err:
-            ctx.key_checks[(key, password)] = str(err)
-    err = ctx.key_checks[(key, password)]
+            _KEY_CHECKS[(key, password)] = str(err)
+    err = _KEY_CHECKS[(key, password)]
     if err is not None:
         ctx.fail(R_PASSWD, where, f"{what}.tls_key", f"the key does not load with its tls_passwd file ({err})")
 
