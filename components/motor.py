@@ -441,7 +441,7 @@ class MotorArgs:
     server_management_port: int = 1026
     """Default management port of the servers (ms_controller.json mindie_server_control_port)."""
     server_metrics_port: int = 1027
-    """Metrics port of the servers (ms_controller.json mindie_server_metric_port = ServerConfig.metricsPort)."""
+    """Metrics port of the servers (ms_controller.json mindie_server_metric_port = metricsPort)."""
     entry_is_coordinator: bool = True
     """The Coordinator is the external entry: its Service is a NodePort, else ClusterIP."""
     node_port: Optional[int] = None
@@ -497,7 +497,8 @@ class Motor(pulumi.ComponentResource):
         coordinator_json = dump(coordinator_config(motor, mies, tls))
         controller_json = dump(
             controller_config(
-                motor, mies, tls, args.server_infer_port, args.server_management_port, args.server_metrics_port
+                motor, mies, tls, args.server_infer_port, args.server_management_port,
+                args.server_metrics_port,
             )
         )
         probe_json = dump(http_client_ctl_config(motor, mies, tls))
@@ -747,7 +748,9 @@ class Motor(pulumi.ComponentResource):
                     liveness_probe=common.probe(ctl.port, "/v1/health", period=10, timeout=10, failures=3),
                 ),
                 init=common.init_container(
-                    ctl, ("ms_controller.json", "http_client_ctl.json", "server_list.json"), ("mindieclient-mgmt",)
+                    ctl,
+                    ("ms_controller.json", "http_client_ctl.json", "server_list.json"),
+                    ("mindieclient-mgmt",),
                 ),
                 volumes=common.volumes(
                     config=[
@@ -1005,7 +1008,9 @@ class _Common:
 
     def init_container(self, program_settings, config_keys, clients) -> k8s.core.v1.ContainerArgs:
         """The copy step, in the program's image and uid (the owner MindIE checks)."""
-        sources = [k8s.core.v1.VolumeMountArgs(name="config", mount_path=f"{staging.SOURCE}/config", read_only=True)]
+        sources = [
+            k8s.core.v1.VolumeMountArgs(name="config", mount_path=f"{staging.SOURCE}/config", read_only=True)
+        ]
         if self.tls:
             sources += [
                 k8s.core.v1.VolumeMountArgs(
@@ -1022,7 +1027,9 @@ class _Common:
             run_as_group=self.motor.run_as_group,
         )
 
-    def volumes(self, *, config, own_identity: str, logs, clients=(), extra=()) -> list[k8s.core.v1.VolumeArgs]:
+    def volumes(
+        self, *, config, own_identity: str, logs, clients=(), extra=()
+    ) -> list[k8s.core.v1.VolumeArgs]:
         found = [
             config_files_volume("config", config),
             staging.volume(),

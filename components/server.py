@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
@@ -62,7 +62,7 @@ SERVER_TLS_FILES: tuple[tuple[str, str, str], ...] = (
     ("mindieserver-mgmt", "cert.key.pem", "security/keys/management_server.key.pem"),
 )
 HTTP_CLIENT_DIR = "security/http_client"
-"""The probes' client identity (mindieclient-mgmt) under <mies_install_path>, as the image's default json names it."""
+"""The probes' client identity (mindieclient-mgmt) under <mies_install_path> (the image's default path)."""
 ACCELERATOR = {NpuType.ASCEND910: "huawei-Ascend910", NpuType.ASCEND310P: "huawei-Ascend310P"}
 """Node label `accelerator` the Ascend device plugin's nodes carry (the Deployer's nodeSelector)."""
 
@@ -238,7 +238,9 @@ def http_client_ctl_json(server: InferServer, servers: ServersSettings) -> dict:
             "log_level": servers.engine.log_level,
             "to_file": False,
             "run_log_path": f"{servers.writable_data.mount_path}/logs/http_client_ctl_run_log.txt",
-            "operation_log_path": f"{servers.writable_data.mount_path}/logs/http_client_ctl_operation_log.txt",
+            "operation_log_path": (
+                f"{servers.writable_data.mount_path}/logs/http_client_ctl_operation_log.txt"
+            ),
         },
     }
 
@@ -276,13 +278,15 @@ def model_check_lines(server: InferServer, model: ModelSource) -> list[str]:
     q = shlex.quote(path)
     return [
         f"model_dir={q}",
-        'if [ ! -d "$model_dir" ]; then echo "run.sh: model directory $model_dir does not exist (modelWeightPath)" >&2; '
-        "exit 1; fi",
+        'if [ ! -d "$model_dir" ]; then echo "run.sh: model directory $model_dir does not exist '
+        '(modelWeightPath)" >&2; exit 1; fi',
         'owner=$(stat -c %u "$model_dir"); mode=$(stat -c %a "$model_dir")',
         'if [ "$owner" != "$(id -u)" ] || [ $(( 8#$mode & 8#027 )) -ne 0 ]; then',
-        '  echo "run.sh: model directory $model_dir is owned by uid $owner with mode $mode; MindIE-LLM requires '
+        '  echo "run.sh: model directory $model_dir is owned by uid $owner with mode $mode; '
+        'MindIE-LLM requires '
         'owner uid $(id -u) and mode at most 750 (model_deploy_config.cpp SafePath CheckOwner/CheckMode). '
-        'Fix it once on the volume: chown -R $(id -u):$(id -g) $model_dir && chmod -R u=rwX,g=rX,o= $model_dir" >&2',
+        'Fix it once on the volume: chown -R $(id -u):$(id -g) $model_dir && '
+        'chmod -R u=rwX,g=rX,o= $model_dir" >&2',
         "  exit 1",
         "fi",
         'echo "run.sh: model directory $model_dir owner uid $owner mode $mode: ok"',
@@ -372,7 +376,8 @@ def probe_command(server: InferServer, url: str, timeout: int) -> list[str]:
     return [
         "/bin/bash",
         "-c",
-        f"{probe_exports()} $MIES_INSTALL_PATH/bin/http_client_ctl $MIES_CONTAINER_MANAGEMENT_IP {port} {url} "
+        f"{probe_exports()} $MIES_INSTALL_PATH/bin/http_client_ctl $MIES_CONTAINER_MANAGEMENT_IP {port} "
+        f"{url} "
         f"{timeout} 0",
     ]
 
@@ -769,7 +774,9 @@ class ServerGroup(pulumi.ComponentResource):
 
 def _volumes(
     args: ServerGroupArgs, files: dict[str, str]
-) -> tuple[list[k8s.core.v1.VolumeArgs], list[k8s.core.v1.VolumeMountArgs], list[k8s.core.v1.VolumeMountArgs]]:
+) -> tuple[
+    list[k8s.core.v1.VolumeArgs], list[k8s.core.v1.VolumeMountArgs], list[k8s.core.v1.VolumeMountArgs]
+]:
     """Volumes, the server container's mounts, and the init container's source mounts.
 
     Only run.sh is mounted from the ConfigMap into the server container (bash does not mind a

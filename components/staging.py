@@ -83,7 +83,9 @@ class StagedFile:
         if self.dest.startswith("/"):
             raise ValueError(f"staging destination {self.dest!r} must be relative to the staging volume")
         if self.mode & ~0o640:
-            raise ValueError(f"staging mode {self.mode:o} for {self.dest}: more open than MindIE allows (0640)")
+            raise ValueError(
+                f"staging mode {self.mode:o} for {self.dest}: more open than MindIE allows (0640)"
+            )
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def script(files: Sequence[StagedFile], dirs: Sequence[StagedDir] = (), extra: I
         # install: follows the source symlink, writes a regular file owned by this uid, sets the mode.
         lines.append(f"install -D -m {f.mode:04o} {q(f.source)} {q(f'{STAGE}/{f.dest}')}")
     lines += list(extra)
-    lines.append(f"echo \"stage-files: {len(files)} file(s) staged for uid $(id -u)\"")
+    lines.append(f'echo "stage-files: {len(files)} file(s) staged for uid $(id -u)"')
     return "\n".join(lines) + "\n"
 
 
@@ -125,7 +127,7 @@ def parse_script(text: str) -> dict[str, int]:
         except ValueError:
             continue
         if len(words) == 6 and words[:3] == ["install", "-D", "-m"] and words[5].startswith(f"{STAGE}/"):
-            found[words[5][len(STAGE) + 1:]] = int(words[3], 8)
+            found[words[5][len(STAGE) + 1 :]] = int(words[3], 8)
     return found
 
 
@@ -175,8 +177,7 @@ def init_container(
     )
 
 
-def tls_files(source_dir: str, dest_dir: str, plain_key: bool = False,
-              crl: bool = True) -> list[StagedFile]:
+def tls_files(source_dir: str, dest_dir: str, plain_key: bool = False, crl: bool = True) -> list[StagedFile]:
     """One identity Secret (the CA contract's keys, mounted flat at `source_dir`) on the seed's tree.
 
     `plain_key`: the identity's key is unencrypted and has no password file (MindIE-LLM's server,

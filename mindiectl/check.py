@@ -319,7 +319,8 @@ def contract_rules() -> list[str]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "check", help="offline preview + the policy pack + strict schema validation + MindIE's start-up contract"
+        "check",
+        help="offline preview + the policy pack + strict schema validation + MindIE's start-up contract",
     )
     p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
     p.add_argument("--out", type=Path,

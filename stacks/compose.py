@@ -179,7 +179,9 @@ def motor_pair(
             node_port=settings.infer_server.service_port,
             enable_tls=tls,
             security_secrets=(
-                identities(ca, "coordinator", "controller", "mindieclient", "mindieclient-mgmt") if tls else None
+                identities(ca, "coordinator", "controller", "mindieclient", "mindieclient-mgmt")
+                if tls
+                else None
             ),
             tls_checksum=ca.checksum if tls else None,
             protect=protect,
@@ -281,7 +283,9 @@ def ms_server_deployer(
             log_level=ms.log_level.value,
             # Unset: the servers' enable_tls (SingleNodeServer.cpp ParseMindIEConfigParams wants them equal).
             client_mindie_server_tls_enable=(
-                enable_tls if ms.client_mindie_server_tls_enable is None else ms.client_mindie_server_tls_enable
+                enable_tls
+                if ms.client_mindie_server_tls_enable is None
+                else ms.client_mindie_server_tls_enable
             ),
             termination_grace_period_seconds=ms.termination_grace_period_seconds,
             requests=ms.resources.requests.model_dump(),

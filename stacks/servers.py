@@ -73,7 +73,10 @@ CHIPS_PER_NODE = {
     DeviceModel.ASCEND_910: 8,
     DeviceModel.ATLAS_300I_DUO: 16,  # up to 8 Duo cards x 2 chips in an Atlas 800 inference server
 }
-DEFAULT_DEVICE_MODELS = {NpuType.ASCEND910: DeviceModel.ATLAS_800I_A2, NpuType.ASCEND310P: DeviceModel.ATLAS_300I_DUO}
+DEFAULT_DEVICE_MODELS = {
+    NpuType.ASCEND910: DeviceModel.ATLAS_800I_A2,
+    NpuType.ASCEND310P: DeviceModel.ATLAS_300I_DUO,
+}
 IMAGE_VARIANTS = {
     # The MindIE image tag names the hardware it is built for (e.g. 2.0.RC1-800I-A2-py311-...).
     DeviceModel.ATLAS_800I_A2: "800I-A2",
@@ -347,7 +350,9 @@ class ExtraGroup(StrictModel):
     )
     model: Optional[ModelSource] = Field(None, description="Another model for this group.")
     image: Optional[ImageRef] = Field(  # type: ignore[valid-type]
-        None, description="Image of this group (e.g. the 300I-Duo variant for Ascend310P); unset: mindie:servers.image."
+        None,
+        description="Image of this group (e.g. the 300I-Duo variant for Ascend310P); "
+        "unset: mindie:servers.image.",
     )
 
 
@@ -521,12 +526,13 @@ def hardware_problems(settings: Settings) -> list[str]:
                 f"{CHIPS_PER_NODE[model]} chips (npuDeviceIds 0..{CHIPS_PER_NODE[model] - 1})"
             )
         tag = group.image.split("@", 1)[0].rpartition("/")[2].partition(":")[2]
-        for other, variant in IMAGE_VARIANTS.items():
+        for variant in IMAGE_VARIANTS.values():
             if variant in tag and variant != IMAGE_VARIANTS[model]:
                 where = "image" if group.setting == "mindie:inferServer" else f"{group.setting}.image"
                 problems.append(
                     f'{"mindie:servers.image" if where == "image" else where} = "{group.image}": a '
-                    f"{variant} image for a {model.value} group ({group.server.resource_requests.npu_type.value}); "
+                    f"{variant} image for a {model.value} group "
+                    f"({group.server.resource_requests.npu_type.value}); "
                     f"use the {IMAGE_VARIANTS[model]} variant of the same release"
                 )
                 break

@@ -181,7 +181,8 @@ class Settings(StrictModel):
         tls = self.infer_server.mindie_server_config.enable_tls
         if ms.client_mindie_server_tls_enable is not None and ms.client_mindie_server_tls_enable != tls:
             problems.append(
-                f"msServer.client_mindie_server_tls_enable = {str(ms.client_mindie_server_tls_enable).lower()}: "
+                "msServer.client_mindie_server_tls_enable = "
+                f"{str(ms.client_mindie_server_tls_enable).lower()}: "
                 f"must equal inferServer.mindie_server_config.enable_tls ({str(tls).lower()}); the Deployer "
                 "refuses any other (SingleNodeServer.cpp ParseMindIEConfigParams)"
             )

@@ -251,7 +251,8 @@ def test_secret_layout_and_chain_order(dev: RunResult, identity: str):
     anchors = x509.load_pem_x509_certificates(data["ca.pem"].encode())
     # ca.pem: exactly the CA of the peer (a plane identity's peers are issued by its own plane CA).
     plane = PLANE_OF[identity]
-    anchor = {"cluster": "root-cert", "business": "business-ca-cert", "management": "management-ca-cert"}[plane]
+    anchor = {"cluster": "root-cert", "business": "business-ca-cert", "management": "management-ca-cert"}
+    anchor = anchor[plane]
     assert anchors == [cert_of(child(dev, anchor).outputs["certPem"])]
     assert data["crl.pem"].count("BEGIN X509 CRL") == 1
     # MindIE-LLM 8b4871a loads the server keys without a password (http_ssl.cpp LoadPrivateKey).
@@ -264,7 +265,9 @@ def test_secret_layout_and_chain_order(dev: RunResult, identity: str):
 def test_no_ca_private_key_leaves_the_state(dev: RunResult):
     """The seed mounted both plane CA keys into every server pod for gen_cert; now no Secret holds one."""
     assert not [r for r in dev.resources if r.name.endswith("server-ca-secret")]
-    ca_keys = [child(dev, f"{kind}-key").outputs["privateKeyPem"] for kind in ("business-ca", "management-ca")]
+    ca_keys = [
+        child(dev, f"{kind}-key").outputs["privateKeyPem"] for kind in ("business-ca", "management-ca")
+    ]
     for r in dev.resources:
         if r.type == SECRET:
             for value in (r.inputs.get("stringData") or {}).values():

@@ -350,9 +350,11 @@ def test_tls_mounts_the_ca_secrets(staging):
     assert keys == {"ca.pem", "cert.pem", "cert.key.pem", "key_pwd.txt", "crl.pem"}
     (init,) = pod["initContainers"]
     main = pod["containers"][0]
-    assert {m["name"] for m in main["volumeMounts"]}.isdisjoint(volumes.keys() - {"mindie-staged", "logs", "tmp"})
+    sources = volumes.keys() - {"mindie-staged", "logs", "tmp"}
+    assert {m["name"] for m in main["volumeMounts"]}.isdisjoint(sources)
     script = init["command"][-1]
-    assert "install -D -m 0400 /mnt/source/tls-self/cert.key.pem /mnt/stage/security/self/keys/cert.key.pem" in script
+    key = "/mnt/source/tls-self/cert.key.pem /mnt/stage/security/self/keys/cert.key.pem"
+    assert f"install -D -m 0400 {key}" in script
     assert init["securityContext"]["runAsUser"] == main["securityContext"]["runAsUser"]
     ctl = {v["name"]: v for v in staging[CONTROLLER]["spec"]["template"]["spec"]["volumes"]}
     assert ctl["tls-self"]["secret"]["secretName"] == "mindie-tls-controller"

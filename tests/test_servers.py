@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
-import json
 from pathlib import Path
 
 import pytest
@@ -168,8 +168,10 @@ def test_seed_example_deployment(run_stack, npu_type, scheduler):
 
     # The Deployer's SetProbe exports, the client config pointing at the staged copy.
     ctl = (
-        "export HSECEASY_PATH=$MIES_INSTALL_PATH/lib;export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$MIES_INSTALL_PATH/lib;"
-        "export MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH=/mnt/mindie-service/ms/config/http_client_ctl.json;"
+        "export HSECEASY_PATH=$MIES_INSTALL_PATH/lib;"
+        "export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$MIES_INSTALL_PATH/lib;"
+        "export MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH="
+        "/mnt/mindie-service/ms/config/http_client_ctl.json;"
         " $MIES_INSTALL_PATH/bin/http_client_ctl $MIES_CONTAINER_MANAGEMENT_IP 1026"
     )
     assert c["startupProbe"] == {
@@ -337,7 +339,8 @@ def test_run_sh_checks_the_model_directory_and_makes_no_certificates(tmp_path: P
     weights = tmp_path / "w"
     weights.mkdir(mode=0o750)
     body = check.replace(
-        "model_dir=/mnt/mindie-service/ms/model/atb_testdata/weights/llama3-8b-safetensors", f"model_dir={weights}"
+        "model_dir=/mnt/mindie-service/ms/model/atb_testdata/weights/llama3-8b-safetensors",
+        f"model_dir={weights}",
     )
     ok = subprocess.run(["bash", "-c", body], capture_output=True, text=True)
     assert ok.returncode == 0 and "owner uid" in ok.stdout and ": ok" in ok.stdout
@@ -373,7 +376,8 @@ def test_configmap_staged_by_the_init_container(run_stack):
     (init,) = d["spec"]["template"]["spec"]["initContainers"]
     script = init["command"][-1]
     assert "install -D -m 0640 /mnt/source/config/config.json /mnt/stage/conf/config.json" in script
-    assert "install -D -m 0640 /mnt/source/config/http_client_ctl.json /mnt/stage/conf/http_client_ctl.json" in script
+    ctl = "/mnt/source/config/http_client_ctl.json /mnt/stage/conf/http_client_ctl.json"
+    assert f"install -D -m 0640 {ctl}" in script
     assert init["securityContext"]["runAsUser"] == container(d)["securityContext"]["runAsUser"] == 1001
     volumes = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
     items = {i["key"]: i["mode"] for i in volumes["config"]["configMap"]["items"]}

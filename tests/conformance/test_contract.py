@@ -88,7 +88,9 @@ def test_check_command_fails_naming_file_key_and_rule(stacks, monkeypatch, capsy
     from mindiectl import check
 
     broken = mutated(stacks)
-    edit_json(broken, "mindie-ms-coordinator-config", "ms_coordinator.json", lambda d: d.pop("string_token_rate"))
+    edit_json(
+        broken, "mindie-ms-coordinator-config", "ms_coordinator.json", lambda d: d.pop("string_token_rate")
+    )
     monkeypatch.setattr(conformance, "manifests_of", lambda result: broken)
     (finding,) = check.contract_findings(None)
     assert finding.rule == "mindie-contract:ms_coordinator.json:string_token_rate"
@@ -145,14 +147,32 @@ def test_removing_any_required_key_fails_naming_it(stacks, file):
     ("file", "path", "value", "rule"),
     [
         ("ms_coordinator.json", "string_token_rate", 0.5, "ms_coordinator.json:string_token_rate"),
-        ("ms_coordinator.json", "http_config.predict_port", "80", "ms_coordinator.json:http_config.predict_port"),
+        (
+            "ms_coordinator.json",
+            "http_config.predict_port",
+            "80",
+            "ms_coordinator.json:http_config.predict_port",
+        ),
         ("ms_controller.json", "node_manager_port", 70000, "ms_controller.json:node_manager_port"),
         ("ms_controller.json", "transfer_type", "H2D", "ms_controller.json:transfer_type"),
-        ("config.json", "ServerConfig.distDPServerEnabled", None, "config.json:ServerConfig.distDPServerEnabled"),
-        ("config.json", "ServerConfig.metricsTlsCaFile", ["a", "b", "c", "d"],
-         "config.json:ServerConfig.metricsTlsCaFile"),
-        ("config.json", "BackendConfig.ScheduleConfig.maxQueueDelayMicroseconds", 100,
-         "config.json:BackendConfig.ScheduleConfig.maxQueueDelayMicroseconds"),
+        (
+            "config.json",
+            "ServerConfig.distDPServerEnabled",
+            None,
+            "config.json:ServerConfig.distDPServerEnabled",
+        ),
+        (
+            "config.json",
+            "ServerConfig.metricsTlsCaFile",
+            ["a", "b", "c", "d"],
+            "config.json:ServerConfig.metricsTlsCaFile",
+        ),
+        (
+            "config.json",
+            "BackendConfig.ScheduleConfig.maxQueueDelayMicroseconds",
+            100,
+            "config.json:BackendConfig.ScheduleConfig.maxQueueDelayMicroseconds",
+        ),
     ],
 )
 def test_wrong_type_or_range_fails_naming_it(stacks, file, path, value, rule):
@@ -193,7 +213,9 @@ def test_staged_key_too_open_or_other_uid(stacks):
     broken = mutated(stacks)
     init = pod(broken, "mindie-server")["initContainers"][0]
     init["command"][-1] = init["command"][-1].replace(
-        "install -D -m 0400 /mnt/source/mindieserver/cert.key.pem", "install -D -m 0644 /mnt/source/mindieserver/cert.key.pem")
+        "install -D -m 0400 /mnt/source/mindieserver/cert.key.pem",
+        "install -D -m 0644 /mnt/source/mindieserver/cert.key.pem",
+    )
     found = _cover("file.staged-copy", rules_of(broken))
     assert any("mode 0644" in v.message and v.path.endswith("server.key.pem") for v in found)
     broken = mutated(stacks)
@@ -204,15 +226,25 @@ def test_staged_key_too_open_or_other_uid(stacks):
 
 def test_motor_path_outside_the_accepted_form(stacks):
     broken = mutated(stacks)
-    edit_json(broken, "mindie-ms-coordinator-config", "ms_coordinator.json",
-              lambda d: d["tls_config"]["status_tls_items"].update(ca_cert="/mnt/mindie/security/self/../self/ca/ca.pem"))
+    edit_json(
+        broken,
+        "mindie-ms-coordinator-config",
+        "ms_coordinator.json",
+        lambda d: d["tls_config"]["status_tls_items"].update(
+            ca_cert="/mnt/mindie/security/self/../self/ca/ca.pem"
+        ),
+    )
     _cover("file.path-form", rules_of(broken))
 
 
 def test_server_tls_file_outside_the_home(stacks):
     broken = mutated(stacks)
-    edit_json(broken, "mindie-server-config", "config.json",
-              lambda d: d["ServerConfig"].update(tlsCert="../../tmp/server.pem"))
+    edit_json(
+        broken,
+        "mindie-server-config",
+        "config.json",
+        lambda d: d["ServerConfig"].update(tlsCert="../../tmp/server.pem"),
+    )
     _cover("file.under-home", rules_of(broken))
 
 
@@ -229,7 +261,8 @@ def test_probe_config_not_staged(stacks):
     broken = mutated(stacks)
     init = pod(broken, "mindie-server")["initContainers"][0]
     init["command"][-1] = "\n".join(
-        line for line in init["command"][-1].splitlines() if "http_client_ctl.json" not in line)
+        line for line in init["command"][-1].splitlines() if "http_client_ctl.json" not in line
+    )
     _cover("probe.client-config", rules_of(broken))
 
 
@@ -271,15 +304,24 @@ def test_motor_password_file_that_does_not_open_the_key(stacks):
 
 def test_kmc_key_store_keys(stacks):
     broken = mutated(stacks)
-    edit_json(broken, "ms-server-config", "ms_server.json",
-              lambda d: d["server_tls_items"].update(kmcKsfMaster="./tools/pmt/master/ksfa"))
+    edit_json(
+        broken,
+        "ms-server-config",
+        "ms_server.json",
+        lambda d: d["server_tls_items"].update(kmcKsfMaster="./tools/pmt/master/ksfa"),
+    )
     (v,) = _cover("kmc.absent", rules_of(broken))
     assert v.path == "server_tls_items.kmcKsfMaster"
 
 
 def test_deployer_tls_switch_differs(stacks):
     broken = mutated(stacks)
-    edit_json(broken, "ms-server-config", "ms_server.json", lambda d: d.update(client_mindie_server_tls_enable=False))
+    edit_json(
+        broken,
+        "ms-server-config",
+        "ms_server.json",
+        lambda d: d.update(client_mindie_server_tls_enable=False),
+    )
     _cover("deployer.tls-consistency", rules_of(broken))
 
 
@@ -306,7 +348,9 @@ def test_310p_group_on_the_800i_a2_image(stacks):
 def test_motor_from_another_repository(stacks):
     broken = mutated(stacks)
     main = pod(broken, "mindie-ms-coordinator")["containers"][0]
-    main["image"] = "swr.cn-south-1.myhuaweicloud.com/ascendhub/mindie:2.0.RC1-800I-A2-py311-openeuler24.03-lts"
+    main["image"] = (
+        "swr.cn-south-1.myhuaweicloud.com/ascendhub/mindie:2.0.RC1-800I-A2-py311-openeuler24.03-lts"
+    )
     _cover("image.one-repository", rules_of(broken))
 
 
@@ -319,7 +363,9 @@ def test_npu_pod_without_the_device_group(stacks):
 @pytest.mark.parametrize("ids", [[[0, 0, 1, 2, 3, 4, 5, 6]], [[8, 9, 10, 11, 12, 13, 14, 15]], [[0, 1]]])
 def test_npu_device_ids(stacks, ids):
     broken = mutated(stacks)
-    edit_json(broken, "mindie-server-config", "config.json", lambda d: d["BackendConfig"].update(npuDeviceIds=ids))
+    edit_json(
+        broken, "mindie-server-config", "config.json", lambda d: d["BackendConfig"].update(npuDeviceIds=ids)
+    )
     _cover("npu.device-ids", rules_of(broken))
 
 
