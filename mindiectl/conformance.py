@@ -1506,9 +1506,43 @@ def tls_cells(manifests: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return check_tls_matrix(ctx, endpoints, clients)
 
 
+MUTATION_TESTS = {
+    R_STAGED.id: "test_config_mounted_straight_from_the_configmap, test_staged_key_too_open_or_other_uid",
+    R_PATH.id: "test_motor_path_outside_the_accepted_form",
+    R_HOME.id: "test_server_tls_file_outside_the_home",
+    R_PROBE.id: "test_probe_without_the_deployer_exports",
+    R_PROBE_CFG.id: "test_probe_config_not_staged",
+    R_TLS_CLIENT.id: "test_management_client_issued_by_the_business_ca",
+    R_TLS_SERVER.id: "test_client_trusting_the_wrong_ca",
+    R_PLAIN_KEY.id: "test_server_key_encrypted",
+    R_PASSWD.id: "test_motor_password_file_that_does_not_open_the_key",
+    R_NO_KMC.id: "test_kmc_key_store_keys",
+    R_TLS_SWITCH.id: "test_deployer_tls_switch_differs",
+    R_NAMESPACE.id: "test_servers_outside_the_deployer_namespace",
+    R_RING.id: "test_ring_controller_not_the_device",
+    R_VARIANT.id: "test_310p_group_on_the_800i_a2_image",
+    R_REPO.id: "test_motor_from_another_repository",
+    R_GROUPS.id: "test_npu_pod_without_the_device_group",
+    R_DEVICES.id: "test_npu_device_ids",
+    R_MODEL.id: "test_start_without_the_model_check",
+    R_METRICS.id: "test_metrics_port_open_to_everyone",
+}
+"""Rule -> the mutation test in tests/conformance/test_contract.py that makes it fail."""
+
+
 def contract_table() -> str:
-    """docs/mindie-contract.md's generated table: rule -> upstream -> how -> test."""
-    rows = ["| rule | where upstream checks it | what | how this program satisfies it |", "|---|---|---|---|"]
+    """docs/mindie-contract.md's generated table: rule -> where upstream checks it -> how -> the test."""
+    rows = [
+        "| rule | where upstream checks it | what | how this program satisfies it | mutation test |",
+        "|---|---|---|---|---|",
+    ]
     for r in RULES.values():
-        rows.append(f"| `{r.id}` | {r.citation} | {r.summary.replace('|', '/')} | {r.how} |")
+        spec = next((s for s in SPECS if s.rule_id == r.id), None)
+        test = (
+            f"test_removing_any_required_key_fails_naming_it[{spec.file}]"
+            if spec is not None
+            else MUTATION_TESTS.get(r.id, "")
+        )
+        what = r.summary.replace("|", "/")
+        rows.append(f"| `{r.id}` | {r.citation} | {what} | {r.how} | `{test}` |")
     return "\n".join(rows) + "\n"

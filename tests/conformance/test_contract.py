@@ -389,3 +389,12 @@ def test_every_rule_has_a_mutation():
     # Key rules of branches no committed stack takes are covered by the value mutations instead.
     untaken = {s.rule_id for s in SPECS if s.when is not None}
     assert [r for r in missing if r not in untaken] == []
+
+
+def test_contract_doc_table_is_generated_and_complete():
+    from mindiectl.docs import CONTRACT, contract
+
+    text = CONTRACT.read_text()
+    assert contract(text) == text, "run `python -m mindiectl docs`"
+    for rule in RULES:
+        assert f"| `{rule}` |" in text
