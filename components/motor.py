@@ -194,7 +194,9 @@ def coordinator_config(motor: MotorSettings, mies_install_path: str, tls: bool) 
         "prometheus_metrics_config": {"reuse_time": 3},
         "exception_config": {
             "max_retry": 5,
-            "schedule_timeout": 600,
+            # Configure.cpp ReadExceptionConfig: schedule_timeout + 20 <= infer_timeout, else it is lowered
+            # at start with a warning; generate what the Coordinator would run with.
+            "schedule_timeout": 580,
             "first_token_timeout": 600,
             "infer_timeout": 600,
             "tokenizer_timeout": 300,
