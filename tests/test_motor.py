@@ -21,8 +21,8 @@ from stacks.settings import load_settings
 from .helpers import STACKS, secret_keys, stack_config
 
 MIES = "/usr/local/Ascend/mindie/latest/mindie-service"
-# The servers' repository (one MindIE image for Server and Motor); dev runs the 300I-Duo variant.
-IMAGE = "swr.cn-south-1.myhuaweicloud.com/mindie/mindie:2.0.RC1-300I-Duo-py311-openeuler24.03-lts"
+# The servers' repository and variant (one MindIE image for Server and Motor).
+IMAGE = "swr.cn-south-1.myhuaweicloud.com/mindie/mindie:2.0.RC1-800I-A2-py311-openeuler24.03-lts"
 COORDINATOR_CM = "configmap.mindie.mindie-ms-coordinator-config.yaml"
 CONTROLLER_CM = "configmap.mindie.mindie-ms-controller-config.yaml"
 PROBE_CM = "configmap.mindie.mindie-ms-http-client-ctl-config.yaml"

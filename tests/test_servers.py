@@ -264,8 +264,8 @@ def test_probes_without_inner_error_detection(run_stack):
 
 def test_deployer_limit_policy_doubles_memory_and_cpu(run_stack):
     c = container(manifest(run_stack("dev", {"mindie:servers": {"limitPolicy": "deployer"}}), DEPLOYMENT))
-    assert c["resources"]["limits"] == {"huawei.com/Ascend310P": "1", "memory": "128000Mi", "cpu": "16000m"}
-    assert c["resources"]["requests"] == {"huawei.com/Ascend310P": "1", "memory": "64000Mi", "cpu": "8000m"}
+    assert c["resources"]["limits"] == {"huawei.com/Ascend910": "1", "memory": "128000Mi", "cpu": "16000m"}
+    assert c["resources"]["requests"] == {"huawei.com/Ascend910": "1", "memory": "64000Mi", "cpu": "8000m"}
 
 
 # ------------------------------------------------------------------ config.json, run.sh, ConfigMap
@@ -740,8 +740,8 @@ def test_inventory_validation_messages():
     assert "mindie:npuInventory.Ascend910.chipsPerNode = 0: out of range: allowed 1 to 64" in error_of(
         extra={"mindie:npuInventory": {"Ascend910": {"nodes": 1, "chipsPerNode": 0}}}
     )
-    assert "needs Ascend310P chips but mindie:npuInventory declares no Ascend310P capacity" in error_of(
-        extra={"mindie:npuInventory": {"Ascend910": {"nodes": 1, "chipsPerNode": 8}}}
+    assert "needs Ascend910 chips but mindie:npuInventory declares no Ascend910 capacity" in error_of(
+        extra={"mindie:npuInventory": {"Ascend310P": {"nodes": 1, "chipsPerNode": 8}}}
     )
 
 
