@@ -725,7 +725,7 @@ R_METRICS = rule(
     "metrics.network-policy",
     f"{SERVER_CFG} metricsPort",
     "no ingress rule opens the servers' metrics port to every source",
-    "components/network.py: peers + mindie:servers.engine.metricsSources",
+    "components/network.py: peers + mindie:servers.metricsSources",
 )
 
 KMC_KEYS = ("kmcKsfMaster", "kmcKsfStandby", "tlsPkPwd", "managementTlsPkPwd", "metricsTlsPkPwd")
@@ -1471,7 +1471,7 @@ def check_cross(ctx: Ctx) -> None:
                     R_METRICS,
                     _name(policy),
                     f"spec.ingress.{i}",
-                    "opens the metrics port to every source; name the scrapers (mindie:servers.engine."
+                    "opens the metrics port to every source; name the scrapers (mindie:servers."
                     "metricsSources)",
                 )
 

@@ -210,7 +210,7 @@ def network_policies(
             ],
             deployed=deployed,
             # The Deployer's API creates Deployments: only msctl's sources, on its port. The servers'
-            # metrics port: only the scrapers mindie:servers.engine.metricsSources names.
+            # metrics port: only the scrapers mindie:servers.metricsSources names.
             external={
                 **(
                     {
@@ -225,8 +225,8 @@ def network_policies(
                 ),
                 "server": ExternalAccess(
                     ports=[settings.servers.engine.metrics_port],
-                    cidrs=list(settings.servers.engine.metrics_sources.cidrs),
-                    namespaces=list(settings.servers.engine.metrics_sources.namespaces),
+                    cidrs=list(settings.servers.metrics_sources.cidrs),
+                    namespaces=list(settings.servers.metrics_sources.namespaces),
                 ),
             },
         ),

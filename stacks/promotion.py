@@ -186,8 +186,8 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "servers.engine": (RELEASE, "engine limits and logging tested with the model"),
     "servers.certSubject": (RELEASE, "certificate policy for the per-pod server certificates"),
     "servers.extraGroups": (ENVIRONMENT, "which NPU hardware the environment has"),
-    "servers.deviceModels": (ENVIRONMENT, "which device model (800I-A2, 910, 300I-Duo) the environment's NPUs are"),
-    "servers.engine.metricsSources": (ENVIRONMENT, "the environment's metrics scrapers (NetworkPolicy sources)"),
+    "servers.deviceModels": (ENVIRONMENT, "the device model of the environment's NPUs"),
+    "servers.metricsSources": (ENVIRONMENT, "the environment's metrics scrapers (NetworkPolicy sources)"),
     "npuInventory": (ENVIRONMENT, "the environment's NPU capacity"),
     # --- policy and promotion (issues 7, 8) ---
     "release": (ENVIRONMENT, "written by `mindiectl promote` for THIS stack: where its release came from"),

@@ -302,12 +302,6 @@ class Engine(StrictModel):
     log_level: LogLevel = Field(
         LogLevel.INFO, alias="logLevel", description="config.json LogConfig.logLevel."
     )
-    metrics_sources: MetricsSources = Field(
-        default_factory=lambda: MetricsSources(),
-        alias="metricsSources",
-        description="Who outside the namespace may scrape the metrics port (NetworkPolicy); default: nobody "
-        "(the Controller and Coordinator reach it as peers).",
-    )
 
     @model_validator(mode="after")
     def _input_fits(self) -> Engine:
@@ -385,6 +379,12 @@ class ServersSettings(StrictModel):
     limit_policy: LimitPolicy = Field(LimitPolicy.GUARANTEED, alias="limitPolicy")
     engine: Engine = Field(default_factory=Engine)
     cert_subject: CertSubject = Field(default_factory=CertSubject, alias="certSubject")
+    metrics_sources: MetricsSources = Field(
+        default_factory=lambda: MetricsSources(),
+        alias="metricsSources",
+        description="Who outside the namespace may scrape the servers' metrics port (NetworkPolicy); "
+        "default: nobody (the Controller and Coordinator reach it as peers).",
+    )
     device_models: dict[NpuType, DeviceModel] = Field(
         default_factory=lambda: dict(DEFAULT_DEVICE_MODELS),
         alias="deviceModels",
