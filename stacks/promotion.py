@@ -69,7 +69,7 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "inferServer.scheduler": (ENVIRONMENT, "volcano exists in staging/prod clusters, not necessarily in dev"),
     "inferServer.npu_fault_reschedule": (ENVIRONMENT, "needs volcano and MindCluster in the environment"),
     "inferServer.resource_requests": (
-        ENVIRONMENT, "hardware of the environment (dev: one Ascend310P, prod: 8 x Ascend910)"),
+        ENVIRONMENT, "hardware of the environment (dev: one Ascend910 chip, prod: 8 x Ascend910)"),
     "inferServer.init_delay": (ENVIRONMENT, "model load time on the environment's hardware and storage"),
     "inferServer.detect_server_inner_error": (
         ENVIRONMENT, "the seed: may restart pods under high concurrency; tuned to the environment's load"),
