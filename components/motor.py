@@ -33,13 +33,22 @@ from stacks.motor import DEPLOY_MODE, SCHEDULER_TYPE, Algorithm
 from stacks.motor import Motor as MotorSettings
 from stacks.runtime_user import RuntimeUser
 
+from . import staging
+from .ca import secret_keys as ca_secret_keys
 from .k8s_helpers import container_security_context, pod_security_context, state_claim
 from .labels import selector_labels, standard_labels
 
 CONFIG_DIR = "/mnt/mindie/conf"
-"""Where the generated JSON files are mounted (read-only, never copied into the image)."""
+"""Where the staged (copied, components/staging.py) JSON files are mounted read-only."""
 SECURITY_DIR = "/mnt/mindie/security"
-"""Certificates: <SECURITY_DIR>/self (the pod's own identity) and /mindieclient (towards servers)."""
+"""Staged certificates: <SECURITY_DIR>/self (the pod's own identity), /mindieclient (towards the
+servers' inference port, business CA) and /mindieclient-mgmt (towards their management and metrics
+ports, management CA: the port verifies clients against managementTlsCaFile)."""
+CLIENT_IDENTITIES = ("mindieclient", "mindieclient-mgmt")
+"""The client identities towards the servers, staged under SECURITY_DIR/<identity>."""
+STRING_TOKEN_RATE = 4.02
+"""ms_coordinator.json string_token_rate: read with .at() (Configure.cpp ReadStrTokenRateConfig),
+1.0-100.0; the product's sample value."""
 COORDINATOR_JSON = f"{CONFIG_DIR}/ms_coordinator.json"
 CONTROLLER_JSON = f"{CONFIG_DIR}/ms_controller.json"
 RANKTABLE_DIR = "/mnt/mindie/ranktable"
@@ -120,20 +129,8 @@ def check_service_name(service_name: str) -> str:
     return service_name
 
 
-def security_items() -> list[k8s.core.v1.KeyToPathArgs]:
-    """The CA component's Secret keys on the seed's tree (the contract's security_tree_items)."""
-    layout = [
-        ("ca.pem", "ca/ca.pem"),
-        ("cert.pem", "certs/cert.pem"),
-        ("cert.key.pem", "keys/cert.key.pem"),
-        ("key_pwd.txt", "pass/key_pwd.txt"),
-        ("crl.pem", "ca/crl.pem"),
-    ]
-    return [k8s.core.v1.KeyToPathArgs(key=k, path=p, mode=0o400) for k, p in layout]
-
-
 def tls_items(identity_dir: str) -> dict[str, str]:
-    """One `*_tls_items` block pointing at a mounted identity (see security_items)."""
+    """One `*_tls_items` block pointing at a staged identity (staging.tls_files layout)."""
     return {
         "ca_cert": f"{identity_dir}/ca/ca.pem",
         "tls_cert": f"{identity_dir}/certs/cert.pem",
@@ -161,6 +158,7 @@ def coordinator_config(motor: MotorSettings, mies_install_path: str, tls: bool) 
     c = motor.coordinator
     own = tls_items(f"{SECURITY_DIR}/self")
     client = tls_items(f"{SECURITY_DIR}/mindieclient")
+    management_client = tls_items(f"{SECURITY_DIR}/mindieclient-mgmt")
     scheduler: dict[str, Any] = {
         "deploy_mode": DEPLOY_MODE,
         "scheduler_type": SCHEDULER_TYPE,
@@ -200,7 +198,9 @@ def coordinator_config(motor: MotorSettings, mies_install_path: str, tls: bool) 
         "prometheus_metrics_config": {"reuse_time": 3},
         "exception_config": {
             "max_retry": 5,
-            "schedule_timeout": 600,
+            # Configure.cpp ReadExceptionConfig: schedule_timeout + 20 <= infer_timeout, else it is lowered
+            # at start with a warning; generate what the Coordinator would run with.
+            "schedule_timeout": 580,
             "first_token_timeout": 600,
             "infer_timeout": 600,
             "tokenizer_timeout": 300,
@@ -215,7 +215,7 @@ def coordinator_config(motor: MotorSettings, mies_install_path: str, tls: bool) 
             "mindie_client_tls_enable": tls,  # towards the servers' inference port
             "mindie_client_tls_items": client,
             "mindie_mangment_tls_enable": tls,  # (sic, the product's key) servers' management port
-            "mindie_mangment_tls_items": client,
+            "mindie_mangment_tls_items": management_client,
             "external_tls_enable": tls,
             "external_tls_items": own,
             "status_tls_enable": tls,  # status port (the probes)
@@ -230,6 +230,7 @@ def coordinator_config(motor: MotorSettings, mies_install_path: str, tls: bool) 
             "database_server_port": 2379,
             "function_enable": False,
         },
+        "string_token_rate": STRING_TOKEN_RATE,
     }
 
 
@@ -239,12 +240,31 @@ def controller_config(
     tls: bool,
     server_infer_port: int,
     server_management_port: int,
+    server_metrics_port: int = 1027,
 ) -> dict[str, Any]:
-    """ms_controller.json for deploy_mode single_node (keys as the product's sample file)."""
+    """ms_controller.json for deploy_mode single_node (keys as the product's sample file).
+
+    Every key `Ascend-MindIE-Motor@28a7e9f:mindie_service/management_service/controller/constant/
+    ControllerConfig.cpp` reads unconditionally is present (IsConfigJsonIntValid: node_manager_port,
+    initial_dist_server_port; InitConfig: scaling_rule_file_path; IsMultiNodeInferConfigValid:
+    p_node_config/d_node_config once multi_node_infer_config exists); mindiectl/conformance.py holds
+    each rule with its citation.
+    """
     c = motor.controller
     logs = f"{mies_install_path}/logs"
     own = tls_items(f"{SECURITY_DIR}/self")
-    client = tls_items(f"{SECURITY_DIR}/mindieclient")
+    # The controller calls the servers' management and metrics ports: the management-plane client.
+    client = tls_items(f"{SECURITY_DIR}/mindieclient-mgmt")
+    single = {
+        # Read only when multi_node_infer_enable is true; present and valid because the validator
+        # checks the objects whenever multi_node_infer_config exists (the sample's values).
+        "enable_dist_dp_server": False,
+        "node_machine_num": 1,
+        "tp_size": 1,
+        "dp_size": 1,
+        "sp_size": 1,
+        "cp_size": 1,
+    }
     return {
         "allow_all_zero_ip_listening": False,
         "deploy_mode": DEPLOY_MODE,
@@ -271,8 +291,14 @@ def controller_config(
         "check_role_wait_seconds": 5,
         "mindie_server_control_port": server_management_port,
         "mindie_server_port": server_infer_port,
-        "mindie_server_metric_port": 1027,
+        "mindie_server_metric_port": server_metrics_port,
         "controller_alarm_port": 1027,
+        # Required by IsConfigJsonIntValid; used only with node managers / distributed DP servers
+        # (the sample's values; nothing listens on them in single_node).
+        "node_manager_port": 1028,
+        "initial_dist_server_port": 10000,
+        # InitConfig reads it with .at(); only PD static scale-in (FaultManager) opens the file.
+        "scaling_rule_file_path": "",
         "mindie_ms_coordinator_port": motor.coordinator.ports.manage,
         "mindie_ms_coordinator_external_port": motor.coordinator.ports.external,
         "http_timeout_seconds": c.http_timeout_seconds,
@@ -284,7 +310,11 @@ def controller_config(
         "digs_machine_config_path": f"{mies_install_path}/conf/machine_config/800IA2.json",
         "digs_prefill_slo": 1000,
         "digs_decode_slo": 50,
-        "multi_node_infer_config": {"multi_node_infer_enable": False},
+        "multi_node_infer_config": {
+            "multi_node_infer_enable": False,
+            "p_node_config": dict(single),
+            "d_node_config": dict(single),
+        },
         "model_type": "llama2-70B",
         "transfer_type": "D2DTransfer",
         "digs_pp": 1,
@@ -430,6 +460,8 @@ class MotorArgs:
     """Default inference port of the servers (ms_controller.json mindie_server_port)."""
     server_management_port: int = 1026
     """Default management port of the servers (ms_controller.json mindie_server_control_port)."""
+    server_metrics_port: int = 1027
+    """Metrics port of the servers (ms_controller.json mindie_server_metric_port = metricsPort)."""
     entry_is_coordinator: bool = True
     """The Coordinator is the external entry: its Service is a NodePort, else ClusterIP."""
     node_port: Optional[int] = None
@@ -465,7 +497,7 @@ class Motor(pulumi.ComponentResource):
         if tls:
             missing = [
                 i
-                for i in ("coordinator", "controller", "mindieclient")
+                for i in ("coordinator", "controller", *CLIENT_IDENTITIES)
                 if i not in (args.security_secrets or {})
             ]
             if missing:
@@ -488,7 +520,10 @@ class Motor(pulumi.ComponentResource):
         # --- configuration -------------------------------------------------
         coordinator_json = dump(coordinator_config(motor, mies, tls))
         controller_json = dump(
-            controller_config(motor, mies, tls, args.server_infer_port, args.server_management_port)
+            controller_config(
+                motor, mies, tls, args.server_infer_port, args.server_management_port,
+                args.server_metrics_port,
+            )
         )
         probe_json = dump(http_client_ctl_config(motor, mies, tls))
         server_list_json = pulumi.Output.all(args.servers, args.namespace).apply(
@@ -626,12 +661,16 @@ class Motor(pulumi.ComponentResource):
                     volume_mounts=common.mounts(logs=("logs", f"{mies}/logs")),
                     **coordinator_probes,
                 ),
+                init=common.init_container(
+                    c, ("ms_coordinator.json", "http_client_ctl.json"), CLIENT_IDENTITIES
+                ),
                 volumes=common.volumes(
                     config=[
                         (self.coordinator_config, "ms_coordinator.json"),
                         (self.http_client_ctl_config, "http_client_ctl.json"),
                     ],
                     own_identity="coordinator",
+                    clients=CLIENT_IDENTITIES,
                     logs=k8s.core.v1.VolumeArgs(
                         name="logs", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="2Gi")
                     ),
@@ -744,6 +783,11 @@ class Motor(pulumi.ComponentResource):
                     startup_probe=common.startup_probe(ctl.port, ctl.startup_timeout_seconds),
                     liveness_probe=common.probe(ctl.port, "/v1/health", period=10, timeout=10, failures=3),
                 ),
+                init=common.init_container(
+                    ctl,
+                    ("ms_controller.json", "http_client_ctl.json", "server_list.json"),
+                    ("mindieclient-mgmt",),
+                ),
                 volumes=common.volumes(
                     config=[
                         (self.controller_config, "ms_controller.json"),
@@ -751,6 +795,7 @@ class Motor(pulumi.ComponentResource):
                         (self.server_list_config, "server_list.json"),
                     ],
                     own_identity="controller",
+                    clients=("mindieclient-mgmt",),
                     logs=k8s.core.v1.VolumeArgs(
                         name="status-data",
                         persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
@@ -956,7 +1001,7 @@ class _Common:
         ))
 
     def pod_spec(
-        self, *, node_selector, container, volumes, service_account=None, sidecars=()
+        self, *, node_selector, container, volumes, init, service_account=None, sidecars=()
     ) -> k8s.core.v1.PodSpecArgs:
         return k8s.core.v1.PodSpecArgs(
             # Service links would inject <SERVICE>_PORT=tcp://... for every Service of the
@@ -975,31 +1020,61 @@ class _Common:
                 run_as_group=self.args.runtime_user.gid,
                 fs_group=self.args.runtime_user.gid,
             ),
+            init_containers=[init],
             containers=[container, *sidecars],
             volumes=volumes,
         )
 
     def mounts(self, *, logs: tuple[str, str], extra=()) -> list[k8s.core.v1.VolumeMountArgs]:
+        """The program's mounts: the staged config and (TLS) certificates read-only, logs, tmp."""
         found = [
-            k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_DIR, read_only=True),
+            staging.mount("conf", CONFIG_DIR),
             k8s.core.v1.VolumeMountArgs(name=logs[0], mount_path=logs[1]),
             k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
             *extra,
         ]
         if self.tls:
-            found += [
-                k8s.core.v1.VolumeMountArgs(
-                    name="tls-self", mount_path=f"{SECURITY_DIR}/self", read_only=True
-                ),
-                k8s.core.v1.VolumeMountArgs(
-                    name="tls-mindieclient", mount_path=f"{SECURITY_DIR}/mindieclient", read_only=True
-                ),
-            ]
+            found.append(staging.mount("security", SECURITY_DIR))
         return found
 
-    def volumes(self, *, config, own_identity: str, logs, extra=()) -> list[k8s.core.v1.VolumeArgs]:
+    def staged_files(self, config_keys, clients) -> list[staging.StagedFile]:
+        """The copy step's files (components/staging.py): JSON at 0640, identities at 0400."""
+        files = [
+            staging.StagedFile(f"{staging.SOURCE}/config/{key}", f"conf/{key}", staging.CONFIG_MODE)
+            for key in config_keys
+        ]
+        if self.tls:
+            for identity in ("self", *clients):
+                files += staging.tls_files(f"{staging.SOURCE}/tls-{identity}", f"security/{identity}")
+        return files
+
+    def init_container(self, program_settings, config_keys, clients) -> k8s.core.v1.ContainerArgs:
+        """The copy step, in the program's image and uid (the owner MindIE checks)."""
+        sources = [
+            k8s.core.v1.VolumeMountArgs(name="config", mount_path=f"{staging.SOURCE}/config", read_only=True)
+        ]
+        if self.tls:
+            sources += [
+                k8s.core.v1.VolumeMountArgs(
+                    name=f"tls-{identity}", mount_path=f"{staging.SOURCE}/tls-{identity}", read_only=True
+                )
+                for identity in ("self", *clients)
+            ]
+        return staging.init_container(
+            self.motor.image_of(program_settings),
+            self.motor.image_pull_policy.value,
+            self.staged_files(config_keys, clients),
+            sources,
+            run_as_user=self.args.runtime_user.uid,
+            run_as_group=self.args.runtime_user.gid,
+        )
+
+    def volumes(
+        self, *, config, own_identity: str, logs, clients=(), extra=()
+    ) -> list[k8s.core.v1.VolumeArgs]:
         found = [
             config_files_volume("config", config),
+            staging.volume(),
             logs,
             k8s.core.v1.VolumeArgs(
                 name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi")
@@ -1008,13 +1083,6 @@ class _Common:
         ]
         if self.tls:
             secrets = self.args.security_secrets or {}
-            for volume, identity in (("tls-self", own_identity), ("tls-mindieclient", "mindieclient")):
-                found.append(
-                    k8s.core.v1.VolumeArgs(
-                        name=volume,
-                        secret=k8s.core.v1.SecretVolumeSourceArgs(
-                            secret_name=secrets[identity], default_mode=0o400, items=security_items()
-                        ),
-                    )
-                )
+            for volume, identity in (("tls-self", own_identity), *((f"tls-{c}", c) for c in clients)):
+                found.append(staging.secret_volume(volume, secrets[identity], keys=ca_secret_keys(identity)))
         return found

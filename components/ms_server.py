@@ -32,6 +32,8 @@ import pulumi_kubernetes as k8s
 
 from stacks.runtime_user import RUNTIME_GID, RUNTIME_UID
 
+from . import staging
+from .ca import secret_keys as ca_secret_keys
 from .k8s_helpers import container_security_context, pod_security_context, state_claim
 from .labels import selector_labels, standard_labels
 
@@ -46,9 +48,11 @@ STATUS_FILE = f"{DATA_DIR}/status.json"
 MASTER_SELECTOR = {"masterselector": "dls-master-node"}  # the seed: only on the management node
 CONTROL_PLANE_TAINTS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 
-IDENTITIES = ("msserver", "kubeclient", "mindieclient")
-"""Security trees ms_server reads: its server cert, its API-server client cert, its client cert
-towards the MindIE Servers (the seed's mindie-service/latest/security/<identity>)."""
+IDENTITY_DIRS = {"msserver": "msserver", "kubeclient": "kubeclient", "mindieclient-mgmt": "mindieclient"}
+"""CA identity -> the seed's directory under mindie-service/latest/security. ms_server's
+`client_mindie_tls_items` calls the servers' management port (SingleNodeServer.cpp: /v2/health/*,
+/info on mindieServerMngPort), which verifies against managementTlsCaFile: the management-plane client."""
+IDENTITIES = tuple(IDENTITY_DIRS)
 
 SECURITY_TREE: tuple[tuple[str, str], ...] = (
     ("ca.pem", "ca/ca.pem"),
@@ -59,18 +63,8 @@ SECURITY_TREE: tuple[tuple[str, str], ...] = (
 )
 """Secret key -> path inside `<identity>/security`, exactly the CA contract's layout."""
 
-STAGE = "/mnt/stage"
-SOURCE = "/mnt/source"
-
-
-def _local_security_tree_items() -> list[k8s.core.v1.KeyToPathArgs]:
-    return [k8s.core.v1.KeyToPathArgs(key=key, path=path, mode=0o400) for key, path in SECURITY_TREE]
-
-
-try:  # the CA component (issue 3) owns the helper; until it lands, the same mapping is defined here
-    from .ca import security_tree_items  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on merge order
-    security_tree_items = _local_security_tree_items
+STAGE = staging.STAGE
+SOURCE = staging.SOURCE
 
 
 def tls_items(install_path: str, identity: str, check_crl: bool) -> dict[str, str]:
@@ -82,16 +76,14 @@ def tls_items(install_path: str, identity: str, check_crl: bool) -> dict[str, st
     (the seed says so), and the MindIE Servers' from the business CA: an OpenSSL CRL check
     with the wrong issuer's CRL fails every handshake, so those stay "" (no check).
     """
-    base = f"{install_path}/security/{identity}"
-    tree = f"{base}/security"
+    tree = f"{install_path}/security/{IDENTITY_DIRS.get(identity, identity)}/security"
+    # No kmcKsf* keys: MindIE Motor at 28a7e9f reads tls_passwd as plain text (ConfigParams.cpp
+    # DecryptPassword) and deployer/server/main.cpp IsJsonValid names only these five.
     return {
         "ca_cert": f"{tree}/ca/ca.pem",
         "tls_cert": f"{tree}/certs/cert.pem",
         "tls_key": f"{tree}/keys/cert.key.pem",
         "tls_passwd": f"{tree}/pass/key_pwd.txt",
-        # KMC key stores exist only where the seed's import tool ran (host_path security trees).
-        "kmcKsfMaster": f"{base}/tools/pmt/master/ksfa",
-        "kmcKsfStandby": f"{base}/tools/pmt/standby/ksfb",
         "tls_crl": f"{tree}/ca/crl.pem" if check_crl else "",
     }
 
@@ -129,7 +121,7 @@ def ms_server_config(
         "client_k8s_tls_enable": True,
         "client_k8s_tls_items": tls_items(install_path, "kubeclient", check_crl=False),
         "client_mindie_server_tls_enable": client_mindie_server_tls_enable,
-        "client_mindie_tls_items": tls_items(install_path, "mindieclient", check_crl=False),
+        "client_mindie_tls_items": tls_items(install_path, "mindieclient-mgmt", check_crl=False),
     }
 
 
@@ -164,29 +156,30 @@ def msctl_config(
     }
 
 
-def stage_script(install_path: str, identities: list[str], stage_security: bool) -> str:
-    """The init container's script: copy config and certificates so ms_server's file checks pass."""
-    lines = [
-        "set -euo pipefail",
-        "umask 077",
-        # The image's conf/ (other JSON files ms_server may read), then our ms_server.json:
-        # a regular file (not a ConfigMap symlink), owned by this UID, mode 0640 (MindIE: <= 0640).
-        f'cp -R "{install_path}/conf/." {STAGE}/conf/',
-        f"rm -f {STAGE}/conf/{CONFIG_FILE}",
-        f"install -m 0640 {SOURCE}/config/{CONFIG_FILE} {STAGE}/conf/{CONFIG_FILE}",
-    ]
+def staged_files(identities: list[str], stage_security: bool) -> list[staging.StagedFile]:
+    """ms_server.json (0640) and, from the CA Secrets, every identity's tree (0400): components/staging.py."""
+    files = [staging.StagedFile(f"{SOURCE}/config/{CONFIG_FILE}", f"conf/{CONFIG_FILE}", staging.CONFIG_MODE)]
     if stage_security:
-        paths = " ".join(path for _, path in SECURITY_TREE)
-        lines += [
-            f"for id in {' '.join(identities)}; do",
-            f"  for f in {paths}; do",
-            f'    install -D -m 0400 "{SOURCE}/$id/$f" "{STAGE}/security/$id/security/$f"',
-            "  done",
-            "done",
-        ]
-    # The seed pre-creates these on the node with mode 750.
-    lines.append(f"mkdir -p -m 0750 {LOG_DIR}/run {LOG_DIR}/operation")
-    return "\n".join(lines) + "\n"
+        for identity in identities:
+            files += [
+                staging.StagedFile(
+                    f"{SOURCE}/{identity}/{key}",
+                    f"security/{IDENTITY_DIRS[identity]}/security/{path}",
+                    staging.SECRET_MODE,
+                )
+                for key, path in SECURITY_TREE
+            ]
+    return files
+
+
+def stage_script(install_path: str, identities: list[str], stage_security: bool) -> str:
+    """The init container's script: the image's conf/ (other JSON ms_server may read), then the
+    staged files (components/staging.py), then the log directories the seed pre-creates (0750)."""
+    return staging.script(
+        staged_files(identities, stage_security),
+        dirs=[staging.StagedDir(f"{install_path}/conf", "conf")],
+        extra=[f"mkdir -p -m 0750 {LOG_DIR}/run {LOG_DIR}/operation"],
+    )
 
 
 @dataclass
@@ -290,7 +283,9 @@ class MsServer(pulumi.ComponentResource):
             opts=child,
         )
 
-        identities = [i for i in IDENTITIES if i != "mindieclient" or args.client_mindie_server_tls_enable]
+        identities = [
+            i for i in IDENTITIES if i != "mindieclient-mgmt" or args.client_mindie_server_tls_enable
+        ]
         if secrets_from_ca:
             missing = [i for i in identities if i not in args.security_secrets]
             if missing:
@@ -322,16 +317,15 @@ class MsServer(pulumi.ComponentResource):
         if args.tls_checksum is not None and secrets_from_ca:
             annotations["checksum/tls"] = args.tls_checksum
 
-        init = k8s.core.v1.ContainerArgs(
-            name="stage-files",
-            image=args.image,
-            image_pull_policy="IfNotPresent",
-            command=["/bin/bash", "-c", stage_script(install, identities, secrets_from_ca)],
-            security_context=security,
-            resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "100m", "memory": "32Mi"}, limits={"cpu": "500m", "memory": "64Mi"}
-            ),
-            volume_mounts=init_mounts,
+        init = staging.init_container(
+            args.image,
+            "IfNotPresent",
+            staged_files(identities, secrets_from_ca),
+            init_mounts,
+            run_as_user=args.uid,
+            run_as_group=args.gid,
+            dirs=[staging.StagedDir(f"{install}/conf", "conf")],
+            extra=[f"mkdir -p -m 0750 {LOG_DIR}/run {LOG_DIR}/operation"],
         )
         main = k8s.core.v1.ContainerArgs(
             name=CONTAINER_NAME,
@@ -448,7 +442,6 @@ class MsServer(pulumi.ComponentResource):
     ) -> tuple[list, list, list]:
         v1 = k8s.core.v1
         install = f"/home/{args.user}/mindie-service/latest"
-        small_tmpfs = v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="16Mi")
         volumes = [
             v1.VolumeArgs(
                 name="config",
@@ -458,32 +451,24 @@ class MsServer(pulumi.ComponentResource):
                     default_mode=0o440,
                 ),
             ),
-            v1.VolumeArgs(name="conf", empty_dir=small_tmpfs),
+            staging.volume(),
         ]
         init_mounts = [
             v1.VolumeMountArgs(name="config", mount_path=f"{SOURCE}/config", read_only=True),
-            v1.VolumeMountArgs(name="conf", mount_path=f"{STAGE}/conf"),
             v1.VolumeMountArgs(name="logs", mount_path=LOG_DIR),
         ]
         main_mounts = [
-            v1.VolumeMountArgs(name="conf", mount_path=f"{install}/conf", read_only=True),
-            v1.VolumeMountArgs(name="security", mount_path=f"{install}/security", read_only=True),
+            staging.mount("conf", f"{install}/conf"),
             v1.VolumeMountArgs(name="logs", mount_path=LOG_DIR),
             v1.VolumeMountArgs(name="data", mount_path=DATA_DIR),
         ]
         if secrets_from_ca:
-            # Keys never touch the node's disk: staged into tmpfs, mounted read-only.
-            volumes.append(v1.VolumeArgs(name="security", empty_dir=small_tmpfs))
-            init_mounts.append(v1.VolumeMountArgs(name="security", mount_path=f"{STAGE}/security"))
+            # Keys never touch the node's disk: staged into the memory-backed staging volume, read-only.
+            main_mounts.insert(1, staging.mount("security", f"{install}/security"))
             for identity in identities:
                 volumes.append(
-                    v1.VolumeArgs(
-                        name=f"tls-{identity}",
-                        secret=v1.SecretVolumeSourceArgs(
-                            secret_name=args.security_secrets[identity],
-                            items=security_tree_items(),
-                            default_mode=0o400,
-                        ),
+                    staging.secret_volume(
+                        f"tls-{identity}", args.security_secrets[identity], keys=ca_secret_keys(identity)
                     )
                 )
                 init_mounts.append(
@@ -492,6 +477,9 @@ class MsServer(pulumi.ComponentResource):
                     )
                 )
         else:
+            main_mounts.insert(
+                1, v1.VolumeMountArgs(name="security", mount_path=f"{install}/security", read_only=True)
+            )
             volumes.append(
                 v1.VolumeArgs(
                     name="security",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -27,8 +28,17 @@ from stacks.fields import quantity_bytes
 from stacks.infer_server import InferServer, NpuType, Scheduler
 from stacks.rollout import RolloutPlan, kubernetes_fenceposts
 from stacks.runtime_user import RuntimeUser
-from stacks.servers import MS_ROOT, LimitPolicy, ModelSource, ServersSettings, ascend_home
+from stacks.servers import (
+    MS_ROOT,
+    RING_CONTROLLER_BY_MODEL,
+    LimitPolicy,
+    ModelSource,
+    ServersSettings,
+    ascend_home,
+    device_model,
+)
 
+from . import staging
 from .k8s_helpers import container_security_context, pod_security_context
 from .labels import selector_labels, standard_labels
 
@@ -36,11 +46,24 @@ APP_NAME = "mindie-server"
 """app.kubernetes.io/name of every server object; the instance label is the group name."""
 CONTAINER = "mindie-server"
 CONFIG_DIR = f"{MS_ROOT}/config"
+"""Staged (copied) config.json and http_client_ctl.json, read-only: MIES_CONFIG_JSON_PATH points here."""
 RUN_SH = f"{MS_ROOT}/run/run.sh"
-CERT_WORK_DIR = "/tmp/mindie-cert"
+HTTP_CLIENT_CTL_JSON = f"{CONFIG_DIR}/http_client_ctl.json"
 
-RING_CONTROLLER = {NpuType.ASCEND910: "ascend-910", NpuType.ASCEND310P: "ascend-310P"}
-"""MindCluster `ring-controller.atlas` value per NPU type (as the Deployer set it)."""
+SERVER_IDENTITIES = ("mindieserver", "mindieserver-mgmt", "mindieclient-mgmt")
+"""CA identities a server pod mounts (TLS on): its two server certificates and the probes' client."""
+TLS_SOURCES = {identity: f"{staging.SOURCE}/{identity}" for identity in SERVER_IDENTITIES}
+SERVER_TLS_FILES: tuple[tuple[str, str, str], ...] = (
+    # (identity, Secret key, path under <mies_install_path>) — config.json names exactly these.
+    ("mindieserver", "ca.pem", "security/ca/ca.pem"),
+    ("mindieserver", "cert.pem", "security/certs/server.pem"),
+    ("mindieserver", "cert.key.pem", "security/keys/server.key.pem"),
+    ("mindieserver-mgmt", "ca.pem", "security/ca/management_ca.pem"),
+    ("mindieserver-mgmt", "cert.pem", "security/certs/management_server.pem"),
+    ("mindieserver-mgmt", "cert.key.pem", "security/keys/management_server.key.pem"),
+)
+HTTP_CLIENT_DIR = "security/http_client"
+"""The probes' client identity (mindieclient-mgmt) under <mies_install_path> (the image's default path)."""
 ACCELERATOR = {NpuType.ASCEND910: "huawei-Ascend910", NpuType.ASCEND310P: "huawei-Ascend310P"}
 """Node label `accelerator` the Ascend device plugin's nodes carry (the Deployer's nodeSelector)."""
 
@@ -83,7 +106,15 @@ def config_json(
 
     ipAddress/managementIpAddress are placeholders: the server takes the pod IP from
     MIES_CONTAINER_IP / MIES_CONTAINER_MANAGEMENT_IP, which the Deployment sets.
-    TLS file names match what run.sh copies out of gen_cert (the seed's step 5).
+    TLS paths are relative to <mies_install_path> (MindIE-LLM's home: `CheckPath` refuses a
+    file whose realpath is outside it) and name the staged copies (SERVER_TLS_FILES).
+
+    Rules from `Ascend/MindIE-LLM@8b4871a:src/config_manager/server_config.cpp` (each in
+    mindiectl/conformance.py): `InitFromJson` reads `distDPServerEnabled` unconditionally;
+    with httpsEnabled and a management/metrics port apart from the inference port,
+    `CheckManagementHttpsParam`/`CheckMetricsHttpsParam` require managementTls*/metricsTls*
+    (CA list of 1-3 files). No tlsPkPwd/kmcKsf* keys: removed with KMC (2ad5b22); the keys are
+    unencrypted (http_ssl.cpp LoadPrivateKey has no password callback).
     """
     cfg = server.mindie_server_config
     n = server.resource_requests.npu_chip_num
@@ -140,17 +171,24 @@ def config_json(
             "tlsCaFile": ["ca.pem"],
             "tlsCert": "security/certs/server.pem",
             "tlsPk": "security/keys/server.key.pem",
-            "tlsPkPwd": "security/pass/mindie_server_key_pwd.txt",
-            "tlsCrlPath": "security/certs/",
+            # No CRL files: the lists are optional and a CRL past nextUpdate would stop every handshake
+            # until the next `pulumi up` re-issues it.
+            "tlsCrlPath": "security/ca/",
             "tlsCrlFiles": [],
             "managementTlsCaFile": ["management_ca.pem"],
             "managementTlsCert": "security/certs/management_server.pem",
             "managementTlsPk": "security/keys/management_server.key.pem",
-            "managementTlsPkPwd": "security/pass/management_mindie_server_key_pwd.txt",
-            "managementTlsCrlPath": "security/certs/",
+            "managementTlsCrlPath": "security/ca/",
             "managementTlsCrlFiles": [],
-            "kmcKsfMaster": "tools/pmt/master/ksfa",
-            "kmcKsfStandby": "tools/pmt/standby/ksfb",
+            # The metrics port serves the management plane's identity (Controller/Prometheus clients
+            # carry management-CA certificates).
+            "metricsTlsCaFile": ["management_ca.pem"],
+            "metricsTlsCert": "security/certs/management_server.pem",
+            "metricsTlsPk": "security/keys/management_server.key.pem",
+            "metricsTlsCrlPath": "security/ca/",
+            "metricsTlsCrlFiles": [],
+            # Read unconditionally by ServerConfigManager::InitFromJson (8b4871a).
+            "distDPServerEnabled": False,
             "inferMode": "standard",
             # Single-node standard mode has no inter-instance (PD) channel; its certificates are not made.
             "interCommTLSEnabled": False,
@@ -178,48 +216,92 @@ def config_json(
     }
 
 
-def gen_cert_json(management: bool) -> dict:
-    """The seed's gen_cert.json / gen_management_cert.json (CA paths relative to mies_install_path)."""
-    prefix = "management_ca" if management else "ca"
-    return {
-        "ca_cert": f"./security/ca/{prefix}.pem",
-        "ca_key": f"./security/ca/{prefix}.key.pem",
-        "ca_key_pwd": f"./security/ca/{prefix}_passwd.txt",
-        "cert_config": f"{CERT_WORK_DIR}/cert_info.json",
-        "output_path": "./gen_cert_output",
-        "kmc_ksf_master": "./tools/pmt/master/ksfa",
-        "kmc_ksf_standby": "./tools/pmt/standby/ksfb",
-    }
+def http_client_ctl_json(server: InferServer, servers: ServersSettings) -> dict:
+    """http_client_ctl.json for the probes: the management-plane client identity (mindieclient-mgmt).
 
-
-def cert_info_json(servers: ServersSettings, group: str) -> dict:
-    """The seed's cert_config.json; run.sh fills a random serial_number per pod (see run_sh)."""
-    subject = servers.cert_subject
+    `xiaobingling93-pixel/Ascend-MindIE-Motor@28a7e9f:mindie_service/utils/http_client_ctl/main.cpp:
+    CheckConfigJsonValid` requires tls_enable and the whole `cert` block even with TLS off;
+    MINDIE_USE_HTTPS overrides tls_enable (AssignParams). The management port verifies the client
+    against managementTlsCaFile, so the certificate comes from the management CA.
+    """
+    install = server.mindie_server_config.mies_install_path
+    base = f"{install}/{HTTP_CLIENT_DIR}"
     return {
-        "subject": group,
-        "expired_time": subject.expired_days,
-        "serial_number": 0,
-        "req_distinguished_name": {
-            "C": subject.country,
-            "ST": subject.state,
-            "L": subject.locality,
-            "O": subject.organization,
-            "OU": subject.organizational_unit,
-            "CN": group,
+        "tls_enable": server.mindie_server_config.enable_tls,
+        "cert": {
+            "ca_cert": f"{base}/ca/ca.pem",
+            "tls_cert": f"{base}/certs/cert.pem",
+            "tls_key": f"{base}/keys/cert.key.pem",
+            "tls_passwd": f"{base}/pass/key_pwd.txt",
+            "tls_crl": "",
         },
-        "alt_names": {"IP": [], "DNS": []},
+        "log_info": {
+            "log_level": servers.engine.log_level,
+            "to_file": False,
+            "run_log_path": f"{servers.writable_data.mount_path}/logs/http_client_ctl_run_log.txt",
+            "operation_log_path": (
+                f"{servers.writable_data.mount_path}/logs/http_client_ctl_operation_log.txt"
+            ),
+        },
     }
 
 
-def run_sh(server: InferServer, servers: ServersSettings) -> str:
-    """The seed's single-node start script, with its certificate generation when TLS is on.
+def staged_files(server: InferServer) -> list[staging.StagedFile]:
+    """What the init container copies: the JSON files (0640) and, with TLS, every certificate and key (0400).
+
+    Destinations: `conf/...` is mounted at CONFIG_DIR, `security/...` at <mies_install_path>/security.
+    """
+    files = [
+        staging.StagedFile(f"{staging.SOURCE}/config/config.json", "conf/config.json", staging.CONFIG_MODE),
+        staging.StagedFile(
+            f"{staging.SOURCE}/config/http_client_ctl.json", "conf/http_client_ctl.json", staging.CONFIG_MODE
+        ),
+    ]
+    if server.mindie_server_config.enable_tls:
+        files += [
+            staging.StagedFile(f"{TLS_SOURCES[identity]}/{key}", dest, staging.SECRET_MODE)
+            for identity, key, dest in SERVER_TLS_FILES
+        ]
+        files += staging.tls_files(TLS_SOURCES["mindieclient-mgmt"], HTTP_CLIENT_DIR, crl=False)
+    return files
+
+
+def model_check_lines(server: InferServer, model: ModelSource) -> list[str]:
+    """Refuse to start, saying what to run, when the model directory is not the server's.
+
+    `Ascend/MindIE-LLM@8b4871a:src/config_manager/model_deploy_config.cpp` checks modelWeightPath
+    with `SafePath(..., PathType::DIR, "r", PERM_750)` (`src/utils/safe_path.cpp: CheckOwner`:
+    owner = getuid(); `CheckMode`: no more open than 0750). The weights volume is not written by
+    this program, and a recursive chown of a shared model volume from every pod start is not ours
+    to do: the check names the directory, the owner found and the command to run.
+    """
+    path = staging.check_path(model.weight_path, "model weight path")
+    q = shlex.quote(path)
+    return [
+        f"model_dir={q}",
+        'if [ ! -d "$model_dir" ]; then echo "run.sh: model directory $model_dir does not exist '
+        '(modelWeightPath)" >&2; exit 1; fi',
+        'owner=$(stat -c %u "$model_dir"); mode=$(stat -c %a "$model_dir")',
+        'if [ "$owner" != "$(id -u)" ] || [ $(( 8#$mode & 8#027 )) -ne 0 ]; then',
+        '  echo "run.sh: model directory $model_dir is owned by uid $owner with mode $mode; '
+        'MindIE-LLM requires '
+        'owner uid $(id -u) and mode at most 750 (model_deploy_config.cpp SafePath CheckOwner/CheckMode). '
+        'Fix it once on the volume: chown -R $(id -u):$(id -g) $model_dir && '
+        'chmod -R u=rwX,g=rX,o= $model_dir" >&2',
+        "  exit 1",
+        "fi",
+        'echo "run.sh: model directory $model_dir owner uid $owner mode $mode: ok"',
+    ]
+
+
+def run_sh(server: InferServer, servers: ServersSettings, model: Optional[ModelSource] = None) -> str:
+    """The seed's single-node start script.
 
     Differences from the seed, each for a reason: `set -euo pipefail` so a failed step stops
-    the pod instead of starting a server without certificates; `exec` so the daemon is PID 1
-    and receives SIGTERM; a random certificate serial per pod (RFC 5280 4.1.2.2 wants serials
-    unique per CA, the seed's fixed 123 repeats in every pod); the host IP from HOST_IP; the
-    seed's `chmod 500 ./bin/gen_cert` only when the file is not executable, and non-fatal (a
-    non-root uid that does not own it cannot chmod it; the image provides the mode).
+    the pod; `exec` so the daemon is PID 1 and receives SIGTERM; the model directory's owner and
+    mode checked first with a clear message (model_check_lines); no certificate generation: the
+    seed's gen_cert is a KMC tool that needs the CA private keys in the pod, and MindIE-LLM after
+    KMC removal reads unencrypted keys the CA component issues (components/ca.py).
     """
     cfg = server.mindie_server_config
     home = ascend_home(servers, cfg.mies_install_path)
@@ -244,38 +326,8 @@ def run_sh(server: InferServer, servers: ServersSettings) -> str:
         'export HSECEASY_PATH="$WORK_DIR/lib"',
         'cd "$WORK_DIR"',
     ]
-    if cfg.enable_tls:
-        lines += [
-            "# Server certificates with the pod IP as SAN, made at start (the seed's 配置自动生成证书).",
-            f"mkdir -p {CERT_WORK_DIR} ./gen_cert_output",
-            "serial=$(( $(od -An -N6 -tu8 /dev/urandom | tr -d ' ') + 1 ))",
-            f'sed "s/\\"serial_number\\": 0/\\"serial_number\\": ${{serial}}/" '
-            f"{CONFIG_DIR}/cert_info.json > {CERT_WORK_DIR}/cert_info.json",
-            # The seed's `chmod 500 ./bin/gen_cert` fails (and, under set -e, kills the pod) when the
-            # non-root uid does not own the file or the root filesystem is read-only: the image must
-            # ship it executable; try only when it is not, and never stop the script for it.
-            'if [ ! -x ./bin/gen_cert ]; then chmod 500 ./bin/gen_cert 2>/dev/null || echo "run.sh: '
-            'warning: ./bin/gen_cert is not executable and uid $(id -u) cannot chmod it; build the '
-            'image with it executable (mode 500)" >&2; fi',
-        ]
-        for config, cert, key, pwd in (
-            ("gen_cert.json", "server.pem", "server.key.pem", "mindie_server_key_pwd.txt"),
-            (
-                "gen_management_cert.json",
-                "management_server.pem",
-                "management_server.key.pem",
-                "management_mindie_server_key_pwd.txt",
-            ),
-        ):
-            lines += [
-                f"python3 ./scripts/config_mindie_server_tls_cert.py ./ gen_cert {CONFIG_DIR}/{config} "
-                '--ip="$MIES_CONTAINER_IP,$HOST_IP"',
-                "chmod 400 ./gen_cert_output/*",
-                f"cp ./gen_cert_output/cert.pem ./security/certs/{cert}",
-                f"cp ./gen_cert_output/cert.key.pem ./security/keys/{key}",
-                f"cp ./gen_cert_output/cert_passwd.txt ./security/pass/{pwd}",
-                "rm -rf ./gen_cert_output/*",
-            ]
+    if model is not None:
+        lines += model_check_lines(server, model)
     lines.append("exec ./bin/mindieservice_daemon")
     return "\n".join(lines) + "\n"
 
@@ -284,15 +336,11 @@ def config_files(
     server: InferServer, servers: ServersSettings, model: ModelSource, prefix_cache: bool
 ) -> dict[str, str]:
     """ConfigMap data: file name -> content."""
-    files = {
+    return {
         "config.json": json.dumps(config_json(server, servers, model, prefix_cache), indent=4) + "\n",
-        "run.sh": run_sh(server, servers),
+        "http_client_ctl.json": json.dumps(http_client_ctl_json(server, servers), indent=4) + "\n",
+        "run.sh": run_sh(server, servers, model),
     }
-    if server.mindie_server_config.enable_tls:
-        files["gen_cert.json"] = json.dumps(gen_cert_json(False), indent=4) + "\n"
-        files["gen_management_cert.json"] = json.dumps(gen_cert_json(True), indent=4) + "\n"
-        files["cert_info.json"] = json.dumps(cert_info_json(servers, server.server_name), indent=4) + "\n"
-    return files
 
 
 def checksum(files: dict[str, str]) -> str:
@@ -306,8 +354,23 @@ def checksum(files: dict[str, str]) -> str:
 # ---------------------------------------------------------------- pod pieces (pure)
 
 
+def probe_exports() -> str:
+    """What the Deployer's SetProbe prepends to every probe command, pointing at the staged json.
+
+    `xiaobingling93-pixel/Ascend-MindIE-Motor@28a7e9f:mindie_service/management_service/deployer/
+    infer_manager/SingleNodeServer.cpp: SetProbe` exports HSECEASY_PATH, LD_LIBRARY_PATH (+ lib) and
+    MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH; without the last, http_client_ctl reads
+    ../conf/http_client_ctl.json relative to its working directory (main.cpp ParseInitConfig).
+    """
+    return (
+        "export HSECEASY_PATH=$MIES_INSTALL_PATH/lib;"
+        "export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$MIES_INSTALL_PATH/lib;"
+        f"export MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH={HTTP_CLIENT_CTL_JSON};"
+    )
+
+
 def probe_command(server: InferServer, url: str, timeout: int) -> list[str]:
-    """The Deployer's probe: http_client_ctl <podIP> <management_port> <url> <timeout> 0.
+    """The Deployer's probe: <exports> http_client_ctl <podIP> <management_port> <url> <timeout> 0.
 
     A shell expands $MIES_INSTALL_PATH and the pod IP (exec probes do not expand variables).
     """
@@ -315,7 +378,9 @@ def probe_command(server: InferServer, url: str, timeout: int) -> list[str]:
     return [
         "/bin/bash",
         "-c",
-        f"$MIES_INSTALL_PATH/bin/http_client_ctl $MIES_CONTAINER_MANAGEMENT_IP {port} {url} {timeout} 0",
+        f"{probe_exports()} $MIES_INSTALL_PATH/bin/http_client_ctl $MIES_CONTAINER_MANAGEMENT_IP {port} "
+        f"{url} "
+        f"{timeout} 0",
     ]
 
 
@@ -363,7 +428,7 @@ def pre_stop_command(server: InferServer) -> list[str]:
     return [
         "/bin/bash",
         "-c",
-        f"{ctl} /stopService {server.liveness_timeout} 0; "
+        f"{probe_exports()} {ctl} /stopService {server.liveness_timeout} 0; "
         f"while {ctl} /v2/health/live 1 0 >/dev/null 2>&1; do sleep 1; done",
     ]
 
@@ -415,11 +480,16 @@ def env(server: InferServer) -> list[k8s.core.v1.EnvVarArgs]:
     return items
 
 
-def pod_labels(server: InferServer, version: Optional[str]) -> dict[str, str]:
+def ring_controller(server: InferServer, servers: ServersSettings) -> str:
+    """MindCluster's `ring-controller.atlas` from the group's device model (stacks.servers.device_model)."""
+    return RING_CONTROLLER_BY_MODEL[device_model(server, servers)]
+
+
+def pod_labels(server: InferServer, version: Optional[str], servers: ServersSettings) -> dict[str, str]:
     labels = {
         **standard_labels(APP_NAME, server.server_name, "server", version),
         "app": server.server_name,  # the Deployer's label; kept for tools that list pods by it
-        "ring-controller.atlas": RING_CONTROLLER[server.resource_requests.npu_type],
+        "ring-controller.atlas": ring_controller(server, servers),
         "pod-rescheduling": "on",
     }
     strategy = fault_scheduling(server)
@@ -452,8 +522,10 @@ class ServerGroupArgs:
     """True: NodePort Service on service_port (the seed's 方式一); False: ClusterIP for the Coordinator."""
     prefix_cache: bool = False
     """Enable prefix cache in config.json (compose: entry=coordinator with the cache_affinity algorithm)."""
-    server_ca_secret: Optional[pulumi.Input[str]] = None
-    """Secret with the business/management CA for run.sh's gen_cert (CA contract); None: the image's."""
+    tls_secrets: Optional[Mapping[str, pulumi.Input[str]]] = None
+    """Secret name per SERVER_IDENTITIES (CA component); required when enable_tls is true."""
+    image: Optional[str] = None
+    """This group's image (ServerGroupSpec.image); None: servers.image."""
     tls_checksum: Optional[pulumi.Input[str]] = None
     """The CA's checksum, put in `checksum/tls` so certificate re-issue rolls the pods."""
     rollout: Optional[RolloutPlan] = None
@@ -476,17 +548,16 @@ class ServerGroup(pulumi.ComponentResource):
         server, servers = args.server, args.servers
         cfg = server.mindie_server_config
         group = server.server_name
-        version = image_version(servers.image)
+        # the version label from the configured reference (a derived image's is an Output)
+        version = image_version(args.image if isinstance(args.image, str) else servers.image)
         labels = standard_labels(APP_NAME, group, "server", version)
         selector = selector_labels(APP_NAME, group)
         files = config_files(server, servers, args.model, args.prefix_cache)
 
-        if cfg.enable_tls and args.server_ca_secret is None:
-            pulumi.log.warn(
-                f"{group}: enable_tls is true but no server CA Secret is wired; run.sh expects the CA "
-                "material baked into the image under security/ca, as in the seed",
-                resource=self,
-            )
+        if cfg.enable_tls:
+            missing = [i for i in SERVER_IDENTITIES if i not in (args.tls_secrets or {})]
+            if missing:
+                raise ValueError(f"{group}: enable_tls needs tls_secrets for {', '.join(missing)}")
         if fault_scheduling(server) is None and server.npu_fault_reschedule:
             pulumi.log.warn(
                 f"{group}: npu_fault_reschedule needs scheduler volcano; with the default scheduler "
@@ -551,7 +622,7 @@ class ServerGroup(pulumi.ComponentResource):
                 progress_deadline_seconds=max(600, per_wave),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=pod_labels(server, version), annotations=annotations
+                        labels=pod_labels(server, version, servers), annotations=annotations
                     ),
                     spec=self._pod_spec(args, files),
                 ),
@@ -640,7 +711,8 @@ class ServerGroup(pulumi.ComponentResource):
         server, servers = args.server, args.servers
         cfg = server.mindie_server_config
         sec = servers.security_context
-        volumes, mounts = _volumes(args, files)
+        image = args.image if args.image is not None else servers.image
+        volumes, mounts, source_mounts = _volumes(args, files)
         return k8s.core.v1.PodSpecArgs(
             scheduler_name="volcano" if server.scheduler is Scheduler.VOLCANO else None,
             node_selector={"accelerator": ACCELERATOR[server.resource_requests.npu_type]},
@@ -656,10 +728,21 @@ class ServerGroup(pulumi.ComponentResource):
                 fs_group_change_policy="OnRootMismatch",
                 supplemental_groups=sec.supplemental_groups or None,
             ),
+            # The copy step (components/staging.py): MindIE reads only regular files owned by its uid.
+            init_containers=[
+                staging.init_container(
+                    image,
+                    servers.image_pull_policy.value,
+                    staged_files(server),
+                    source_mounts,
+                    run_as_user=args.runtime_user.uid,
+                    run_as_group=args.runtime_user.gid,
+                )
+            ],
             containers=[
                 k8s.core.v1.ContainerArgs(
                     name=CONTAINER,
-                    image=args.image if args.image is not None else servers.image,
+                    image=image,
                     image_pull_policy=servers.image_pull_policy.value,
                     command=["/bin/bash", "-c", RUN_SH],
                     ports=[
@@ -668,6 +751,9 @@ class ServerGroup(pulumi.ComponentResource):
                         ),
                         k8s.core.v1.ContainerPortArgs(
                             name="management", container_port=cfg.management_port, protocol="TCP"
+                        ),
+                        k8s.core.v1.ContainerPortArgs(
+                            name="metrics", container_port=servers.engine.metrics_port, protocol="TCP"
                         ),
                     ],
                     env=env(server),
@@ -694,19 +780,19 @@ class ServerGroup(pulumi.ComponentResource):
 
 def _volumes(
     args: ServerGroupArgs, files: dict[str, str]
-) -> tuple[list[k8s.core.v1.VolumeArgs], list[k8s.core.v1.VolumeMountArgs]]:
-    """Volumes and mounts of the server container.
+) -> tuple[
+    list[k8s.core.v1.VolumeArgs], list[k8s.core.v1.VolumeMountArgs], list[k8s.core.v1.VolumeMountArgs]
+]:
+    """Volumes, the server container's mounts, and the init container's source mounts.
 
-    ConfigMap files are mounted one by one with subPath: a plain ConfigMap mount makes each
-    file a symlink into `..data/`, and MindIE refuses symlinked configuration (the seed warns
-    against soft links). subPath files do not follow ConfigMap updates; `checksum/config` rolls
-    the pods instead.
+    Only run.sh is mounted from the ConfigMap into the server container (bash does not mind a
+    bind-mounted file); everything MindIE reads is a staged copy (staged_files): config.json and
+    http_client_ctl.json at CONFIG_DIR, the TLS tree at <mies_install_path>/security.
     """
     server, servers = args.server, args.servers
     cfg = server.mindie_server_config
     install = cfg.mies_install_path
     V, M = k8s.core.v1.VolumeArgs, k8s.core.v1.VolumeMountArgs  # noqa: N806 - short aliases
-    modes = {"run.sh": 0o550}
     volumes = [
         V(
             name="config",
@@ -714,21 +800,24 @@ def _volumes(
                 name=f"{server.server_name}-config",
                 default_mode=0o440,
                 items=[
-                    k8s.core.v1.KeyToPathArgs(key=key, path=key, mode=modes.get(key, 0o440))
+                    k8s.core.v1.KeyToPathArgs(key=key, path=key, mode=0o550 if key == "run.sh" else 0o440)
                     for key in sorted(files)
                 ],
             ),
         ),
+        staging.volume(),
     ]
     mounts = [
-        M(
-            name="config",
-            mount_path=RUN_SH if key == "run.sh" else f"{CONFIG_DIR}/{key}",
-            sub_path=key,
-            read_only=True,
-        )
-        for key in sorted(files)
+        M(name="config", mount_path=RUN_SH, sub_path="run.sh", read_only=True),
+        staging.mount("conf", CONFIG_DIR),
     ]
+    source_mounts = [M(name="config", mount_path=f"{staging.SOURCE}/config", read_only=True)]
+    if cfg.enable_tls:
+        mounts.append(staging.mount("security", f"{install}/security"))
+        secrets = args.tls_secrets or {}
+        for identity in SERVER_IDENTITIES:
+            volumes.append(staging.secret_volume(f"tls-{identity}", secrets[identity]))
+            source_mounts.append(M(name=f"tls-{identity}", mount_path=TLS_SOURCES[identity], read_only=True))
 
     model = args.model
     if model.host_path is not None:
@@ -784,43 +873,13 @@ def _volumes(
     volumes.append(V(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Gi")))
     mounts.append(M(name="tmp", mount_path="/tmp"))
 
-    if cfg.enable_tls:
-        # Generated keys live in memory only and die with the pod.
-        volumes.append(
-            V(name="tls", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="16Mi"))
-        )
-        for sub in ("certs", "keys", "pass"):
-            mounts.append(M(name="tls", mount_path=f"{install}/security/{sub}", sub_path=sub))
-        mounts.append(M(name="tls", mount_path=f"{install}/gen_cert_output", sub_path="gen"))
-        mounts.append(M(name="tls", mount_path=CERT_WORK_DIR, sub_path="work"))
-        if args.server_ca_secret is not None:
-            ca_keys = (
-                "ca.pem",
-                "ca.key.pem",
-                "ca_passwd.txt",
-                "management_ca.pem",
-                "management_ca.key.pem",
-                "management_ca_passwd.txt",
-            )
-            volumes.append(
-                V(
-                    name="server-ca",
-                    secret=k8s.core.v1.SecretVolumeSourceArgs(
-                        secret_name=args.server_ca_secret,
-                        default_mode=0o440,
-                        items=[k8s.core.v1.KeyToPathArgs(key=k, path=k) for k in ca_keys],
-                    ),
-                )
-            )
-            mounts.append(M(name="server-ca", mount_path=f"{install}/security/ca", read_only=True))
-
     if servers.mount_driver_from_host:
         for vol_name, path, kind in DRIVER_HOST_PATHS:
             volumes.append(
                 V(name=vol_name, host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=path, type=kind))
             )
             mounts.append(M(name=vol_name, mount_path=path, read_only=True))
-    return volumes, mounts
+    return volumes, mounts, source_mounts
 
 
 def all_endpoints(groups: list[ServerGroup]) -> pulumi.Output[list]:

@@ -9,7 +9,7 @@ from typing import Any
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "preview": ("preview", "run the program offline and write what `pulumi up` would create"),
-    "check": ("check", "offline preview + the policy pack + strict schema validation"),
+    "check": ("check", "offline preview + policies + strict schema + hadolint + MindIE's start-up contract"),
     "import": ("legacy", "write an infer_server.json into a stack's config"),
     "export": ("legacy", "print a stack's infer_server.json for msctl"),
     "promote": ("promote", "copy the release settings of one stack into the next stage"),

@@ -63,6 +63,7 @@ from .schema import schema_errors
 POLICY_DIR = PROJECT_DIR / "policy"
 SCHEMA_RULE = "kubernetes-schema"
 HADOLINT_RULE = "hadolint"
+CONTRACT_RULE = "mindie-contract"
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
@@ -280,6 +281,18 @@ def hadolint_findings(out: Path) -> list[Finding]:
     return found
 
 
+def contract_findings(result: RunResult) -> list[Finding]:
+    """MindIE's own start-up contract (mindiectl/conformance.py), always mandatory: MindIE refuses
+    to start on any of these, whatever the policy pack's levels say."""
+    from . import conformance
+
+    return [
+        Finding(f"{CONTRACT_RULE}:{v.rule}", EnforcementLevel.MANDATORY.value, v.file,
+                f"{v.path}: {v.message} (upstream: {v.citation})")
+        for v in conformance.check(conformance.manifests_of(result))
+    ]
+
+
 def check(
     result: RunResult,
     environment: Optional[str] = None,
@@ -297,6 +310,7 @@ def check(
     findings += schema_findings(result)
     if out is not None:
         findings += hadolint_findings(out)
+    findings += contract_findings(result)
     order = {"mandatory": 0, "advisory": 1}
     findings.sort(key=lambda f: (order.get(f.level, 2), f.rule, f.resource, f.message))
     try:
@@ -335,6 +349,12 @@ def write_report(report: Report, out: Path) -> Path:
     target = out / "policy.json"
     atomic_write(target, report_files(report)["policy.json"])
     return target
+
+
+def contract_rules() -> list[str]:
+    from . import conformance
+
+    return list(conformance.RULES)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -378,6 +398,7 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"Policy check of stack {args.stack} ({report.environment or 'unknown environment'}, "
         f"{report.policy_config}): {verdict}: {mandatory} mandatory, {advisory} advisory, "
-        f"{len(report.evaluated)} policies + strict schema + hadolint; report {written}"
+        f"{len(report.evaluated)} policies + strict schema + hadolint + MindIE contract "
+        f"({len(contract_rules())} rules); report {written}"
     )
     return 0 if report.passed else 1

@@ -1,4 +1,5 @@
-"""`mindiectl docs`: generate docs/config-reference.md from the settings model.
+"""`mindiectl docs`: generate docs/config-reference.md from the settings model, and the rule table of
+docs/mindie-contract.md from mindiectl/conformance.py.
 
 The reference is never written by hand: a test fails when it differs from what
 the model generates, so the documented keys, ranges and defaults are the ones
@@ -116,16 +117,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+CONTRACT = PROJECT_DIR / "docs" / "mindie-contract.md"
+CONTRACT_BEGIN = "<!-- generated: python -m mindiectl docs (mindiectl/conformance.py) -->\n"
+CONTRACT_END = "<!-- end of generated table -->\n"
+
+
+def contract(current: str) -> str:
+    """docs/mindie-contract.md with its rule table regenerated (the prose around it is kept)."""
+    from .conformance import contract_table
+
+    head, _, rest = current.partition(CONTRACT_BEGIN)
+    _, _, tail = rest.partition(CONTRACT_END)
+    return head + CONTRACT_BEGIN + contract_table() + CONTRACT_END + tail
+
+
 def main(args: argparse.Namespace) -> int:
-    text = reference()
-    path = Path(REFERENCE)
-    if args.check:
+    targets = [(Path(REFERENCE), lambda _current: reference())]
+    if Path(CONTRACT).exists():
+        targets.append((Path(CONTRACT), contract))
+    stale = []
+    for path, make in targets:
         current = path.read_text() if path.exists() else ""
-        if current != text:
-            print(f"{path.name} is out of date: run `python -m mindiectl docs`")
-            return 1
-        return 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, text)  # a project file: never half-written
-    print(f"wrote {path.relative_to(PROJECT_DIR)}")
+        text = make(current)
+        if args.check:
+            if current != text:
+                stale.append(path.name)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, text)  # a project file: never half-written
+        print(f"wrote {path.relative_to(PROJECT_DIR)}")
+    if stale:
+        print(f"{', '.join(stale)} out of date: run `python -m mindiectl docs`")
+        return 1
     return 0

@@ -19,7 +19,7 @@ from components.ms_server_image import MsServerImage, MsServerImageArgs
 from components.namespace import Namespace, NamespaceArgs
 from components.network import ExternalAccess, NetworkPolicies, NetworkPoliciesArgs
 from components.rbac import DeployerRbac, DeployerRbacArgs
-from components.server import ServerGroup, ServerGroupArgs, all_endpoints
+from components.server import SERVER_IDENTITIES, ServerGroup, ServerGroupArgs, all_endpoints
 
 from . import accepted_findings
 from .images import ImageBuild
@@ -86,10 +86,11 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
                 settings.runtime_user,
                 namespace.name,
                 kubeclient_cn=ca.kubeclient_cn,
-                security_secrets=identities(ca, "msserver", "kubeclient", "mindieclient"),
+                security_secrets=identities(ca, "msserver", "kubeclient", "mindieclient-mgmt"),
                 tls_checksum=ca.checksum,
                 protect=protect,
                 opts=opts,
+                enable_tls=settings.infer_server.mindie_server_config.enable_tls,
             )
         )
     outputs.update(server_instance_groups(settings, namespace, ca, opts))
@@ -118,7 +119,6 @@ def ca_outputs(ca: CertificateAuthority) -> dict[str, Any]:
     return {
         "kubeclientCn": ca.kubeclient_cn,
         "tlsSecrets": ca.security_secrets,
-        "serverCaSecret": ca.server_ca_secret,
         "tlsChecksum": ca.checksum,
         "tlsNotAfter": ca.not_after,
         "tlsSerials": ca.serials,
@@ -154,10 +154,12 @@ def server_instance_groups(
                 model=group.model,
                 entry_is_server=not entry_is_coordinator,
                 prefix_cache=prefix_cache,
-                server_ca_secret=ca.server_ca_secret,
+                tls_secrets=identities(ca, *SERVER_IDENTITIES),
                 tls_checksum=ca.checksum,
                 rollout=plan,
-                image=image.image_ref,
+                # a group naming its own image (a 310P group's 300I-Duo variant) runs it; the others
+                # run mindie:servers.image, or the image this stack derives from it
+                image=image.image_ref if group.image == settings.servers.image else group.image,
                 runtime_user=settings.runtime_user,
             ),
             opts=opts,
@@ -205,10 +207,15 @@ def motor_pair(
             servers=server_endpoints,
             server_infer_port=server_config.infer_port,
             server_management_port=server_config.management_port,
+            server_metrics_port=settings.servers.engine.metrics_port,
             entry_is_coordinator=settings.entry is Entry.COORDINATOR,
             node_port=settings.infer_server.service_port,
             enable_tls=tls,
-            security_secrets=identities(ca, "coordinator", "controller", "mindieclient") if tls else None,
+            security_secrets=(
+                identities(ca, "coordinator", "controller", "mindieclient", "mindieclient-mgmt")
+                if tls
+                else None
+            ),
             tls_checksum=ca.checksum if tls else None,
             protect=protect,
             instance=settings.namespace,
@@ -278,18 +285,26 @@ def network_policies(
             deployed=deployed,
             entry_sources=settings.network.entry_sources,
             api_server=ExternalAccess(ports=sorted(api_ports), cidrs=api_cidrs),
-            # The Deployer's API creates Deployments: only msctl's sources, on its port.
-            external=(
-                {
-                    "ms-server": ExternalAccess(
-                        ports=[ms.port],
-                        cidrs=ms.msctl_source_cidrs,
-                        namespaces=list(ms.msctl.source_namespaces),
-                    )
-                }
-                if ms is not None
-                else {}
-            ),
+            # The Deployer's API creates Deployments: only msctl's sources, on its port. The servers'
+            # metrics port: only the scrapers mindie:servers.metricsSources names.
+            external={
+                **(
+                    {
+                        "ms-server": ExternalAccess(
+                            ports=[ms.port],
+                            cidrs=ms.msctl_source_cidrs,
+                            namespaces=list(ms.msctl.source_namespaces),
+                        )
+                    }
+                    if ms is not None
+                    else {}
+                ),
+                "server": ExternalAccess(
+                    ports=[settings.servers.engine.metrics_port],
+                    cidrs=list(settings.servers.metrics_sources.cidrs),
+                    namespaces=list(settings.servers.metrics_sources.namespaces),
+                ),
+            },
         ),
         opts=opts,
     )
@@ -304,6 +319,7 @@ def ms_server_deployer(
     tls_checksum: pulumi.Input[str] | None,
     protect: bool,
     opts: pulumi.ResourceOptions,
+    enable_tls: bool = True,
 ) -> dict[str, Any]:
     """The ms-server image, RBAC and Deployment from `mindie:msServer`; returns its stack outputs."""
     image = MsServerImage(
@@ -342,7 +358,12 @@ def ms_server_deployer(
             port=ms.port,
             k8s_apiserver_port=ms.k8s_apiserver_port,
             log_level=ms.log_level.value,
-            client_mindie_server_tls_enable=ms.client_mindie_server_tls_enable,
+            # Unset: the servers' enable_tls (SingleNodeServer.cpp ParseMindIEConfigParams wants them equal).
+            client_mindie_server_tls_enable=(
+                enable_tls
+                if ms.client_mindie_server_tls_enable is None
+                else ms.client_mindie_server_tls_enable
+            ),
             termination_grace_period_seconds=ms.termination_grace_period_seconds,
             requests=ms.resources.requests.model_dump(),
             limits=ms.resources.limits.model_dump(),

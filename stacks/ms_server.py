@@ -306,8 +306,10 @@ class MsServer(StrictModel):
     )
     k8s_apiserver_port: Port = Field(6443, description="HTTPS port of the API server.")  # type: ignore[valid-type]
     log_level: LogLevel = Field(LogLevel.INFO, description="ms_server.json log_info.log_level.")
-    client_mindie_server_tls_enable: StrictBool = Field(
-        True, description="HTTPS towards the MindIE Servers (match the servers' enable_tls)."
+    client_mindie_server_tls_enable: Optional[StrictBool] = Field(
+        None,
+        description="HTTPS towards the MindIE Servers; unset: the servers' enable_tls (the Deployer "
+        "refuses any other value).",
     )
     termination_grace_period_seconds: IntRange(0, 3600, "s") = Field(  # type: ignore[valid-type]
         5, description="Pod grace period (the seed: 5)."

@@ -71,7 +71,7 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "inferServer.scheduler": (ENVIRONMENT, "volcano exists in staging/prod clusters, not necessarily in dev"),
     "inferServer.npu_fault_reschedule": (ENVIRONMENT, "needs volcano and MindCluster in the environment"),
     "inferServer.resource_requests": (
-        ENVIRONMENT, "hardware of the environment (dev: one Ascend310P, prod: 8 x Ascend910)"),
+        ENVIRONMENT, "hardware of the environment (dev: one Ascend910 chip, prod: 8 x Ascend910)"),
     "inferServer.init_delay": (ENVIRONMENT, "model load time on the environment's hardware and storage"),
     "inferServer.detect_server_inner_error": (
         ENVIRONMENT, "the seed: may restart pods under high concurrency; tuned to the environment's load"),
@@ -186,6 +186,8 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "servers.engine": (RELEASE, "engine limits and logging tested with the model"),
     "servers.certSubject": (RELEASE, "certificate policy for the per-pod server certificates"),
     "servers.extraGroups": (ENVIRONMENT, "which NPU hardware the environment has"),
+    "servers.deviceModels": (ENVIRONMENT, "the device model of the environment's NPUs"),
+    "servers.metricsSources": (ENVIRONMENT, "the environment's metrics scrapers (NetworkPolicy sources)"),
     "npuInventory": (ENVIRONMENT, "the environment's NPU capacity"),
     # --- policy and promotion (issues 7, 8) ---
     "release": (ENVIRONMENT, "written by `mindiectl promote` for THIS stack: where its release came from"),

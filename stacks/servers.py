@@ -36,12 +36,53 @@ from .fields import (
 )
 from .images import ImageBuild, ImageRef
 from .infer_server import InferServer, NpuType, ResourceRequests, StrictModel
+from .ms_server import SourceCidr
 from .rollout import GroupDemand, Pool, RolloutPlan, plan_all
 
 if TYPE_CHECKING:  # pragma: no cover
     from .settings import Settings
 
 MS_ROOT = "/mnt/mindie-service/ms"
+
+
+class DeviceModel(StrEnum):
+    """The hardware a group runs on; decides MindCluster's ring-controller label and the image variant."""
+
+    ATLAS_800I_A2 = "800I-A2"  # Ascend 910B
+    ASCEND_910 = "910"  # first-generation Ascend 910
+    ATLAS_300I_DUO = "300I-Duo"  # Ascend 310P
+
+
+RING_CONTROLLER_BY_MODEL = {
+    # MindCluster's `ring-controller.atlas`: the Deployer's cross-node code and the kubectl scripts label
+    # 910B pods ascend-910b (Ascend-MindIE-Motor@28a7e9f: deployer/infer_manager/CrossNodeServer.cpp);
+    # ascend-910 is the first-generation 910 only; ascend-310P (SingleNodeServer.cpp CreateDeployJson).
+    DeviceModel.ATLAS_800I_A2: "ascend-910b",
+    DeviceModel.ASCEND_910: "ascend-910",
+    DeviceModel.ATLAS_300I_DUO: "ascend-310P",
+}
+NPU_TYPE_OF_MODEL = {
+    DeviceModel.ATLAS_800I_A2: "Ascend910",
+    DeviceModel.ASCEND_910: "Ascend910",
+    DeviceModel.ATLAS_300I_DUO: "Ascend310P",
+}
+CHIPS_PER_NODE = {
+    # NPU chips one node of the model carries: the upper bound of npuDeviceIds (MindIE-LLM
+    # backend_config.cpp checks only non-negative, unique and count = worldSize).
+    DeviceModel.ATLAS_800I_A2: 8,
+    DeviceModel.ASCEND_910: 8,
+    DeviceModel.ATLAS_300I_DUO: 16,  # up to 8 Duo cards x 2 chips in an Atlas 800 inference server
+}
+DEFAULT_DEVICE_MODELS = {
+    NpuType.ASCEND910: DeviceModel.ATLAS_800I_A2,
+    NpuType.ASCEND310P: DeviceModel.ATLAS_300I_DUO,
+}
+IMAGE_VARIANTS = {
+    # The MindIE image tag names the hardware it is built for (e.g. 2.0.RC1-800I-A2-py311-...).
+    DeviceModel.ATLAS_800I_A2: "800I-A2",
+    DeviceModel.ASCEND_910: "800I-A2",
+    DeviceModel.ATLAS_300I_DUO: "300I-Duo",
+}
 """The seed's host/container directory of the server's config, model, writable data and run.sh."""
 
 # Host paths that must never be mounted into a server pod: the seed says "避免挂载/home等公共目录"
@@ -207,6 +248,17 @@ class PodSecurity(StrictModel):
     )
 
 
+class MetricsSources(StrictModel):
+    """Sources outside the namespace allowed to reach the servers' metrics port (e.g. Prometheus)."""
+
+    cidrs: list[SourceCidr] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Source networks in CIDR form, e.g. 10.30.0.0/24."
+    )
+    namespaces: list[DnsLabel(63)] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Namespaces whose pods may scrape, e.g. monitoring."
+    )
+
+
 class Engine(StrictModel):
     """The config.json knobs that are not derived from infer_server.json."""
 
@@ -272,6 +324,11 @@ class ExtraGroup(StrictModel):
         None, description="Rolling update, as in infer_server.json; unset: inferServer's."
     )
     model: Optional[ModelSource] = Field(None, description="Another model for this group.")
+    image: Optional[ImageRef] = Field(  # type: ignore[valid-type]
+        None,
+        description="Image of this group (e.g. the 300I-Duo variant for Ascend310P); "
+        "unset: mindie:servers.image.",
+    )
 
 
 class ServersSettings(StrictModel):
@@ -313,6 +370,18 @@ class ServersSettings(StrictModel):
     limit_policy: LimitPolicy = Field(LimitPolicy.GUARANTEED, alias="limitPolicy")
     engine: Engine = Field(default_factory=Engine)
     cert_subject: CertSubject = Field(default_factory=CertSubject, alias="certSubject")
+    metrics_sources: MetricsSources = Field(
+        default_factory=lambda: MetricsSources(),
+        alias="metricsSources",
+        description="Who outside the namespace may scrape the servers' metrics port (NetworkPolicy); "
+        "default: nobody (the Controller and Coordinator reach it as peers).",
+    )
+    device_models: dict[NpuType, DeviceModel] = Field(
+        default_factory=lambda: dict(DEFAULT_DEVICE_MODELS),
+        alias="deviceModels",
+        description="Device model per NPU type (800I-A2 | 910 | 300I-Duo): ring-controller.atlas label, "
+        "image variant and chips per node follow it.",
+    )
     extra_groups: list[ExtraGroup] = Field(
         default_factory=list,
         alias="extraGroups",
@@ -341,12 +410,14 @@ class ServerGroupSpec:
     """Config path it came from, for messages."""
     server: InferServer
     model: ModelSource
+    image: str = ""
+    """The group's image (ExtraGroup.image or mindie:servers.image)."""
 
 
 def server_groups(settings: Settings) -> list[ServerGroupSpec]:
     """The main group from inferServer, then each extra group with inferServer's other values."""
     main = settings.infer_server
-    groups = [ServerGroupSpec("mindie:inferServer", main, settings.servers.model)]
+    groups = [ServerGroupSpec("mindie:inferServer", main, settings.servers.model, settings.servers.image)]
     for i, extra in enumerate(settings.servers.extra_groups):
         update = {
             "server_name": extra.server_name,
@@ -361,6 +432,7 @@ def server_groups(settings: Settings) -> list[ServerGroupSpec]:
                 f"mindie:servers.extraGroups[{i}]",
                 main.model_copy(update=update),
                 extra.model or settings.servers.model,
+                extra.image or settings.servers.image,
             )
         )
     return groups
@@ -408,6 +480,66 @@ def rollout_plans(settings: Settings) -> list[RolloutPlan]:
             for t, p in settings.npu_inventory.items()
         }
     return plan_all(demands(settings), inventory)
+
+
+def device_model(server: InferServer, servers: ServersSettings) -> DeviceModel:
+    """The device model of a group's NPU type (mindie:servers.deviceModels, else the default)."""
+    npu = server.resource_requests.npu_type
+    return servers.device_models.get(npu, DEFAULT_DEVICE_MODELS[npu])
+
+
+def image_repository(image: str) -> str:
+    """registry/path/name of an image reference, without tag or digest."""
+    name = image.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
+
+
+def hardware_problems(settings: Settings) -> list[str]:
+    """Device model, chips and image variant of every group agree (issue 11 point 6, issue 18)."""
+    problems: list[str] = []
+    servers = settings.servers
+    for npu_type, model in servers.device_models.items():
+        if NPU_TYPE_OF_MODEL[model] != npu_type.value:
+            problems.append(
+                f'mindie:servers.deviceModels.{npu_type.value} = "{model.value}": that device is '
+                f"{NPU_TYPE_OF_MODEL[model]}; allowed for {npu_type.value}: "
+                + ", ".join(m.value for m, t in NPU_TYPE_OF_MODEL.items() if t == npu_type.value)
+            )
+    if problems:
+        return problems
+    for group in server_groups(settings):
+        model = device_model(group.server, servers)
+        chips = group.server.resource_requests.npu_chip_num
+        if chips > CHIPS_PER_NODE[model]:
+            problems.append(
+                f"{group.setting}.resource_requests.npu_chip_num = {chips}: a {model.value} node has "
+                f"{CHIPS_PER_NODE[model]} chips (npuDeviceIds 0..{CHIPS_PER_NODE[model] - 1})"
+            )
+        tag = group.image.split("@", 1)[0].rpartition("/")[2].partition(":")[2]
+        for variant in IMAGE_VARIANTS.values():
+            if variant in tag and variant != IMAGE_VARIANTS[model]:
+                where = "image" if group.setting == "mindie:inferServer" else f"{group.setting}.image"
+                problems.append(
+                    f'{"mindie:servers.image" if where == "image" else where} = "{group.image}": a '
+                    f"{variant} image for a {model.value} group "
+                    f"({group.server.resource_requests.npu_type.value}); "
+                    f"use the {IMAGE_VARIANTS[model]} variant of the same release"
+                )
+                break
+    motor = settings.motor
+    if motor is not None and motor.image is not None:
+        repos = {image_repository(g.image) for g in server_groups(settings)}
+        for where, image in (("mindie:motor.image", motor.image),
+                             ("mindie:motor.coordinator.image", motor.coordinator.image),
+                             ("mindie:motor.controller.image", motor.controller.image)):
+            if image is not None and image_repository(image) not in repos:
+                problems.append(
+                    f'{where} = "{image}": repository {image_repository(image)} differs from the servers\' '
+                    f"{', '.join(sorted(repos))}; MindIE Server and Motor ship in one MindIE image, pull "
+                    "both from one repository path"
+                )
+    return problems
 
 
 def check_servers(settings: Settings, entry_is_server: bool) -> None:
@@ -458,6 +590,7 @@ def check_servers(settings: Settings, entry_is_server: bool) -> None:
             f"mies_install_path = \"{config.mies_install_path}\" has no '/mindie/' to derive it from "
             f"(run.sh sources <ascendHome>/ascend-toolkit/set_env.sh etc.)"
         )
+    problems += hardware_problems(settings)
     if problems:
         raise SettingsError(problems)
     rollout_plans(settings)

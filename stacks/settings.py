@@ -114,6 +114,10 @@ class NetworkSettings(StrictModel):
     api_server: ApiServer = Field(default_factory=ApiServer, alias="apiServer")
 
 
+DEPLOYER_NAMESPACE = "mindie"
+"""The namespace the Deployer hard-codes (deployer/infer_manager/SingleNodeServer.cpp)."""
+
+
 class Settings(StrictModel):
     """All `mindie:*` stack settings. Aliases are the config keys."""
 
@@ -252,6 +256,34 @@ class Settings(StrictModel):
                 "inferServer.server_type: this program deploys mindie_single_node only; "
                 "mindie_cross_node needs msctl"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _deployer_contract(self) -> Settings:
+        # The Deployer creates what `msctl create infer_server` asks for in namespace `mindie`, hard-coded
+        # (Ascend-MindIE-Motor@28a7e9f: deployer/infer_manager/SingleNodeServer.cpp: serviceParams.nameSpace
+        # = "mindie"), and refuses an infer_server whose enable_tls differs from its own client TLS switch
+        # (ParseMindIEConfigParams). Both must hold wherever the ms-server is deployed.
+        ms = self.ms_server
+        if ms is None:
+            return self
+        problems = []
+        if self.namespace != DEPLOYER_NAMESPACE:
+            problems.append(
+                f'namespace = "{self.namespace}": the ms-server (mindie:msServer) creates server objects in '
+                f'namespace "{DEPLOYER_NAMESPACE}" only (SingleNodeServer.cpp); set mindie:namespace to '
+                f'"{DEPLOYER_NAMESPACE}" or remove mindie:msServer'
+            )
+        tls = self.infer_server.mindie_server_config.enable_tls
+        if ms.client_mindie_server_tls_enable is not None and ms.client_mindie_server_tls_enable != tls:
+            problems.append(
+                "msServer.client_mindie_server_tls_enable = "
+                f"{str(ms.client_mindie_server_tls_enable).lower()}: "
+                f"must equal inferServer.mindie_server_config.enable_tls ({str(tls).lower()}); the Deployer "
+                "refuses any other (SingleNodeServer.cpp ParseMindIEConfigParams)"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @model_validator(mode="after")

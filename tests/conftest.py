@@ -21,7 +21,7 @@ from mindiectl import stackfile
 from mindiectl.runtime import PROJECT_DIR, RunResult, run_program
 from mindiectl.state import StackState
 
-from .helpers import DELETE, DEMO_PASSPHRASE, Secret, infer_server, set_path
+from .helpers import DELETE, DEMO_PASSPHRASE, Secret, infer_server, match_image_to_npu, set_path
 
 # The committed staging/prod stacks hold demo secrets under a documented demo passphrase
 # (docs/tls.md), as `pulumi up` would need PULUMI_CONFIG_PASSPHRASE.
@@ -101,6 +101,8 @@ def run_stack(session_state, committed_runs) -> Callable[..., RunResult]:
                 value = value.value
                 secret.append(key)
             config[key] = value if isinstance(value, str) else json.dumps(value)
+        if "mindie:servers" not in (overrides or {}):
+            config = match_image_to_npu(config)
         return run_program(stack, config, secret, session_state(stack))
 
     return run

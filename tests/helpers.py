@@ -55,3 +55,25 @@ class Secret:
 
     def __init__(self, value: Any):
         self.value = value
+
+
+VARIANTS = {"Ascend910": "800I-A2", "Ascend310P": "300I-Duo"}
+
+
+def match_image_to_npu(config: dict[str, str]) -> dict[str, str]:
+    """config with mindie:servers.image switched to the variant of inferServer's NPU type.
+
+    The committed stacks run Ascend910 on the 800I-A2 image; a test that moves the group to Ascend310P
+    must also move it to the 300I-Duo image (stacks/servers.py hardware_problems refuses a mismatch,
+    as MindIE's images are built per device). Only the variant in the tag changes.
+    """
+    servers = json.loads(config.get("mindie:servers", "{}"))
+    server = json.loads(config.get("mindie:inferServer", "{}"))
+    npu = (server.get("resource_requests") or {}).get("npu_type")
+    image = servers.get("image")
+    if npu not in VARIANTS or not image:
+        return config
+    for variant in VARIANTS.values():
+        image = image.replace(variant, VARIANTS[npu])
+    servers["image"] = image
+    return {**config, "mindie:servers": json.dumps(servers)}

@@ -115,7 +115,7 @@ NEWLINE_CASES = [
     ("dev", "mindie:tls.sans.msserver", ["ms-server"]),
     ("dev", "mindie:tls.crl.revoked", [{"serial": "3F0A"}]),
     ("dev", "mindie:releaseFrom", "staging"),
-    ("prod", "mindie:motor.image", "mindie:2.3.0@sha256:" + "ab" * 32),
+    ("prod", "mindie:motor.image", "registry.example.com/mindie/mindie-nonroot:2.3.0@sha256:" + "ab" * 32),
     ("prod", "mindie:motor.controller.state_storage.size", "2Gi"),
     ("prod", "mindie:motor.controller.state_storage.storage_class", "csi-local-retain"),
     ("prod", "mindie:motor.coordinator.node_selector", {"node-role": "motor"}),

@@ -305,14 +305,17 @@ def test_final_release_sorts_after_its_candidates():
     assert release_of("m:2.2.RC1") < release_of(f"m:{RELEASE_LINE}")
 
 
+OLD_MOTOR = "registry.example.com/mindie/mindie-nonroot:2.1.RC1-800I-A2"  # the servers' repository
+
+
 def test_a_mix_with_a_kmc_era_image_is_refused_naming_each_field():
     old = "swr.cn-south-1.myhuaweicloud.com/ascendhub/mindie:2.0.RC1-800I-A2-py311-openeuler24.03-lts"
     error = load_error(**{"mindie:servers": servers_with(image=old, imageBuild=None)})
     assert f"mindie:servers.image = '{old}': names a KMC-era MindIE release (before 2.3.0)" in error
     error = load_error(**{"mindie:servers": servers_with(imageBuild={"baseImage": "mindie:2.2.RC1-800I-A2"})})
     assert "mindie:servers.imageBuild.baseImage = 'mindie:2.2.RC1-800I-A2': names a KMC-era" in error
-    motor = {**json.loads(stack_config("staging")["mindie:motor"]), "image": "mindie:2.1.RC1-800I-A2"}
-    assert "mindie:motor.image = 'mindie:2.1.RC1-800I-A2': names a KMC-era" in load_error(
+    motor = {**json.loads(stack_config("staging")["mindie:motor"]), "image": OLD_MOTOR}
+    assert f"mindie:motor.image = '{OLD_MOTOR}': names a KMC-era" in load_error(
         "staging", **{"mindie:motor": motor}
     )
     ms = json.loads(stack_config("dev")["mindie:msServer"])

@@ -21,7 +21,8 @@ from stacks.settings import load_settings
 from .helpers import STACKS, secret_keys, stack_config
 
 MIES = "/usr/local/Ascend/mindie/latest/mindie-service"
-IMAGE = "mindie:2.3.0-800I-A2-py311-openeuler24.03-lts"  # the KMC-free line (stacks/release.py)
+# The servers' repository and variant (one MindIE image for Server and Motor; the KMC-free line).
+IMAGE = "registry.example.com/mindie/mindie-nonroot:2.3.0-800I-A2-py311-openeuler24.03-lts"
 COORDINATOR_CM = "configmap.mindie.mindie-ms-coordinator-config.yaml"
 CONTROLLER_CM = "configmap.mindie.mindie-ms-controller-config.yaml"
 PROBE_CM = "configmap.mindie.mindie-ms-http-client-ctl-config.yaml"
@@ -149,8 +150,9 @@ def test_ms_controller_json_is_what_the_seed_prescribes(staging):
     assert (cfg["mindie_server_port"], cfg["mindie_server_control_port"]) == (1025, 1026)
     assert cfg["http_server"]["port"] == 1026
     assert cfg["tls_config"]["request_coordinator_tls_enable"] is True
+    # The servers' management/metrics ports verify against the management CA: the -mgmt client.
     assert cfg["tls_config"]["request_server_tls_items"]["tls_key"] == (
-        "/mnt/mindie/security/mindieclient/keys/cert.key.pem"
+        "/mnt/mindie/security/mindieclient-mgmt/keys/cert.key.pem"
     )
     assert cfg["tls_config"]["cluster_tls_enable"] is False
     assert cfg["digs_periodic_role_decision"]["auto_pd_role_switching_enable"] is False
@@ -338,18 +340,22 @@ def test_recovery_state_is_protected_in_prod(run_stack, stack, protected):
 
 
 def test_tls_mounts_the_ca_secrets(staging):
+    """The CA Secrets reach only the copy step; the programs read the staged copies (0400, own uid)."""
     pod = staging[COORDINATOR]["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["tls-self"]["secret"]["secretName"] == "mindie-tls-coordinator"
     assert volumes["tls-mindieclient"]["secret"]["secretName"] == "mindie-tls-mindieclient"
-    items = {i["key"]: i["path"] for i in volumes["tls-self"]["secret"]["items"]}
-    assert items == {
-        "ca.pem": "ca/ca.pem",
-        "cert.pem": "certs/cert.pem",
-        "cert.key.pem": "keys/cert.key.pem",
-        "key_pwd.txt": "pass/key_pwd.txt",
-        "crl.pem": "ca/crl.pem",
-    }
+    assert volumes["tls-mindieclient-mgmt"]["secret"]["secretName"] == "mindie-tls-mindieclient-mgmt"
+    keys = {i["key"] for i in volumes["tls-self"]["secret"]["items"]}
+    assert keys == {"ca.pem", "cert.pem", "cert.key.pem", "key_pwd.txt", "crl.pem"}
+    (init,) = pod["initContainers"]
+    main = pod["containers"][0]
+    sources = volumes.keys() - {"mindie-staged", "logs", "tmp"}
+    assert {m["name"] for m in main["volumeMounts"]}.isdisjoint(sources)
+    script = init["command"][-1]
+    key = "/mnt/source/tls-self/cert.key.pem /mnt/stage/security/self/keys/cert.key.pem"
+    assert f"install -D -m 0400 {key}" in script
+    assert init["securityContext"]["runAsUser"] == main["securityContext"]["runAsUser"]
     ctl = {v["name"]: v for v in staging[CONTROLLER]["spec"]["template"]["spec"]["volumes"]}
     assert ctl["tls-self"]["secret"]["secretName"] == "mindie-tls-controller"
 

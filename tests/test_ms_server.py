@@ -257,12 +257,12 @@ def test_ms_server_json_values(run_stack):
     ):
         tree = f"{INSTALL}/security/{identity}/security"
         items = cfg[block]
+        # Exactly the five keys deployer/server/main.cpp IsJsonValid reads; no KMC key stores (28a7e9f).
+        assert set(items) == {"ca_cert", "tls_cert", "tls_key", "tls_passwd", "tls_crl"}
         assert items["ca_cert"] == f"{tree}/ca/ca.pem"
         assert items["tls_cert"] == f"{tree}/certs/cert.pem"
         assert items["tls_key"] == f"{tree}/keys/cert.key.pem"
         assert items["tls_passwd"] == f"{tree}/pass/key_pwd.txt"
-        assert items["kmcKsfMaster"] == f"{INSTALL}/security/{identity}/tools/pmt/master/ksfa"
-        assert items["kmcKsfStandby"] == f"{INSTALL}/security/{identity}/tools/pmt/standby/ksfb"
         assert all(len(p) <= 256 for p in items.values())  # MindIE's path-length limit
     # Only msctl's client certificate is issued by the intermediate whose CRL the CA ships.
     assert cfg["server_tls_items"]["tls_crl"] == f"{INSTALL}/security/msserver/security/ca/crl.pem"
@@ -273,11 +273,16 @@ def test_ms_server_json_values(run_stack):
 def test_ms_server_json_follows_settings(run_stack):
     cfg = config_json(run_stack("dev", overrides=with_ms(
         k8s_apiserver_ip="10.1.2.3", k8s_apiserver_port=16443, port=19789, log_level="WARN",
-        client_mindie_server_tls_enable=False,
-    )))
+    ), server={"mindie_server_config.enable_tls": False}))
     assert (cfg["k8s_apiserver_ip"], cfg["k8s_apiserver_port"], cfg["port"]) == ("10.1.2.3", 16443, 19789)
     assert cfg["log_info"]["log_level"] == "WARN"
+    # Unset, it follows the servers' enable_tls (SingleNodeServer.cpp ParseMindIEConfigParams).
     assert cfg["client_mindie_server_tls_enable"] is False
+
+
+def test_client_tls_different_from_the_servers_is_refused(run_stack):
+    with pytest.raises(SettingsError, match="client_mindie_server_tls_enable = false: must equal"):
+        run_stack("dev", overrides=with_ms(client_mindie_server_tls_enable=False))
 
 
 # --- volumes and Secrets ------------------------------------------------------------------------
@@ -286,36 +291,39 @@ def test_ms_server_json_follows_settings(run_stack):
 def test_security_trees_come_from_the_ca_secrets(run_stack):
     spec = pod_spec(run_stack("dev"))
     volumes = {v["name"]: v for v in spec["volumes"]}
-    expected_items = [{"key": k, "path": p, "mode": 0o400} for k, p in SECURITY_TREE]
-    assert [(i["key"], i["path"]) for i in expected_items] == [
-        ("ca.pem", "ca/ca.pem"), ("cert.pem", "certs/cert.pem"), ("cert.key.pem", "keys/cert.key.pem"),
-        ("key_pwd.txt", "pass/key_pwd.txt"), ("crl.pem", "ca/crl.pem"),
-    ]
-    for identity in ("msserver", "kubeclient", "mindieclient"):
+    # The management port verifies against the management CA: ms-server's client is mindieclient-mgmt,
+    # staged into the seed's security/mindieclient tree.
+    for identity in ("msserver", "kubeclient", "mindieclient-mgmt"):
         secret = volumes[f"tls-{identity}"]["secret"]
         assert secret["secretName"] == f"mindie-tls-{identity}"
-        assert secret["items"] == expected_items
-        assert secret["defaultMode"] == 0o400
+        assert [i["key"] for i in secret["items"]] == [k for k, _ in SECURITY_TREE]
+        assert secret["defaultMode"] == 0o440
     (init,) = spec["initContainers"]
     init_mounts = {m["name"]: m for m in init["volumeMounts"]}
-    for identity in ("msserver", "kubeclient", "mindieclient"):
+    for identity in ("msserver", "kubeclient", "mindieclient-mgmt"):
         assert init_mounts[f"tls-{identity}"] == {
             "name": f"tls-{identity}", "mountPath": f"/mnt/source/{identity}", "readOnly": True
         }
-    assert volumes["security"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "16Mi"}
+    assert volumes["mindie-staged"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "32Mi"}
     assert volumes["config"]["configMap"]["name"] == "ms-server-config"
     assert volumes["config"]["configMap"]["defaultMode"] == 0o440
     script = init["command"][2]
     assert init["command"][:2] == ["/bin/bash", "-c"]
-    assert "install -m 0640 /mnt/source/config/ms_server.json /mnt/stage/conf/ms_server.json" in script
-    assert 'install -D -m 0400 "/mnt/source/$id/$f" "/mnt/stage/security/$id/security/$f"' in script
-    assert "for id in msserver kubeclient mindieclient; do" in script
+    assert "install -D -m 0640 /mnt/source/config/ms_server.json /mnt/stage/conf/ms_server.json" in script
+    for identity, tree in (("msserver", "msserver"), ("mindieclient-mgmt", "mindieclient")):
+        for key, path in SECURITY_TREE:
+            assert (f"install -D -m 0400 /mnt/source/{identity}/{key} "
+                    f"/mnt/stage/security/{tree}/security/{path}") in script
+    mounts = {m["mountPath"]: m for m in spec["containers"][0]["volumeMounts"]}
+    assert mounts[f"{INSTALL}/security"] == {
+        "name": "mindie-staged", "mountPath": f"{INSTALL}/security", "subPath": "security", "readOnly": True
+    }
 
 
 def test_mindieclient_tree_only_with_tls_to_servers(run_stack):
-    spec = pod_spec(run_stack("dev", overrides=with_ms(client_mindie_server_tls_enable=False)))
+    spec = pod_spec(run_stack("dev", overrides=with_ms(), server={"mindie_server_config.enable_tls": False}))
     names = {v["name"] for v in spec["volumes"]}
-    assert "tls-mindieclient" not in names and {"tls-msserver", "tls-kubeclient"} <= names
+    assert "tls-mindieclient-mgmt" not in names and {"tls-msserver", "tls-kubeclient"} <= names
 
 
 def test_stage_script_is_valid_bash(tmp_path: Path):

@@ -40,7 +40,7 @@ def containers(deployment: dict) -> dict[str, dict]:
 
 
 def test_prod_refuses_images_by_tag_and_dev_accepts_them():
-    tag = "registry.example.com/mindie/mindie:2.0"
+    tag = "registry.example.com/mindie/mindie-nonroot:2.3.0"  # the servers' and Motor's one repository
     for setting in ("mindie:servers.image", "mindie:motor.image", "mindie:msServer.image.reference"):
         text = problems("prod", {setting: tag})
         assert f"{setting.removeprefix('mindie:')} = '{tag}': prod runs images pinned by digest" in text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from stacks.errors import SettingsError
 from stacks.servers import ModelSource, ServersSettings
 from stacks.settings import load_settings
 
-from .helpers import DELETE, infer_server, secret_keys, stack_config
+from .helpers import DELETE, infer_server, match_image_to_npu, secret_keys, stack_config
 
 SEED = Path(__file__).parent / "data" / "infer_server_seed.json"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -63,6 +65,8 @@ def settings_for(stack: str = "dev", server: dict | None = None, extra: dict | N
     config = stack_config(stack)
     if server is not None:
         config["mindie:inferServer"] = json.dumps(server)
+    if "mindie:servers" not in (extra or {}):
+        config = match_image_to_npu(config)
     for key, value in (extra or {}).items():
         if value is DELETE:
             config.pop(key, None)
@@ -85,7 +89,8 @@ def error_of(stack: str = "dev", server: dict | None = None, extra: dict | None 
 def test_seed_example_deployment(run_stack, npu_type, scheduler):
     result = run_stack("dev", {"mindie:inferServer": seed_server(npu_type=npu_type, scheduler=scheduler)})
     d = manifest(result, DEPLOYMENT)
-    ring = {"Ascend910": "ascend-910", "Ascend310P": "ascend-310P"}[npu_type]
+    # Default device models: Ascend910 = Atlas 800I A2 (910B, MindCluster's ascend-910b), 310P = 300I Duo.
+    ring = {"Ascend910": "ascend-910b", "Ascend310P": "ascend-310P"}[npu_type]
 
     assert d["metadata"]["name"] == "mindie-server"
     assert d["metadata"]["namespace"] == "mindie"
@@ -133,14 +138,16 @@ def test_seed_example_deployment(run_stack, npu_type, scheduler):
         "fsGroup": 1001,
         "fsGroupChangePolicy": "OnRootMismatch",
         "seccompProfile": {"type": "RuntimeDefault"},
+        "supplementalGroups": [1000],  # HwHiAiUser: /dev/davinci*
     }
 
     c = container(d)
     assert c["name"] == "mindie-server"
-    # the non-root image derived from the stock 2.3.0 image (the KMC-free line), pinned by (demo) digest
-    image = "registry.example.com/mindie/mindie-nonroot:2.3.0-800I-A2-py311-openeuler24.03-lts"
-    assert c["image"].startswith(image + "@sha256:")
-    assert c["imagePullPolicy"] == "IfNotPresent"
+    # the non-root image derived from the stock 2.3.0 image (the KMC-free line), in the NPU's variant,
+    # pinned by (demo) digest
+    variant = {"Ascend910": "800I-A2", "Ascend310P": "300I-Duo"}[npu_type]
+    image = f"registry.example.com/mindie/mindie-nonroot:2.3.0-{variant}-py311-openeuler24.03-lts"
+    assert c["image"].startswith(image + "@sha256:") and c["imagePullPolicy"] == "IfNotPresent"
     assert c["command"] == ["/bin/bash", "-c", "/mnt/mindie-service/ms/run/run.sh"]
     assert c["ports"][0] == {"name": "infer", "containerPort": 1025, "protocol": "TCP"}
     assert c["resources"] == {
@@ -161,7 +168,14 @@ def test_seed_example_deployment(run_stack, npu_type, scheduler):
     else:
         assert "ASCEND_VISIBLE_DEVICES" not in env
 
-    ctl = "$MIES_INSTALL_PATH/bin/http_client_ctl $MIES_CONTAINER_MANAGEMENT_IP 1026"
+    # The Deployer's SetProbe exports, the client config pointing at the staged copy.
+    ctl = (
+        "export HSECEASY_PATH=$MIES_INSTALL_PATH/lib;"
+        "export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$MIES_INSTALL_PATH/lib;"
+        "export MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH="
+        "/mnt/mindie-service/ms/config/http_client_ctl.json;"
+        " $MIES_INSTALL_PATH/bin/http_client_ctl $MIES_CONTAINER_MANAGEMENT_IP 1026"
+    )
     assert c["startupProbe"] == {
         "exec": {"command": ["/bin/bash", "-c", f"{ctl} /v2/health/live 1 0"]},
         "periodSeconds": 1,
@@ -183,7 +197,8 @@ def test_seed_example_deployment(run_stack, npu_type, scheduler):
     }
     pre_stop = c["lifecycle"]["preStop"]["exec"]["command"]
     assert pre_stop[:2] == ["/bin/bash", "-c"]
-    assert pre_stop[2].startswith(f"{ctl} /stopService 10 0; while {ctl} /v2/health/live 1 0")
+    bare = "$MIES_INSTALL_PATH/bin/http_client_ctl $MIES_CONTAINER_MANAGEMENT_IP 1026"
+    assert pre_stop[2].startswith(f"{ctl} /stopService 10 0; while {bare} /v2/health/live 1 0")
     assert c["securityContext"] == {
         "runAsNonRoot": True,
         "runAsUser": 1001,
@@ -251,8 +266,8 @@ def test_probes_without_inner_error_detection(run_stack):
 
 def test_deployer_limit_policy_doubles_memory_and_cpu(run_stack):
     c = container(manifest(run_stack("dev", {"mindie:servers": {"limitPolicy": "deployer"}}), DEPLOYMENT))
-    assert c["resources"]["limits"] == {"huawei.com/Ascend310P": "1", "memory": "128000Mi", "cpu": "16000m"}
-    assert c["resources"]["requests"] == {"huawei.com/Ascend310P": "1", "memory": "64000Mi", "cpu": "8000m"}
+    assert c["resources"]["limits"] == {"huawei.com/Ascend910": "1", "memory": "128000Mi", "cpu": "16000m"}
+    assert c["resources"]["requests"] == {"huawei.com/Ascend910": "1", "memory": "64000Mi", "cpu": "8000m"}
 
 
 # ------------------------------------------------------------------ config.json, run.sh, ConfigMap
@@ -264,9 +279,18 @@ def test_config_json_from_settings():
     server = cfg["ServerConfig"]
     assert (server["port"], server["managementPort"], server["metricsPort"]) == (1025, 1026, 1027)
     assert server["httpsEnabled"] is True and server["inferMode"] == "standard"
+    # MindIE-LLM 8b4871a server_config.cpp InitFromJson reads it unconditionally.
+    assert server["distDPServerEnabled"] is False
     assert server["tlsCert"] == "security/certs/server.pem"
-    assert server["tlsPkPwd"] == "security/pass/mindie_server_key_pwd.txt"
+    assert server["tlsPk"] == "security/keys/server.key.pem"
     assert server["managementTlsCert"] == "security/certs/management_server.pem"
+    assert server["managementTlsCaFile"] == ["management_ca.pem"]
+    # Management port apart from the inference port with HTTPS: the metrics TLS fields are required.
+    assert server["metricsTlsCaFile"] == ["management_ca.pem"]
+    assert server["metricsTlsCert"] == "security/certs/management_server.pem"
+    assert server["metricsTlsPk"] == "security/keys/management_server.key.pem"
+    # KMC-free (2ad5b22): no password or key-store keys.
+    assert not {"tlsPkPwd", "managementTlsPkPwd", "kmcKsfMaster", "kmcKsfStandby"} & set(server)
     backend = cfg["BackendConfig"]
     assert backend["npuDeviceIds"] == [[0, 1, 2, 3, 4, 5, 6, 7]]
     (model,) = backend["ModelDeployConfig"]["ModelConfig"]
@@ -295,53 +319,44 @@ def test_config_json_prefix_cache_and_no_tls():
     assert model["worldSize"] == 2
     assert cfg["BackendConfig"]["ScheduleConfig"]["enablePrefixCache"] is True
     files = config_files(server, settings.servers, settings.servers.model, prefix_cache=True)
-    assert sorted(files) == ["config.json", "run.sh"]
+    assert sorted(files) == ["config.json", "http_client_ctl.json", "run.sh"]
+    assert json.loads(files["http_client_ctl.json"])["tls_enable"] is False
     assert "gen_cert" not in files["run.sh"]
 
 
-def test_run_sh_generates_certificates_with_pod_ip():
+def test_run_sh_checks_the_model_directory_and_makes_no_certificates(tmp_path: Path):
     settings = settings_for(server=seed_server())
-    script = run_sh(settings.infer_server, settings.servers)
+    script = run_sh(settings.infer_server, settings.servers, settings.servers.model)
     lines = script.splitlines()
     assert lines[0] == "#!/bin/bash" and "set -euo pipefail" in lines
     assert "export ASCEND_RT_VISIBLE_DEVICES=0,1,2,3,4,5,6,7" in lines
     assert "source /usr/local/Ascend/ascend-toolkit/set_env.sh" in lines
-    assert "source /usr/local/Ascend/atb-models/set_env.sh" in lines
     assert f"export WORK_DIR={INSTALL}" in lines
-    gen = [x for x in lines if "config_mindie_server_tls_cert.py" in x]
-    assert gen == [
-        "python3 ./scripts/config_mindie_server_tls_cert.py ./ gen_cert "
-        f'/mnt/mindie-service/ms/config/{name} --ip="$MIES_CONTAINER_IP,$HOST_IP"'
-        for name in ("gen_cert.json", "gen_management_cert.json")
-    ]
-    assert "cp ./gen_cert_output/cert.pem ./security/certs/server.pem" in lines
-    assert (
-        "cp ./gen_cert_output/cert_passwd.txt ./security/pass/management_mindie_server_key_pwd.txt" in lines
-    )
     assert lines[-1] == "exec ./bin/mindieservice_daemon"
-    assert lines.index(gen[0]) < lines.index("exec ./bin/mindieservice_daemon")
-    # The seed's chmod runs only when needed and never stops the script (set -e, non-root uid).
-    (chmod,) = [x for x in lines if "chmod 500" in x]
-    assert chmod.startswith("if [ ! -x ./bin/gen_cert ]; then chmod 500 ./bin/gen_cert 2>/dev/null || echo ")
-    assert chmod.endswith(">&2; fi")
-    assert "./bin/gen_cert" in chmod.split("echo", 1)[1]
-    assert lines.index(chmod) < lines.index(gen[0])
+    # gen_cert is a KMC tool needing the CA keys in the pod: the CA component issues the certificates.
+    assert "gen_cert" not in script and "ca.key.pem" not in script
+    # The model check runs it for real: a directory owned by another uid stops the script, saying what to run.
+    check = "\n".join(["set -euo pipefail", *[x for x in lines if x.startswith(("model_dir=", "if", "owner=",
+                                                                                  "  ", "fi", "echo"))]])
+    weights = tmp_path / "w"
+    weights.mkdir(mode=0o750)
+    body = check.replace(
+        "model_dir=/mnt/mindie-service/ms/model/atb_testdata/weights/llama3-8b-safetensors",
+        f"model_dir={weights}",
+    )
+    ok = subprocess.run(["bash", "-c", body], capture_output=True, text=True)
+    assert ok.returncode == 0 and "owner uid" in ok.stdout and ": ok" in ok.stdout
+    weights.chmod(0o777)
+    bad = subprocess.run(["bash", "-c", body], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert "mode 777" in bad.stderr and f"chown -R {os.getuid()}:{os.getgid()} {weights}" in bad.stderr
 
 
-def test_configmap_mounted_with_checksum(run_stack):
+def test_configmap_staged_by_the_init_container(run_stack):
     result = run_stack("dev")
     cm = manifest(result, CONFIG_MAP)
     assert cm["metadata"]["name"] == "mindie-server-config"
-    assert sorted(cm["data"]) == [
-        "cert_info.json",
-        "config.json",
-        "gen_cert.json",
-        "gen_management_cert.json",
-        "run.sh",
-    ]
-    gen = json.loads(cm["data"]["gen_cert.json"])
-    assert gen["ca_cert"] == "./security/ca/ca.pem" and gen["ca_key_pwd"] == "./security/ca/ca_passwd.txt"
-    assert json.loads(cm["data"]["gen_management_cert.json"])["ca_cert"] == "./security/ca/management_ca.pem"
+    assert sorted(cm["data"]) == ["config.json", "http_client_ctl.json", "run.sh"]
     d = manifest(result, DEPLOYMENT)
     expected = hashlib.sha256(
         b"".join(k.encode() + b"\0" + cm["data"][k].encode() + b"\0" for k in sorted(cm["data"]))
@@ -352,16 +367,24 @@ def test_configmap_mounted_with_checksum(run_stack):
         == checksum(cm["data"])
     )
     mounts = {m["mountPath"]: m for m in container(d)["volumeMounts"]}
-    assert mounts["/mnt/mindie-service/ms/config/config.json"] == {
-        "name": "config",
-        "mountPath": "/mnt/mindie-service/ms/config/config.json",
-        "subPath": "config.json",
+    # MindIE reads the copies: a memory emptyDir, read-only, never the ConfigMap's symlinks.
+    assert mounts["/mnt/mindie-service/ms/config"] == {
+        "name": "mindie-staged",
+        "mountPath": "/mnt/mindie-service/ms/config",
+        "subPath": "conf",
         "readOnly": True,
     }
     assert mounts["/mnt/mindie-service/ms/run/run.sh"]["subPath"] == "run.sh"
+    (init,) = d["spec"]["template"]["spec"]["initContainers"]
+    script = init["command"][-1]
+    assert "install -D -m 0640 /mnt/source/config/config.json /mnt/stage/conf/config.json" in script
+    ctl = "/mnt/source/config/http_client_ctl.json /mnt/stage/conf/http_client_ctl.json"
+    assert f"install -D -m 0640 {ctl}" in script
+    assert init["securityContext"]["runAsUser"] == container(d)["securityContext"]["runAsUser"] == 1001
     volumes = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
     items = {i["key"]: i["mode"] for i in volumes["config"]["configMap"]["items"]}
     assert items["run.sh"] == 0o550 and items["config.json"] == 0o440
+    assert volumes["mindie-staged"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "32Mi"}
 
 
 def test_config_change_rolls_pods(run_stack):
@@ -378,16 +401,23 @@ def test_volumes_model_data_shm_tls(run_stack):
     assert volumes["model"]["persistentVolumeClaim"] == {"claimName": "mindie-models", "readOnly": True}
     assert volumes["writable-data"]["emptyDir"] == {"sizeLimit": "20Gi"}
     assert volumes["dshm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "8Gi"}
-    assert volumes["tls"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "16Mi"}
-    assert volumes["server-ca"]["secret"]["secretName"] == "mindie-tls-server-ca"  # from the CA component
+    # The servers' own certificates and the probes' client, from the CA component; no CA key.
+    for identity in ("mindieserver", "mindieserver-mgmt", "mindieclient-mgmt"):
+        assert volumes[f"tls-{identity}"]["secret"]["secretName"] == f"mindie-tls-{identity}"
+    assert "server-ca" not in volumes
     mounts = {m["mountPath"]: m for m in container(d)["volumeMounts"]}
     assert mounts["/mnt/mindie-service/ms/model"]["readOnly"] is True
     assert mounts["/dev/shm"]["name"] == "dshm"
-    assert mounts[f"{INSTALL}/security/keys"] == {
-        "name": "tls",
-        "mountPath": f"{INSTALL}/security/keys",
-        "subPath": "keys",
+    assert mounts[f"{INSTALL}/security"] == {
+        "name": "mindie-staged", "mountPath": f"{INSTALL}/security", "subPath": "security", "readOnly": True
     }
+    assert not any(m["name"].startswith("tls-") for m in container(d)["volumeMounts"])
+    (init,) = d["spec"]["template"]["spec"]["initContainers"]
+    script = init["command"][-1]
+    assert ("install -D -m 0400 /mnt/source/mindieserver/cert.key.pem "
+            "/mnt/stage/security/keys/server.key.pem") in script
+    assert ("install -D -m 0400 /mnt/source/mindieclient-mgmt/key_pwd.txt "
+            "/mnt/stage/security/http_client/pass/key_pwd.txt") in script
 
 
 def test_host_path_model_makes_the_namespace_privileged(run_stack):
@@ -414,12 +444,12 @@ def test_tls_off_has_no_certificate_volumes(run_stack):
     body = infer_server("dev")
     body["mindie_server_config"]["enable_tls"] = False
     d = manifest(run_stack("dev", {"mindie:inferServer": body}), DEPLOYMENT)
-    assert "tls" not in {v["name"] for v in d["spec"]["template"]["spec"]["volumes"]}
+    assert not any(v["name"].startswith("tls-") for v in d["spec"]["template"]["spec"]["volumes"])
     assert env_of(container(d))["MINDIE_USE_HTTPS"] == "false"
 
 
-def test_ca_secret_and_tls_checksum(tmp_path: Path):
-    """The component on its own honours the contract's server_ca_secret / tls_checksum inputs."""
+def test_tls_secrets_and_tls_checksum(tmp_path: Path):
+    """The component on its own honours the contract's tls_secrets / tls_checksum inputs."""
     (tmp_path / "__main__.py").write_text(
         "import pulumi\n"
         "from components.server import ServerGroup, ServerGroupArgs\n"
@@ -427,9 +457,11 @@ def test_ca_secret_and_tls_checksum(tmp_path: Path):
         "from stacks.settings import load_settings\n"
         "settings = load_settings()\n"
         "g = server_groups(settings)[0]\n"
+        "secrets = {i: pulumi.Output.from_input(f'own-{i}') for i in "
+        "('mindieserver', 'mindieserver-mgmt', 'mindieclient-mgmt')}\n"
         "sg = ServerGroup(g.server.server_name, ServerGroupArgs(namespace='mindie', server=g.server,\n"
         "    servers=settings.servers, model=g.model, entry_is_server=False, prefix_cache=True,\n"
-        "    server_ca_secret=pulumi.Output.from_input('mindie-server-ca'), tls_checksum='abc123'))\n"
+        "    tls_secrets=secrets, tls_checksum='abc123'))\n"
         "pulumi.export('endpoints', sg.endpoints)\n"
     )
     config = stack_config("dev")
@@ -437,37 +469,27 @@ def test_ca_secret_and_tls_checksum(tmp_path: Path):
     d = integral(result.one(DEPLOYMENT).inputs)
     assert d["spec"]["template"]["metadata"]["annotations"]["checksum/tls"] == "abc123"
     volumes = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
-    secret = volumes["server-ca"]["secret"]
-    assert secret["secretName"] == "mindie-server-ca" and secret["defaultMode"] == 0o440
-    assert [i["key"] for i in secret["items"]] == [
-        "ca.pem",
-        "ca.key.pem",
-        "ca_passwd.txt",
-        "management_ca.pem",
-        "management_ca.key.pem",
-        "management_ca_passwd.txt",
-    ]
-    mounts = {m["mountPath"]: m for m in container(d)["volumeMounts"]}
-    assert mounts[f"{INSTALL}/security/ca"] == {
-        "name": "server-ca",
-        "mountPath": f"{INSTALL}/security/ca",
-        "readOnly": True,
+    secret = volumes["tls-mindieserver"]["secret"]
+    assert secret["secretName"] == "own-mindieserver" and secret["defaultMode"] == 0o440
+    (init,) = d["spec"]["template"]["spec"]["initContainers"]
+    mounts = {m["mountPath"]: m for m in init["volumeMounts"]}
+    assert mounts["/mnt/source/mindieserver"] == {
+        "name": "tls-mindieserver", "mountPath": "/mnt/source/mindieserver", "readOnly": True
     }
-    cm = integral(result.one(CONFIG_MAP).inputs)
-    assert (
-        json.loads(cm["data"]["config.json"])["BackendConfig"]["ScheduleConfig"]["enablePrefixCache"] is True
-    )
-    s = integral(result.one(SERVICE).inputs)
-    assert s["spec"]["type"] == "ClusterIP"
-    assert all(
-        schema_errors(integral(r.inputs)) == []
-        for r in result.resources
-        if r.custom and r.type.startswith("kubernetes:")
-    )
-    assert result.outputs["endpoints"][0]["service"] == "mindie-server-infer"
 
 
-# ------------------------------------------------------------------ entry, endpoints, outputs
+def test_tls_without_secrets_is_refused(tmp_path: Path):
+    (tmp_path / "__main__.py").write_text(
+        "from components.server import ServerGroup, ServerGroupArgs\n"
+        "from stacks.servers import server_groups\n"
+        "from stacks.settings import load_settings\n"
+        "settings = load_settings()\n"
+        "g = server_groups(settings)[0]\n"
+        "ServerGroup(g.server.server_name, ServerGroupArgs(namespace='mindie', server=g.server,\n"
+        "    servers=settings.servers, model=g.model))\n"
+    )
+    with pytest.raises(Exception, match="enable_tls needs tls_secrets for mindieserver"):
+        run_program("dev", stack_config("dev"), program_dir=tmp_path)
 
 
 def test_coordinator_entry_gives_cluster_ip(run_stack):
@@ -626,8 +648,11 @@ def test_extra_group_needs_its_own_node_port_when_servers_are_the_entry():
     assert (
         "mindie:servers.extraGroups[0].service_port = 31005: already used by mindie:inferServer.service_port"
     ) in message
-    # With the Coordinator as the entry the groups are ClusterIP: no NodePort needed.
-    settings = settings_for("staging", extra={"mindie:servers": {"extraGroups": [group]}})
+    # With the Coordinator as the entry the groups are ClusterIP: no NodePort needed. (The staging
+    # servers' image: Motor pulls from the same repository.)
+    image = json.loads(stack_config("staging")["mindie:servers"])["image"]
+    variant = {**group, "image": image.replace("800I-A2", "300I-Duo")}
+    settings = settings_for("staging", extra={"mindie:servers": {"image": image, "extraGroups": [variant]}})
     assert settings.servers.extra_groups[0].service_port is None
 
 
@@ -721,8 +746,8 @@ def test_inventory_validation_messages():
     assert "mindie:npuInventory.Ascend910.chipsPerNode = 0: out of range: allowed 1 to 64" in error_of(
         extra={"mindie:npuInventory": {"Ascend910": {"nodes": 1, "chipsPerNode": 0}}}
     )
-    assert "needs Ascend310P chips but mindie:npuInventory declares no Ascend310P capacity" in error_of(
-        extra={"mindie:npuInventory": {"Ascend910": {"nodes": 1, "chipsPerNode": 8}}}
+    assert "needs Ascend910 chips but mindie:npuInventory declares no Ascend910 capacity" in error_of(
+        extra={"mindie:npuInventory": {"Ascend310P": {"nodes": 1, "chipsPerNode": 8}}}
     )
 
 
