@@ -14,6 +14,7 @@ and MindIE-LLM at Ascend/MindIE-LLM@8b4871a (server KMC removed in 2ad5b22).
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 import json
 import os
@@ -1302,6 +1303,20 @@ def _check_probes(pod: Pod, main: dict, env: dict, clients: list) -> None:
 
 def _openssl_verify(ca: str, chain: str, purpose: str, work: Path) -> Optional[str]:
     """None when the first certificate of `chain` verifies against `ca`; else openssl's complaint."""
+    del work  # each verification runs in its own folder (see _verify_pems)
+    return _verify_pems(ca, chain, purpose)
+
+
+@functools.lru_cache(maxsize=512)
+def _verify_pems(ca: str, chain: str, purpose: str) -> Optional[str]:
+    """openssl verify of these exact PEMs, once per process: the matrix checks one certificate
+    against the same CA file from many clients, and a promotion or a test run checks each stack
+    several times (the inputs are the whole question: same PEMs, same answer)."""
+    with tempfile.TemporaryDirectory(prefix="mindie-verify-") as tmp:
+        return _run_openssl_verify(ca, chain, purpose, Path(tmp))
+
+
+def _run_openssl_verify(ca: str, chain: str, purpose: str, work: Path) -> Optional[str]:
     blocks = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n?", chain, re.S)
     if not blocks:
         return "no certificate"

@@ -11,6 +11,7 @@ import copy
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,52 @@ from .helpers import DELETE, DEMO_PASSPHRASE, Secret, infer_server, match_image_
 os.environ.setdefault(stackfile.PASSPHRASE_ENV, DEMO_PASSPHRASE)
 
 
+class KeyCache(dict):
+    """Test keys shared by every xdist worker and every run on this machine: one RSA-4096 key per
+    (algorithm, size, resource name), generated once (~1 s each, ~3 s on a loaded machine) and kept
+    in a per-machine folder outside the repository (0700, keys 0600). Only tests use it; a preview
+    or `pulumi up` always generates its own keys."""
+
+    def __init__(self, folder: Path):
+        super().__init__()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        self.folder = folder
+
+    def _file(self, slot: tuple) -> Path:
+        return self.folder / (hashlib.sha256(repr(slot).encode()).hexdigest() + ".pem")
+
+    def __contains__(self, slot: object) -> bool:
+        if super().__contains__(slot):
+            return True
+        file = self._file(slot)  # type: ignore[arg-type]
+        if file.is_file() and file.stat().st_size:
+            super().__setitem__(slot, file.read_text())
+            return True
+        return False
+
+    def __setitem__(self, slot: tuple, pem: str) -> None:
+        super().__setitem__(slot, pem)
+        fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".key-")  # mode 0600
+        with os.fdopen(fd, "w") as handle:
+            handle.write(pem)
+        os.replace(temp, self._file(slot))  # a concurrent worker's key is as good: last one wins
+
+
+def key_cache_dir() -> Path:
+    base = os.environ.get("MINDIE_TEST_KEY_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mindie-test-keys"
+    )
+    return Path(base)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def shared_keys():
-    """One RSA-4096 key per resource name for the whole session (generation takes ~1 s/key):
-    stacks and fresh state files reuse them, so only the first run of a name pays."""
+    """Generated keys shared across the session's stacks and state files, every worker and every
+    run (KeyCache): only the first run on a machine pays for key generation."""
     from mindiectl.emulators import tls
 
-    tls.KEY_POOL = {}
+    tls.KEY_POOL = KeyCache(key_cache_dir())
     yield tls.KEY_POOL
     tls.KEY_POOL = None
 
