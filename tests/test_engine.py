@@ -1,0 +1,271 @@
+"""The real-engine tier (`python -m pytest -m engine -q`; `.ci/run` runs it after tools/engine/build).
+
+For every committed stack, in a temporary copy of the project (the user's repository is never
+written), with a file:// backend and the passphrase secrets provider:
+  pulumi preview and pulumi up with the policy pack (policy/<env>.json levels), the Kubernetes
+  provider rendering YAML to a directory; the differential test (what the real provider rendered
+  = what `mindiectl preview` writes, up to LIVE_ONLY); the CA chain it rendered passes
+  `openssl verify -x509_strict`; an update of the replica count changes only the server
+  Deployment's replicas (no pod rolls); pulumi destroy (dev/staging remove everything, prod's
+  protected resources stop it).
+
+What is real and what is not (docs/engine.md): the Pulumi CLI/engine, the Python SDK and the
+Kubernetes provider are the real ones; the language host is a minimal one of ours and
+pulumi-resource-tls is a stand-in serving mindiectl's TLS emulator, because the Go module proxy
+refuses those modules.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.engine
+
+ROOT = Path(__file__).resolve().parents[1]
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+DEMO_PASSPHRASE = "mindie-demo-passphrase"  # the committed stacks' documented demo passphrase
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "stacks", "mindiectl",
+                 "policy", "images")
+
+# Values only a live cluster (or a fresh key) knows, which the differential test does not compare:
+# key material and certificates are generated anew by each run (the engine's and mindiectl's), and
+# so are the sha256 checksums of what pods mount that include them.
+LIVE_ONLY = (
+    "Secret data/stringData values (generated keys and certificates; keys and shape are compared)",
+    "pod template annotation checksum/tls (sha256 of the generated certificates)",
+)
+
+
+# --- the engine --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def engine_bin() -> Path:
+    """tools/engine/build's folder (a no-op when the cache is warm; .ci/run runs it first)."""
+    proc = subprocess.run([str(ROOT / "tools" / "engine" / "build")], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"tools/engine/build failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    folder = Path(proc.stdout.strip().splitlines()[-1])
+    assert (folder / "pulumi").exists(), f"tools/engine/build printed {folder}, which holds no pulumi"
+    return folder
+
+
+class Project:
+    """A temporary copy of the project with one stack, and the pulumi CLI run inside it."""
+
+    def __init__(self, tmp: Path, engine_bin: Path, stack: str):
+        self.stack = stack
+        self.dir = tmp / "project"
+        self.rendered = self.dir / "build" / stack / "rendered"
+        for name in PROJECT_FILES:
+            src = ROOT / name
+            if src.is_dir():
+                shutil.copytree(src, self.dir / name,
+                                ignore=shutil.ignore_patterns("__pycache__", "venv", "build", ".mindie"))
+            elif src.exists():
+                self.dir.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, self.dir / name)
+        shutil.copy2(ROOT / f"Pulumi.{stack}.yaml", self.dir / f"Pulumi.{stack}.yaml")
+        # Pulumi.yaml and policy/PulumiPolicy.yaml name `virtualenv: venv`: point both at the
+        # interpreter running the tests (its venv when there is one), inside the copy only.
+        for where in (self.dir, self.dir / "policy"):
+            (where / "venv").symlink_to(sys.prefix, target_is_directory=True)
+        home = tmp / "pulumi-home"
+        home.mkdir()
+        self.env = {
+            **os.environ,
+            "PATH": f"{engine_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PULUMI_HOME": str(home),
+            "PULUMI_CONFIG_PASSPHRASE": DEMO_PASSPHRASE,
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_PYTHON_CMD": sys.executable,
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
+            "NO_COLOR": "1",
+        }
+        self.env.pop("PULUMI_ACCESS_TOKEN", None)
+        self.env.pop("PULUMI_BACKEND_URL", None)
+        state = tmp / "state"
+        state.mkdir()
+        self.pulumi("login", f"file://{state}", stack=False)
+        self.pulumi("stack", "init", stack, "--secrets-provider", "passphrase", stack=False)
+        self.render_to_directory()
+
+    def pulumi(self, *args: str, stack: bool = True, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [*args, "--non-interactive"] + (["--stack", self.stack] if stack else [])
+        proc = subprocess.run(["pulumi", *cmd], cwd=self.dir, env=self.env, capture_output=True, text=True,
+                              timeout=1200)
+        if check and proc.returncode != 0:
+            pytest.fail(f"pulumi {' '.join(cmd)} exited {proc.returncode}:\n"
+                        f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+        return proc
+
+    def render_to_directory(self) -> None:
+        """The e2e override: the Kubernetes provider renders YAML (dev's committed target already)."""
+        target = self.config().get("mindie:kubernetes", {})
+        if target.get("renderYamlToDirectory") != "build/dev/rendered" or self.stack != "dev":
+            self.pulumi("config", "rm", "mindie:kubernetes")
+            self.pulumi("config", "set", "--path", "mindie:kubernetes.renderYamlToDirectory",
+                        str(self.rendered.relative_to(self.dir)))
+
+    def config(self) -> dict[str, Any]:
+        out = self.pulumi("config", "--json").stdout
+        return {k: (json.loads(v["value"]) if v.get("objectValue") is not None else v.get("value"))
+                for k, v in json.loads(out).items()}
+
+    def policy_args(self) -> list[str]:
+        env = self.config()["mindie:environment"]
+        return ["--policy-pack", "policy", "--policy-pack-config", f"policy/{env}.json"]
+
+    def rendered_objects(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        return objects_in(self.rendered)
+
+    def resources(self) -> list[dict[str, Any]]:
+        exported = json.loads(self.pulumi("stack", "export").stdout)
+        return exported["deployment"].get("resources") or []
+
+
+def objects_in(folder: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(kind, namespace, name) -> object for every YAML document under folder."""
+    found = {}
+    for path in sorted(folder.rglob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                meta = doc.get("metadata") or {}
+                found[(doc["kind"], meta.get("namespace", ""), meta["name"])] = doc
+    return found
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+def comparable(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object without the LIVE_ONLY values (see the list at the top)."""
+    obj = json.loads(json.dumps(obj))
+    if obj.get("kind") == "Secret":
+        for field in ("data", "stringData"):
+            if field in obj:
+                obj[field] = {k: "<generated>" for k in obj[field]}
+        # The provider renders stringData as base64 data, as the API server would store it.
+        if "stringData" in obj:
+            obj.setdefault("data", {}).update(obj.pop("stringData"))
+    template = (obj.get("spec") or {}).get("template") or {}
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    if "checksum/tls" in annotations:
+        annotations["checksum/tls"] = "<generated>"
+    return obj
+
+
+def secret_values(obj: dict[str, Any]) -> dict[str, str]:
+    values = {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
+    values.update(obj.get("stringData") or {})
+    return values
+
+
+def openssl_verify(tmp: Path, ca: str, cert: str, untrusted: str | None = None) -> subprocess.CompletedProcess:
+    (tmp / "ca.pem").write_text(ca)
+    (tmp / "cert.pem").write_text(cert)
+    cmd = ["openssl", "verify", "-x509_strict", "-CAfile", str(tmp / "ca.pem")]
+    if untrusted:
+        (tmp / "untrusted.pem").write_text(untrusted)
+        cmd += ["-untrusted", str(tmp / "untrusted.pem")]
+    return subprocess.run([*cmd, str(tmp / "cert.pem")], capture_output=True, text=True)
+
+
+# --- the tier ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_engine_lifecycle(stack: str, engine_bin: Path, tmp_path: Path):
+    project = Project(tmp_path, engine_bin, stack)
+    policy = project.policy_args()
+
+    preview = project.pulumi("preview", *policy)
+    assert "Policies:" in preview.stdout or "mindie" in preview.stdout, preview.stdout[-3000:]
+    assert not project.rendered.exists() or not any(project.rendered.rglob("*.yaml")), \
+        "preview must not render anything"
+
+    project.pulumi("up", "--yes", "--skip-preview", *policy)
+    rendered = project.rendered_objects()
+    assert rendered, f"pulumi up rendered nothing under {project.rendered}"
+
+    # Differential: the offline preview of the same stack writes the same objects.
+    offline_dir = tmp_path / "offline"
+    proc = subprocess.run([sys.executable, "-m", "mindiectl", "preview", "--stack", stack, "--quiet",
+                           "--out", str(offline_dir)], cwd=project.dir, env=project.env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    offline = objects_in(offline_dir / "manifests")
+    assert sorted(rendered) == sorted(offline)
+    for key in rendered:
+        assert comparable(rendered[key]) == comparable(offline[key]), f"{stack}: {key} differs"
+
+    check_certificates(rendered, tmp_path)
+
+    # An unchanged stack: the engine plans no change at all.
+    again = json.loads(project.pulumi("preview", "--json", *policy).stdout)
+    changed = {s["urn"] for s in again.get("steps", []) if s["op"] != "same"}
+    assert not changed, f"an unchanged stack plans changes: {sorted(changed)}"
+
+    check_replicas_update(project, policy)
+    check_destroy(project)
+
+
+def check_certificates(rendered: dict, tmp: Path) -> None:
+    """Every certificate the engine rendered chains to its CA under openssl's strict checks."""
+    secrets = {k: secret_values(v) for k, v in rendered.items() if k[0] == "Secret"}
+    material = [v for v in secrets.values() if any(x.endswith(".pem") or "crt" in x for x in v)]
+    assert material, "no certificate Secret was rendered"
+    for values in material:
+        ca = next((v for k, v in values.items() if "ca" in k.lower() and "BEGIN CERTIFICATE" in v), None)
+        certs = [(k, v) for k, v in values.items() if "BEGIN CERTIFICATE" in v and v is not ca]
+        for name, cert in certs:
+            if ca is None:
+                continue
+            proc = openssl_verify(tmp, ca, cert)
+            assert proc.returncode == 0, f"{name}: {proc.stdout}{proc.stderr}"
+
+
+def check_replicas_update(project: Project, policy: list[str]) -> None:
+    before = project.rendered_objects()
+    server = project.config()["mindie:inferServer"]
+    replicas = int(server["replicas"]) + 1
+    project.pulumi("config", "set", "--path", "mindie:inferServer.replicas", str(replicas))
+    plan = json.loads(project.pulumi("preview", "--json", *policy).stdout)
+    changed = {s["urn"].split("::")[-1]: s for s in plan.get("steps", []) if s["op"] != "same"}
+    assert changed, "raising the replica count plans no change"
+    for name, step in changed.items():
+        assert step["op"] == "update", f"{name}: {step['op']} (only in-place updates are expected)"
+        assert step["newState"]["type"] == "kubernetes:apps/v1:Deployment", f"{name} changes"
+        assert set(step.get("diffs") or []) <= {"spec"}, f"{name}: {step.get('diffs')}"
+    project.pulumi("up", "--yes", "--skip-preview", *policy)
+    after = project.rendered_objects()
+    assert sorted(after) == sorted(before)
+    for key, obj in after.items():
+        if obj == before[key]:
+            continue
+        assert key[0] == "Deployment", f"{key} changed"
+        assert obj["spec"]["replicas"] == replicas
+        # Pods roll only when their configuration changes: the template is untouched.
+        assert obj["spec"]["template"] == before[key]["spec"]["template"], f"{key}: the pods would roll"
+
+
+def check_destroy(project: Project) -> None:
+    protected = [r for r in project.resources() if r.get("protect")]
+    proc = project.pulumi("destroy", "--yes", "--skip-preview", check=False)
+    if project.config()["mindie:environment"] == "prod":
+        assert protected, "prod protects its stateful resources (docs/lifecycle.md)"
+        assert proc.returncode != 0, "destroy of prod must stop at protected resources"
+        assert "protected" in (proc.stdout + proc.stderr)
+    else:
+        assert not protected
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert not project.resources(), "dev/staging destroy leaves resources in the stack"
+        assert not any(project.rendered.rglob("*.yaml")), "destroy leaves rendered manifests behind"
