@@ -39,7 +39,7 @@ import (
 )
 
 // version is stamped by tools/engine/build (-X main.version=...): the CLI version it ships with.
-var version = "dev"
+var version = "0.0.0-dev"
 
 const (
 	executorName = "pulumi-language-python-exec"
@@ -180,9 +180,13 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	if err := tc.ValidateVenv(ctx); err != nil {
 		return nil, err
 	}
-	config, err := json.Marshal(req.GetConfig())
-	if err != nil {
-		return nil, fmt.Errorf("serializing configuration: %w", err)
+	var env []string
+	if req.GetConfig() != nil {
+		config, err := json.Marshal(req.GetConfig())
+		if err != nil {
+			return nil, fmt.Errorf("serializing configuration: %w", err)
+		}
+		env = append(env, "PULUMI_CONFIG="+string(config))
 	}
 	secretKeys := req.GetConfigSecretKeys()
 	if secretKeys == nil {
@@ -198,11 +202,10 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	env := cmd.Env
-	if env == nil {
-		env = os.Environ()
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
 	}
-	cmd.Env = append(env, "PULUMI_CONFIG="+string(config), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeysJSON))
+	cmd.Env = append(append(cmd.Env, env...), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeysJSON))
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
 
