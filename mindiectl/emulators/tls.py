@@ -30,7 +30,6 @@ from typing import Any, Optional
 
 from . import Context, Emulated, ResourceCall, emulates
 
-
 KEY_POOL: Optional[dict[tuple, str]] = None
 """Tests only: when a dict, generated keys are shared per (algorithm, size, resource name)
 across the session's stacks and state files (RSA-4096 generation takes ~1 s per key)."""

@@ -1,3 +1,4 @@
+# ruff: noqa: N802 - the gRPC servicer methods carry the protocol's names
 """A STAND-IN for pulumi-resource-tls: mindiectl's TLS emulator served over the provider protocol.
 
 Why: the Go module proxy refuses every version of github.com/pulumi/pulumi-tls/provider/v5 (and v4)
@@ -18,13 +19,13 @@ The engine starts it as `pulumi-resource-tls <engine address>` and reads its por
 from __future__ import annotations
 
 import math
+import os
 import sys
 from concurrent import futures
-from pathlib import Path
 from typing import Any
 
-# The repository this stand-in belongs to provides the emulator (tools/engine/tls-standin/ -> root).
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+# The engine starts providers in the project's directory: the emulator is that project's own.
+sys.path.insert(0, os.getcwd())
 
 import grpc  # noqa: E402
 from google.protobuf import empty_pb2, json_format, struct_pb2  # noqa: E402
