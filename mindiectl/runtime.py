@@ -51,6 +51,8 @@ class Resource:
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_inputs: list[str] = field(default_factory=list)
     secret_outputs: list[str] = field(default_factory=list)
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    """As the program declared them (ResourceOptions): all a policy pack is told about secrets."""
     protect: bool = False
     retain_on_delete: bool = False
     ignore_changes: list[str] = field(default_factory=list)
@@ -169,6 +171,7 @@ class RecordingMonitor(mocks.MockMonitor):
             outputs=answer.outputs,
             secret_inputs=secret_inputs,
             secret_outputs=[k for k in state if rpc.is_rpc_secret(state[k])],
+            additional_secret_outputs=list(request.additionalSecretOutputs),
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             ignore_changes=list(request.ignoreChanges),

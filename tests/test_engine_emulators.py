@@ -78,3 +78,16 @@ def test_self_signed_has_no_authority_key_id_unless_asked(key_pem):
     aki = asked.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
     ski = asked.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     assert aki.key_identifier == ski.digest
+
+
+def test_policy_pack_sees_only_declared_secret_outputs():
+    """The engine tells a policy pack only the program's additional_secret_outputs (its props are
+    plain values): an undeclared Output.secret input looks plain, as under `pulumi up`."""
+    from mindiectl.check import _secret_paths
+    from mindiectl.runtime import Resource
+
+    resource = Resource(urn="urn:x", type="pulumi-python:dynamic/mindie:Crl", name="crl", parent="",
+                        custom=True, secret_inputs=["ca_private_key_pem"], secret_outputs=["ca_private_key_pem"])
+    assert _secret_paths(resource) == []
+    resource.additional_secret_outputs = ["ca_private_key_pem"]
+    assert _secret_paths(resource) == ["ca_private_key_pem"]
