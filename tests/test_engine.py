@@ -46,6 +46,12 @@ LIVE_ONLY = (
     "pod template annotation checksum/tls (sha256 of the generated certificates)",
     "stack outputs tlsChecksum, tlsNotAfter, tlsSerials (of the generated certificates; keys compared)",
 )
+# What may change with inferServer.replicas: the server Deployment's replica count, and the bounds of
+# its PodDisruptionBudget (derived from the count); nothing in a pod template.
+REPLICA_DEPENDENT = {
+    "kubernetes:apps/v1:Deployment": {"spec.replicas"},
+    "kubernetes:policy/v1:PodDisruptionBudget": {"spec.minAvailable", "spec.maxUnavailable"},
+}
 GENERATED_OUTPUTS = ("tlsChecksum", "tlsNotAfter", "tlsSerials")
 
 
@@ -187,6 +193,17 @@ def comparable(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+def differences(real: Any, offline: Any, path: str = "") -> list[str]:
+    """Every path where two decoded YAML documents differ, with both values."""
+    if isinstance(real, dict) and isinstance(offline, dict):
+        return [d for k in sorted(set(real) | set(offline), key=str)
+                for d in differences(real.get(k, "<absent>"), offline.get(k, "<absent>"), f"{path}.{k}")]
+    if isinstance(real, list) and isinstance(offline, list) and len(real) == len(offline):
+        pairs = enumerate(zip(real, offline, strict=True))
+        return [d for i, (a, b) in pairs for d in differences(a, b, f"{path}[{i}]")]
+    return [] if real == offline else [f"{path or '.'}: {real!r} != {offline!r}"]
+
+
 def comparable_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
     out = json.loads(json.dumps(outputs))
     for name in GENERATED_OUTPUTS:
@@ -240,12 +257,15 @@ def test_engine_lifecycle(stack: str, engine_bin: Path, tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     offline = objects_in(offline_dir / "manifests")
     assert sorted(rendered) == sorted(offline)
-    for key in rendered:
-        assert comparable(rendered[key]) == comparable(offline[key]), f"{stack}: {key} differs"
+    found = [f"{key}: {d}" for key in rendered for d in differences(comparable(rendered[key]),
+                                                                     comparable(offline[key]))]
+    assert not found, f"{stack}: the real engine renders (left) what mindiectl does not (right):\n" + \
+        "\n".join(found)
 
     real_outputs = json.loads(project.pulumi("stack", "output", "--json").stdout)
     offline_outputs = json.loads((offline_dir / "outputs.json").read_text())
-    assert comparable_outputs(real_outputs) == comparable_outputs(offline_outputs)
+    found = differences(comparable_outputs(real_outputs), comparable_outputs(offline_outputs))
+    assert not found, f"{stack}: stack outputs, real (left) vs mindiectl:\n" + "\n".join(found)
 
     check_certificates(rendered, tmp_path)
 
@@ -288,15 +308,16 @@ def check_replicas_update(project: Project, policy: list[str]) -> None:
     assert changed, "raising the replica count plans no change"
     for name, step in changed.items():
         assert step["op"] == "update", f"{name}: {step['op']} (only in-place updates are expected)"
-        assert step["newState"]["type"] == "kubernetes:apps/v1:Deployment", f"{name} changes"
-        assert set(step.get("detailedDiff") or {}) == {"spec.replicas"}, f"{name}: {step.get('detailedDiff')}"
+        kind = step["newState"]["type"]
+        assert kind in REPLICA_DEPENDENT, f"{name} ({kind}) changes with the replica count"
+        diff = set(step.get("detailedDiff") or {})
+        assert diff and diff <= REPLICA_DEPENDENT[kind], f"{name}: {sorted(diff)}"
     project.pulumi("up", "--yes", "--skip-preview", *policy)
     after = project.rendered_objects()
     assert sorted(after) == sorted(before)
     for key, obj in after.items():
-        if obj == before[key]:
+        if obj == before[key] or key[0] != "Deployment":
             continue
-        assert key[0] == "Deployment", f"{key} changed"
         assert obj["spec"]["replicas"] == replicas
         # Pods roll only when their configuration changes: the template is untouched.
         assert obj["spec"]["template"] == before[key]["spec"]["template"], f"{key}: the pods would roll"

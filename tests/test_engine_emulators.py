@@ -87,7 +87,8 @@ def test_policy_pack_sees_only_declared_secret_outputs():
     from mindiectl.runtime import Resource
 
     resource = Resource(urn="urn:x", type="pulumi-python:dynamic/mindie:Crl", name="crl", parent="",
-                        custom=True, secret_inputs=["ca_private_key_pem"], secret_outputs=["ca_private_key_pem"])
+                        custom=True, secret_inputs=["ca_private_key_pem"],
+                        secret_outputs=["ca_private_key_pem"])
     assert _secret_paths(resource) == []
     resource.additional_secret_outputs = ["ca_private_key_pem"]
     assert _secret_paths(resource) == ["ca_private_key_pem"]
