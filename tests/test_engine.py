@@ -52,6 +52,8 @@ REPLICA_DEPENDENT = {
     "kubernetes:apps/v1:Deployment": {"spec.replicas"},
     "kubernetes:policy/v1:PodDisruptionBudget": {"spec.minAvailable", "spec.maxUnavailable"},
 }
+ROLL_ON_CONFIG = {"spec.template.metadata.annotations.checksum/config"}
+"""A Deployment's pods roll when the configuration they mount changes (and only then)."""
 GENERATED_OUTPUTS = ("tlsChecksum", "tlsNotAfter", "tlsSerials")
 
 
@@ -115,7 +117,7 @@ class Project:
                               timeout=1200)
         if check and proc.returncode != 0:
             pytest.fail(f"pulumi {' '.join(cmd)} exited {proc.returncode}:\n"
-                        f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+                        f"{essentials(proc.stdout)}\n{proc.stderr[-3000:]}")
         return proc
 
     def render_to_directory(self) -> None:
@@ -149,6 +151,13 @@ class Project:
     def resources(self) -> list[dict[str, Any]]:
         exported = json.loads(self.pulumi("stack", "export").stdout)
         return exported["deployment"].get("resources") or []
+
+
+def essentials(output: str) -> str:
+    """The Policies and Diagnostics sections of a pulumi run (else its tail): what failed."""
+    start = min((i for i in (output.find("Policies:"), output.find("Diagnostics:")) if i >= 0), default=-1)
+    end = output.find("Outputs:", start) if start >= 0 else -1
+    return output[start:end if end > start else start + 8000] if start >= 0 else output[-6000:]
 
 
 def link_virtualenv(venv: Path) -> None:
@@ -306,21 +315,36 @@ def check_replicas_update(project: Project, policy: list[str]) -> None:
     plan = json.loads(project.pulumi("preview", "--json", *policy).stdout)
     changed = {s["urn"].split("::")[-1]: s for s in plan.get("steps", []) if s["op"] != "same"}
     assert changed, "raising the replica count plans no change"
+    summary = "\n".join(f"{n}: {st['op']} {sorted(st.get('detailedDiff') or {})}"
+                        for n, st in changed.items())
+    config_changed = False
     for name, step in changed.items():
-        assert step["op"] == "update", f"{name}: {step['op']} (only in-place updates are expected)"
+        # In place only: a replacement deletes the object (a Deployment's pods all at once).
+        assert step["op"] == "update", f"{name}: {step['op']}, only in-place updates expected:\n{summary}"
         kind = step["newState"]["type"]
-        assert kind in REPLICA_DEPENDENT, f"{name} ({kind}) changes with the replica count"
         diff = set(step.get("detailedDiff") or {})
-        assert diff and diff <= REPLICA_DEPENDENT[kind], f"{name}: {sorted(diff)}"
+        assert diff, f"{name}: update without a diff:\n{summary}"
+        if kind == "kubernetes:core/v1:ConfigMap":
+            config_changed = True
+            assert all(d.startswith("data") for d in diff), summary
+            continue
+        assert kind in REPLICA_DEPENDENT, f"{name} ({kind}) changes with the replica count:\n{summary}"
+        assert diff <= REPLICA_DEPENDENT[kind] | ROLL_ON_CONFIG, f"{name}: {sorted(diff)}"
+        if diff & ROLL_ON_CONFIG:  # pods roll only because what they mount changed
+            assert config_changed or any(s["newState"]["type"] == "kubernetes:core/v1:ConfigMap"
+                                         for s in changed.values()), f"{name} rolls without a config change"
     project.pulumi("up", "--yes", "--skip-preview", *policy)
     after = project.rendered_objects()
     assert sorted(after) == sorted(before)
     for key, obj in after.items():
         if obj == before[key] or key[0] != "Deployment":
             continue
-        assert obj["spec"]["replicas"] == replicas
-        # Pods roll only when their configuration changes: the template is untouched.
-        assert obj["spec"]["template"] == before[key]["spec"]["template"], f"{key}: the pods would roll"
+        old_template, new_template = before[key]["spec"]["template"], obj["spec"]["template"]
+        if obj["spec"].get("replicas") != before[key]["spec"].get("replicas"):
+            assert obj["spec"]["replicas"] == replicas
+        if new_template != old_template:  # a roll: only the config checksum differs
+            found = differences(new_template, old_template)
+            assert all(".annotations.checksum/config" in d for d in found), f"{key}: {found}"
 
 
 def check_destroy(project: Project) -> None:
