@@ -255,6 +255,10 @@ def test_engine_lifecycle(stack: str, engine_bin: Path, tmp_path: Path):
         "preview must not render anything"
 
     project.pulumi("up", "--yes", "--skip-preview", *policy)
+    # Secrets only as Pulumi secrets: the state holds no key in plain text (the generated keys, the
+    # root CA key from config, and the stack config the dynamic-provider host receives).
+    exported = project.pulumi("stack", "export").stdout
+    assert "PRIVATE KEY-----" not in exported, "the stack's state holds a private key in plain text"
     rendered = project.rendered_objects()
     assert rendered, f"pulumi up rendered nothing under {project.rendered}"
 
