@@ -123,10 +123,10 @@ class Project:
     def render_to_directory(self) -> None:
         """The e2e override: the Kubernetes provider renders YAML (dev's committed target already)."""
         target = self.config().get("mindie:kubernetes", {})
-        if target.get("renderYamlToDirectory") != "build/dev/rendered" or self.stack != "dev":
+        wanted = str(self.rendered.relative_to(self.dir))
+        if target != {"renderYamlToDirectory": wanted}:
             self.pulumi("config", "rm", "mindie:kubernetes")
-            self.pulumi("config", "set", "--path", "mindie:kubernetes.renderYamlToDirectory",
-                        str(self.rendered.relative_to(self.dir)))
+            self.pulumi("config", "set", "--path", "mindie:kubernetes.renderYamlToDirectory", wanted)
 
     def config(self) -> dict[str, Any]:
         out = self.pulumi("config", "--json").stdout
