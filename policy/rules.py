@@ -941,7 +941,10 @@ def _against_planned_capacity(stack: StackView) -> list[tuple[str, Optional[str]
     capacity: dict[str, int] = {}
     for key in stack.outputs:
         for item in seq(stack.outputs[key]):
-            if is_map(item) and "capacityPods" in item and ("deployment" in item or "group" in item):
+            # capacityPods null = no inventory declared (the engine keeps a None output as null).
+            if not is_map(item) or get(item, "capacityPods") is None:
+                continue
+            if "deployment" in item or "group" in item:
                 target = str(get(item, "deployment") or get(item, "group"))
                 capacity[target] = int(number(get(item, "capacityPods")) or 0)
     for w in stack.workloads():
