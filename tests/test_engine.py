@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -160,6 +161,16 @@ def essentials(output: str) -> str:
     return output[start:end if end > start else start + 8000] if start >= 0 else output[-6000:]
 
 
+RENDER_OVERRIDE_FINDINGS = {("environment-consistent", "mandatory"), ("environment-consistent", "advisory")}
+"""The render override's own finding in staging/prod (advisory here, see Project.policy_args)."""
+
+
+def engine_violations(output: str) -> set[tuple[str, str]]:
+    """(rule, level) of every violation a pulumi run's Policies section lists."""
+    found = set(re.findall(r"- \[(advisory|mandatory)\] \[severity: \w+\]\s+([\w-]+)", output))
+    return {(rule, level) for level, rule in found} - RENDER_OVERRIDE_FINDINGS
+
+
 def link_virtualenv(venv: Path) -> None:
     """`venv` = the interpreter running the tests: its virtualenv, or else a virtualenv shell over
     it that sees its packages (include-system-site-packages)."""
@@ -254,7 +265,7 @@ def test_engine_lifecycle(stack: str, engine_bin: Path, tmp_path: Path):
     assert not project.rendered.exists() or not any(project.rendered.rglob("*.yaml")), \
         "preview must not render anything"
 
-    project.pulumi("up", "--yes", "--skip-preview", *policy)
+    up = project.pulumi("up", "--yes", "--skip-preview", *policy)
     # Secrets only as Pulumi secrets: the state holds no key in plain text (the generated keys, the
     # root CA key from config, and the stack config the dynamic-provider host receives).
     exported = project.pulumi("stack", "export").stdout
@@ -279,6 +290,14 @@ def test_engine_lifecycle(stack: str, engine_bin: Path, tmp_path: Path):
     offline_outputs = json.loads((offline_dir / "outputs.json").read_text())
     found = differences(comparable_outputs(real_outputs), comparable_outputs(offline_outputs))
     assert not found, f"{stack}: stack outputs, real (left) vs mindiectl:\n" + "\n".join(found)
+
+    # The policy pack's verdicts: what `pulumi up` reported = what `mindiectl check` reports.
+    check = subprocess.run([sys.executable, "-m", "mindiectl", "check", "--stack", stack, "--quiet",
+                            "--out", str(tmp_path / "check")], cwd=project.dir, env=project.env,
+                           capture_output=True, text=True)
+    report = json.loads((tmp_path / "check" / "policy.json").read_text())
+    offline_rules = {(v["rule"], v["level"]) for v in report["violations"]} - RENDER_OVERRIDE_FINDINGS
+    assert engine_violations(up.stdout) == offline_rules, check.stdout[-2000:]
 
     check_certificates(rendered, tmp_path)
 
