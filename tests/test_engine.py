@@ -4,10 +4,11 @@ For every committed stack, in a temporary copy of the project (the user's reposi
 written), with a file:// backend and the passphrase secrets provider:
   pulumi preview and pulumi up with the policy pack (policy/<env>.json levels), the Kubernetes
   provider rendering YAML to a directory; the differential test (what the real provider rendered
-  = what `mindiectl preview` writes, up to LIVE_ONLY); the CA chain it rendered passes
-  `openssl verify -x509_strict`; an update of the replica count changes only the server
-  Deployment's replicas (no pod rolls); pulumi destroy (dev/staging remove everything, prod's
-  protected resources stop it).
+  = what `mindiectl preview` writes, up to LIVE_ONLY; stack outputs and the policy pack's verdicts
+  too); no private key in plain text in the state; the CA chain it rendered passes
+  `openssl verify -x509_strict`; an update of the replica count is in place and rolls only pods whose
+  configuration changed; pulumi destroy (dev/staging remove everything, prod's protected resources
+  stop it).
 
 What is real and what is not (docs/engine.md): the Pulumi CLI/engine, the Python SDK and the
 Kubernetes provider are the real ones; the language host is a minimal one of ours and
