@@ -163,8 +163,11 @@ class EncryptedKey(Resource, module="mindie", name="EncryptedKey"):
             "encrypted_key_pem": None,
             "public_key_sha256": None,
         }
+        # All three declared: a policy pack sees only declared secret outputs, not that an input was
+        # an Output.secret (the real engine's `secrets-key-material` check found this; docs/engine.md).
         opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=["encrypted_key_pem"])
+            opts, pulumi.ResourceOptions(
+                additional_secret_outputs=["private_key_pem", "passphrase", "encrypted_key_pem"])
         )
         super().__init__(EncryptedKeyProvider(), name, props, opts)
 
@@ -254,6 +257,13 @@ class CrlProvider(ResourceProvider):
         return UpdateResult(self._issue(news, number, dict(olds.get("revoked_at") or {})))
 
 
+def _declare_key_secret(opts: Optional[pulumi.ResourceOptions]) -> pulumi.ResourceOptions:
+    """Declare the CA key secret, not only pass it as Output.secret: a policy pack is told only the
+    declared secret outputs (the real engine's `secrets-key-material` check found this; docs/engine.md)."""
+    return pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(additional_secret_outputs=["ca_private_key_pem"]))
+
+
 class Crl(Resource, module="mindie", name="Crl"):
     """The CRL of a CA (`crl_pem`), re-issued before `next_update` by `pulumi up`."""
 
@@ -277,7 +287,7 @@ class Crl(Resource, module="mindie", name="Crl"):
             "next_update": None,
             "revoked_at": None,
         }
-        super().__init__(CrlProvider(), name, props, opts)
+        super().__init__(CrlProvider(), name, props, _declare_key_secret(opts))
 
 
 # --- CaCert ------------------------------------------------------------------------------------
@@ -383,7 +393,7 @@ class CaCert(Resource, module="mindie", name="CaCert"):
             "validity_end_time": None,
             "ready_for_renewal": None,
         }
-        super().__init__(CaCertProvider(), name, props, opts)
+        super().__init__(CaCertProvider(), name, props, _declare_key_secret(opts))
 
 
 # --- Passphrase --------------------------------------------------------------------------------

@@ -145,8 +145,10 @@ def resolve_config(
 
 
 def _secret_paths(resource: Resource) -> list[str]:
-    roots = {p.split(".")[0].split("[")[0] for p in resource.secret_inputs}
-    return sorted(set(resource.secret_outputs) | roots)
+    """What the engine tells a policy pack about a resource's secrets: only the program's declared
+    additional_secret_outputs. The pack's props are plain values, so an input passed as
+    Output.secret without being declared looks plain to it (found by the engine tier, docs/engine.md)."""
+    return sorted(set(resource.additional_secret_outputs))
 
 
 def _options(resource: Resource, secret_paths: list[str]) -> PolicyResourceOptions:

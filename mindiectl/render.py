@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from .emulators.kubernetes import normalize
 from .runtime import Resource, RunResult
 from .secrets import redact
 
@@ -52,7 +53,8 @@ def manifests(result: RunResult) -> dict[str, dict[str, Any]]:
     found = {}
     for resource in result.resources:
         if is_manifest(resource):
-            manifest = integral(redact(resource.inputs, resource.secret_inputs, keep_shape=True))
+            # As the provider renders it (normalized: canonical quantities).
+            manifest = normalize(integral(redact(resource.inputs, resource.secret_inputs, keep_shape=True)))
             found[manifest_filename(manifest)] = manifest
     return dict(sorted(found.items()))
 

@@ -955,7 +955,10 @@ def _against_planned_capacity(stack: StackView) -> list[tuple[str, Optional[str]
     capacity: dict[str, int] = {}
     for key in stack.outputs:
         for item in seq(stack.outputs[key]):
-            if is_map(item) and "capacityPods" in item and ("deployment" in item or "group" in item):
+            # capacityPods null = no inventory declared (the engine keeps a None output as null).
+            if not is_map(item) or get(item, "capacityPods") is None:
+                continue
+            if "deployment" in item or "group" in item:
                 target = str(get(item, "deployment") or get(item, "group"))
                 capacity[target] = int(number(get(item, "capacityPods")) or 0)
     for w in stack.workloads():
@@ -1410,6 +1413,14 @@ def _env_passphrases(props: Any) -> list[tuple[str, str]]:
     return found
 
 
+DYNAMIC_PROVIDER = "pulumi:providers:pulumi-python"
+"""The engine's default provider for Python dynamic resources. Its inputs are a copy of the whole
+stack config (a staging/prod root CA key included): secret config stays a Pulumi secret, but a pack is
+not told so (no additional_secret_outputs on a default provider), so checking it would flag every
+`pulumi config set --secret` key. Found by the engine tier (docs/engine.md); mindiectl's mock runtime
+registers no default providers."""
+
+
 @rule("secrets-key-material", "tls-secrets",
       "Private keys and passphrases live only in Kubernetes Secrets or Pulumi secrets: never in a ConfigMap, "
       "an env value, an annotation or a plain (non-secret) property.",
@@ -1418,7 +1429,7 @@ def _env_passphrases(props: Any) -> list[tuple[str, str]]:
       severity=Severity.CRITICAL)
 def secrets_key_material(props: Any, ctx: ResourceContext) -> list[str]:
     kind = kind_of(ctx.type)
-    if kind == "Secret":
+    if kind == "Secret" or ctx.type == DYNAMIC_PROVIDER:
         return []
     found = key_material(props) + (_env_passphrases(props) if kind in WORKLOAD_KINDS else [])
     if kind == "ConfigMap":  # the generated JSON configs: a passphrase key must hold a file path

@@ -316,9 +316,10 @@ def test_pods_follow_the_security_standard(staging):
 
 def test_staging_resources_come_from_config(staging):
     resources = container(staging, COORDINATOR)["resources"]
+    # 8000m/8192Mi and 32000m/16384Mi from config, canonical as the Kubernetes provider returns them.
     assert resources == {
-        "requests": {"cpu": "8000m", "memory": "8192Mi"},
-        "limits": {"cpu": "32000m", "memory": "16384Mi"},
+        "requests": {"cpu": "8", "memory": "8Gi"},
+        "limits": {"cpu": "32", "memory": "16Gi"},
     }
 
 

@@ -30,8 +30,6 @@ from typing import Any, Optional
 
 from . import Context, Emulated, ResourceCall, emulates
 
-RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
-
 KEY_POOL: Optional[dict[tuple, str]] = None
 """Tests only: when a dict, generated keys are shared per (algorithm, size, resource name)
 across the session's stacks and state files (RSA-4096 generation takes ~1 s per key)."""
@@ -39,7 +37,17 @@ _POOL_LOCK = threading.Lock()
 
 
 def now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+    return _dt.datetime.now(_dt.UTC)
+
+
+def go_time_text(moment: _dt.datetime) -> str:
+    """A UTC time as Go's time.Time.MarshalText writes it (RFC 3339 with nanoseconds, trailing
+    zeros dropped): the provider's validityStartTime/validityEndTime. Found by the engine tier's
+    differential test; the provider's source: hashicorp/terraform-provider-tls@1f1283d7
+    internal/provider/common_cert.go createCertificate (`template.NotBefore = overridableTimeFunc()`,
+    `template.NotBefore.MarshalText()`). The certificate itself holds whole seconds (UTCTime)."""
+    fraction = f"{moment.microsecond:06d}".rstrip("0")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
 
 # --- keys --------------------------------------------------------------------------------------
@@ -259,8 +267,8 @@ def build_certificate(inputs: dict[str, Any], subject, sans, public_key, issuer_
     cert = builder.sign(signing_key, _sig_hash(signing_key))
     return {
         "certPem": cert.public_bytes(serialization.Encoding.PEM).decode(),
-        "validityStartTime": start.strftime(RFC3339),
-        "validityEndTime": end.strftime(RFC3339),
+        "validityStartTime": go_time_text(start),
+        "validityEndTime": go_time_text(end),
         "readyForRenewal": False,
         "id": str(serial),
     }
