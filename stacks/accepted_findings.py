@@ -12,8 +12,9 @@ reviewer or an admission scanner sees. The decision is made per object from what
 - CKV_K8S_40 (UID >= 10000): the MindIE images run as their own non-root user, the seed's
   UID 1001 that owns the installed files; another UID could not read or execute them.
 - CKV_K8S_22 (read-only root filesystem): only for a container that does not have it; the
-  MindIE Server writes below its install directory at start until the start-up contract gives
-  it emptyDirs (mindie:servers.securityContext.readOnlyRootFilesystem turns it on).
+  MindIE Server writes below its install directory at start (logs, its own runtime files), and
+  which paths exactly cannot be checked without the image: every file it reads is already a
+  staged copy, and mindie:servers.securityContext.readOnlyRootFilesystem turns it on.
 - CKV_K8S_8 (liveness): only for the coordinator with its liveness probe off, as the seed
   advises (a probe timing out under load restarts it and drops every in-flight request).
 - CKV_K8S_9 (readiness): only for the controller container, which no Service routes to
@@ -37,8 +38,9 @@ REASONS = {  # checkov splits "<check>=<reason>" on "=": a reason never holds on
                   "digests, so IfNotPresent pulls exactly the tested bytes",
     "CKV_K8S_40": "runs as the MindIE image's own non-root user (the seed's UID 1001, owner of the installed "
                   "files); a UID of 10000 or more could not read them",
-    "CKV_K8S_22": "the MindIE Server writes below its install directory at start until the start-up "
-                  "contract gives it emptyDirs (mindie:servers.securityContext.readOnlyRootFilesystem)",
+    "CKV_K8S_22": "the MindIE Server writes below its install directory at start (logs, runtime files) and "
+                  "the full list is not verifiable without the image; opt in with "
+                  "mindie:servers.securityContext.readOnlyRootFilesystem",
     "CKV_K8S_8": "coordinator liveness is off as the seed advises: a probe timing out under load restarts "
                  "it and drops every in-flight request (mindie:motor.coordinator.liveness_probe)",
     "CKV_K8S_9": "the controller receives no Service traffic, so readiness would gate nothing; it has "
