@@ -45,7 +45,8 @@ try:
     runpy.run_module("mindiectl", run_name="__main__")
 except SystemExit:
     pass
-json.dump(sorted(sys.modules), open({dump!r}, "w"))
+importable = sorted(n for n, m in list(sys.modules.items()) if getattr(m, "__spec__", None))
+json.dump(importable, open({dump!r}, "w"))
 """
 
 
