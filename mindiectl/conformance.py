@@ -1301,10 +1301,18 @@ def _check_probes(pod: Pod, main: dict, env: dict, clients: list) -> None:
 # ------------------------------------------------------------------ cross-object rules
 
 
-def _openssl_verify(ca: str, chain: str, purpose: str, work: Path) -> Optional[str]:
-    """None when the first certificate of `chain` verifies against `ca`; else openssl's complaint."""
-    del work  # each verification runs in its own folder (see _verify_pems)
-    return _verify_pems(ca, chain, purpose)
+def _verify_cell(ctx: Ctx, rule: str, cell: str, side: str, ca: Optional[str], cert: Optional[str],
+                 purpose: str, against: str) -> bool:
+    """One direction of a TLS cell: `side`'s certificate verifies against the peer's CA file."""
+    if not (ca and cert):
+        ctx.fail(rule, cell, "certificates",
+                 f"the {side} certificate or {against} cannot be traced to generated content")
+        return False
+    err = _verify_pems(ca, cert, purpose)
+    if err:
+        ctx.fail(rule, cell, f"{side} certificate", f"openssl verify -x509_strict against {against}: {err}")
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=512)
@@ -1341,55 +1349,19 @@ def check_tls_matrix(
 ) -> list[tuple[str, str, str]]:
     """Every (client, listener) cell both ways; returns the cells checked (client, listener, 'ok'/'fail')."""
     cells = []
-    with tempfile.TemporaryDirectory(prefix="mindie-tls-") as tmp:
-        work = Path(tmp)
-        for client in clients:
-            for pattern in client.targets:
-                regex = re.compile(re.escape(pattern).replace(r"\*", "[^/]+"))
-                for key, ep in sorted(endpoints.items()):
-                    if not regex.fullmatch(key):
-                        continue
-                    cell = f"{client.name} -> {ep.name}"
-                    ok = True
-                    if not (ep.ca and client.cert):
-                        ctx.fail(
-                            R_TLS_CLIENT,
-                            cell,
-                            "certificates",
-                            "the client certificate or the server's CA "
-                            "file cannot be traced to generated content",
-                        )
-                        ok = False
-                    else:
-                        err = _openssl_verify(ep.ca, client.cert, "sslclient", work)
-                        if err:
-                            ctx.fail(
-                                R_TLS_CLIENT,
-                                cell,
-                                "client certificate",
-                                f"openssl verify -x509_strict against the server's CA file(s): {err}",
-                            )
-                            ok = False
-                    if not (client.ca and ep.cert):
-                        ctx.fail(
-                            R_TLS_SERVER,
-                            cell,
-                            "certificates",
-                            "the server certificate or the client's CA "
-                            "file cannot be traced to generated content",
-                        )
-                        ok = False
-                    else:
-                        err = _openssl_verify(client.ca, ep.cert, "sslserver", work)
-                        if err:
-                            ctx.fail(
-                                R_TLS_SERVER,
-                                cell,
-                                "server certificate",
-                                f"openssl verify -x509_strict against the client's ca_cert: {err}",
-                            )
-                            ok = False
-                    cells.append((client.name, ep.name, "ok" if ok else "fail"))
+    for client in clients:
+        for pattern in client.targets:
+            regex = re.compile(re.escape(pattern).replace(r"\*", "[^/]+"))
+            for key, ep in sorted(endpoints.items()):
+                if not regex.fullmatch(key):
+                    continue
+                cell = f"{client.name} -> {ep.name}"
+                # the client's certificate against the server's CA file, and the other way round
+                ok = _verify_cell(ctx, R_TLS_CLIENT, cell, "client", ep.ca, client.cert,
+                                  "sslclient", "the server's CA file(s)")
+                ok &= _verify_cell(ctx, R_TLS_SERVER, cell, "server", client.ca, ep.cert,
+                                   "sslserver", "the client's ca_cert")
+                cells.append((client.name, ep.name, "ok" if ok else "fail"))
     return cells
 
 
