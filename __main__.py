@@ -6,8 +6,8 @@ mock runtime). Settings are validated before anything is declared.
 
 import pulumi
 
-from stacks.compose import build
-from stacks.settings import load_settings
+from stacks.composition import build
+from stacks.settings.stack import load_settings
 
 settings = load_settings()
 for key, value in build(settings, pulumi.get_stack()).items():

@@ -93,7 +93,7 @@ def _aki(issuer_cert):
 
 
 def passphrase_ok(text: str) -> bool:
-    """The seed's rule (mirrors stacks.tls.passphrase_problem, kept here: no project imports)."""
+    """The seed's rule (mirrors stacks.settings.tls.passphrase_problem, kept here: no project imports)."""
     kinds = [
         any(c in string.ascii_lowercase for c in text),
         any(c in string.ascii_uppercase for c in text),

@@ -22,7 +22,7 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from stacks.runtime_user import RUNTIME_GID, RUNTIME_UID
+from stacks.settings.runtime_user import RUNTIME_GID, RUNTIME_UID
 
 DOCKERFILE = "images/mindie/Dockerfile"
 """Relative to the project directory (the Pulumi program's working directory), so the resource

@@ -29,9 +29,9 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.motor import DEPLOY_MODE, SCHEDULER_TYPE, Algorithm
-from stacks.motor import Motor as MotorSettings
-from stacks.runtime_user import RuntimeUser
+from stacks.settings.motor import DEPLOY_MODE, SCHEDULER_TYPE, Algorithm
+from stacks.settings.motor import Motor as MotorSettings
+from stacks.settings.runtime_user import RuntimeUser
 
 from . import staging
 from .ca import secret_keys as ca_secret_keys

@@ -30,7 +30,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.runtime_user import RUNTIME_GID, RUNTIME_UID
+from stacks.settings.runtime_user import RUNTIME_GID, RUNTIME_UID
 
 from . import staging
 from .ca import secret_keys as ca_secret_keys

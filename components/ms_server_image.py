@@ -14,7 +14,7 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from stacks.runtime_user import RUNTIME_GID, RUNTIME_UID
+from stacks.settings.runtime_user import RUNTIME_GID, RUNTIME_UID
 
 from .mindie_image import BuiltImageArgs, built_image, existing_digest
 

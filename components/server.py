@@ -24,11 +24,11 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.fields import quantity_bytes
-from stacks.infer_server import InferServer, NpuType, Scheduler
-from stacks.rollout import RolloutPlan, kubernetes_fenceposts
-from stacks.runtime_user import RuntimeUser
-from stacks.servers import (
+from stacks.settings.fields import quantity_bytes
+from stacks.settings.infer_server import InferServer, NpuType, Scheduler
+from stacks.settings.rollout import RolloutPlan, kubernetes_fenceposts
+from stacks.settings.runtime_user import RuntimeUser
+from stacks.settings.servers import (
     MS_ROOT,
     RING_CONTROLLER_BY_MODEL,
     LimitPolicy,
@@ -315,7 +315,7 @@ def run_sh(server: InferServer, servers: ServersSettings, model: Optional[ModelS
         ":${LD_LIBRARY_PATH:-}",
         f"export ASCEND_RT_VISIBLE_DEVICES={devices}",
         "set +u  # the set_env.sh scripts read unset variables",
-        # Paths are validated (stacks.fields.AbsolutePath: no shell metacharacters) AND quoted here.
+        # Paths are validated (stacks.settings.fields.AbsolutePath: no shell metacharacters) AND quoted here.
         f"source {shlex.quote(f'{home}/ascend-toolkit/set_env.sh')}",
         f"source {shlex.quote(f'{home}/mindie/set_env.sh')}",
         f"source {shlex.quote(f'{home}/nnal/atb/set_env.sh')}",
@@ -481,7 +481,7 @@ def env(server: InferServer) -> list[k8s.core.v1.EnvVarArgs]:
 
 
 def ring_controller(server: InferServer, servers: ServersSettings) -> str:
-    """MindCluster's `ring-controller.atlas` from the group's device model (stacks.servers.device_model)."""
+    """MindCluster's `ring-controller.atlas` from the group's device model (stacks.settings.servers.device_model)."""
     return RING_CONTROLLER_BY_MODEL[device_model(server, servers)]
 
 
@@ -529,7 +529,7 @@ class ServerGroupArgs:
     tls_checksum: Optional[pulumi.Input[str]] = None
     """The CA's checksum, put in `checksum/tls` so certificate re-issue rolls the pods."""
     rollout: Optional[RolloutPlan] = None
-    """This group's rollout plan (stacks.rollout), logged in the preview; PDB and timeouts follow it."""
+    """This group's rollout plan (stacks.settings.rollout), logged in the preview; PDB and timeouts follow it."""
     image: Optional[pulumi.Input[str]] = None
     """Image the pods run (MindieImage.image_ref: the derived image's digest); None: `servers.image`."""
     runtime_user: RuntimeUser = field(default_factory=RuntimeUser)

@@ -677,31 +677,31 @@ R_TLS_SWITCH = rule(
     "deployer.tls-consistency",
     f"{SINGLE_NODE} ParseMindIEConfigParams",
     "ms_server.json client_mindie_server_tls_enable equals the servers' httpsEnabled",
-    "stacks/settings.py _deployer_contract",
+    "stacks/settings/stack.py _deployer_contract",
 )
 R_NAMESPACE = rule(
     "deployer.namespace",
     f'{SINGLE_NODE} SingleNodeServer (serviceParams.nameSpace = "mindie")',
     "with ms-server deployed, the server objects live in namespace mindie",
-    "stacks/settings.py _deployer_contract",
+    "stacks/settings/stack.py _deployer_contract",
 )
 R_RING = rule(
     "hardware.ring-controller",
     f"{MOTOR}:{MS}/deployer/infer_manager/CrossNodeServer.cpp (ascend-910b); {SINGLE_NODE} CreateDeployJson",
     "ring-controller.atlas matches the NPU resource the pod requests",
-    "stacks/servers.py RING_CONTROLLER_BY_MODEL from mindie:servers.deviceModels",
+    "stacks/settings/servers.py RING_CONTROLLER_BY_MODEL from mindie:servers.deviceModels",
 )
 R_VARIANT = rule(
     "hardware.image-variant",
     "MindIE image tags (800I-A2 for 910B, 300I-Duo for 310P)",
     "a 310P pod does not run an 800I-A2 image, a 910 pod not a 300I-Duo image",
-    "stacks/servers.py hardware_problems; ExtraGroup.image",
+    "stacks/settings/servers.py hardware_problems; ExtraGroup.image",
 )
 R_REPO = rule(
     "image.one-repository",
     "one MindIE image carries Server and Motor (the seed)",
     "servers, Coordinator and Controller pull from one repository path",
-    "stacks/servers.py hardware_problems",
+    "stacks/settings/servers.py hardware_problems",
 )
 R_GROUPS = rule(
     "npu.device-group",

@@ -20,7 +20,7 @@ REFERENCE = PROJECT_DIR / "docs" / "config-reference.md"
 
 HEADER = """# Configuration reference
 
-Generated from `stacks/settings.py` by `python -m mindiectl docs`; do not edit by hand.
+Generated from `stacks/settings/stack.py` by `python -m mindiectl docs`; do not edit by hand.
 Every key lives under the `mindie:` namespace of `Pulumi.<stack>.yaml`. Ranges are inclusive.
 Types are strict: `"2"` is not an integer and `"yes"` is not a boolean.
 
@@ -30,7 +30,7 @@ Types are strict: `"2"` is not an integer and `"yes"` is not a boolean.
 
 
 def reference() -> str:
-    from stacks.settings import PROJECT, Settings
+    from stacks.settings.stack import PROJECT, Settings
 
     schema = Settings.model_json_schema(by_alias=True)
     rows: list[str] = []

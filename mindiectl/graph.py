@@ -113,7 +113,7 @@ def register(sub) -> None:
 def _main(args) -> int:
     import sys
 
-    from stacks.errors import SettingsError
+    from stacks.settings.errors import SettingsError
 
     from .preview import run_stack
     from .runtime import PROJECT_DIR

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from stacks.errors import SettingsError
-from stacks.infer_server import InferServer
-from stacks.settings import PROJECT, Environment, format_errors, load_settings
+from stacks.settings.errors import SettingsError
+from stacks.settings.infer_server import InferServer
+from stacks.settings.stack import PROJECT, Environment, format_errors, load_settings
 
 from . import safefs, stackfile
 from .preview import locked

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from stacks.errors import SettingsError
+from stacks.settings.errors import SettingsError
 
 from . import render, safefs, stackfile
 from .runtime import PROJECT_DIR, RunResult, StackOutputs, StackReferenceError, run_program, work_dir

@@ -1,6 +1,6 @@
 """`mindiectl promote --from <stack> --to <stack> [--dry-run] [--force]`: promote a tested release.
 
-Copies the RELEASE settings (stacks/promotion.py: CLASSIFICATION) from
+Copies the RELEASE settings (stacks/settings/promotion.py: CLASSIFICATION) from
 Pulumi.<from>.yaml into Pulumi.<to>.yaml, leaves the target's ENVIRONMENT
 settings alone, keeps comments and key order (ruamel round-trip), records
 `mindie:release: {fromStack, fingerprint}` in the target and prints the diff.
@@ -34,10 +34,10 @@ from typing import Any, Optional
 
 from ruamel.yaml.comments import CommentedMap
 
-from stacks import promotion
-from stacks.errors import SettingsError
-from stacks.promotion import ORDER, Kind, SettingNode
-from stacks.settings import PROJECT, load_settings
+from stacks.settings import promotion
+from stacks.settings.errors import SettingsError
+from stacks.settings.promotion import ORDER, Kind, SettingNode
+from stacks.settings.stack import PROJECT, load_settings
 
 from . import progress, safefs, stackfile
 

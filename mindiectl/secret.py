@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from stacks.settings import PROJECT
+from stacks.settings.stack import PROJECT
 
 from . import safefs, stackfile
 from .preview import locked

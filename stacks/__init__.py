@@ -1,1 +1,2 @@
-"""Stack settings (the validated `mindie:*` config) and the composition of a stack from them."""
+"""A stack: its validated settings (package `stacks.settings`) and their composition into components
+(package `stacks.composition`). Data flows one way: settings → composition → components → domain facts."""

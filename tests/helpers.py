@@ -64,7 +64,7 @@ def match_image_to_npu(config: dict[str, str]) -> dict[str, str]:
     """config with mindie:servers.image switched to the variant of inferServer's NPU type.
 
     The committed stacks run Ascend910 on the 800I-A2 image; a test that moves the group to Ascend310P
-    must also move it to the 300I-Duo image (stacks/servers.py hardware_problems refuses a mismatch,
+    must also move it to the 300I-Duo image (stacks/settings/servers.py hardware_problems refuses a mismatch,
     as MindIE's images are built per device). Only the variant in the tag changes.
     """
     servers = json.loads(config.get("mindie:servers", "{}"))

@@ -16,8 +16,8 @@ from components.ca import CLUSTER_IDENTITIES, IDENTITIES, PLAIN_KEY_IDENTITIES, 
 from mindiectl import render, stackfile
 from mindiectl.runtime import PROJECT_DIR, RunResult, run_program
 from mindiectl.state import StackState
-from stacks.errors import SettingsError
-from stacks.settings import load_settings
+from stacks.settings.errors import SettingsError
+from stacks.settings.stack import load_settings
 
 from .helpers import Secret
 
@@ -293,7 +293,7 @@ def test_encryption_is_aes256_pbes2(dev_files: Path):
 
 
 def test_generated_passphrase_meets_the_seeds_rule(dev: RunResult):
-    from stacks.tls import passphrase_problem
+    from stacks.settings.tls import passphrase_problem
 
     text = secret_data(dev, "kubeclient")["key_pwd.txt"]
     assert len(text) == 24 and passphrase_problem(text) is None

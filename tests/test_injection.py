@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from stacks.errors import SettingsError
-from stacks.settings import load_settings
+from stacks.settings.errors import SettingsError
+from stacks.settings.stack import load_settings
 from tests.helpers import stack_config
 
 BASE = {stack: dict(stack_config(stack)) for stack in ("dev", "prod")}
@@ -81,8 +81,8 @@ def test_hostile_paths_are_refused_for_every_path_setting(stack: str, setting: s
 
 def test_run_sh_quotes_its_paths_even_if_validation_were_bypassed():
     from components.server import run_sh
-    from stacks.infer_server import InferServer
-    from stacks.servers import ServersSettings
+    from stacks.settings.infer_server import InferServer
+    from stacks.settings.servers import ServersSettings
 
     server = InferServer.model_validate(json.loads(BASE["dev"]["mindie:inferServer"]))
     hostile = "/opt/mindie/x;touch /tmp/pwned"

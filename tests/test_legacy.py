@@ -10,7 +10,7 @@ import pytest
 
 from mindiectl.__main__ import main
 from mindiectl.legacy import export_stack, import_file
-from stacks.errors import SettingsError
+from stacks.settings.errors import SettingsError
 
 DATA = Path(__file__).parent / "data"
 SEED = DATA / "infer_server_seed.json"  # verbatim from the seed, missing comma included

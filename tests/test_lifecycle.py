@@ -15,8 +15,8 @@ from mindiectl.__main__ import main
 from mindiectl.preview import run_stack as preview_run_stack
 from mindiectl.render import manifests
 from mindiectl.runtime import StackReferenceError
-from stacks import promotion
-from stacks.errors import SettingsError
+from stacks.settings import promotion
+from stacks.settings.errors import SettingsError
 
 from .helpers import STACKS
 
@@ -246,5 +246,5 @@ def test_docs_table_is_the_classification():
     assert begin in doc and end in doc
     embedded = doc.split(begin, 1)[1].split(end, 1)[0]
     assert embedded == promotion.markdown_table(), (
-        "docs/lifecycle.md is out of date: run `python -m stacks.promotion --write`"
+        "docs/lifecycle.md is out of date: run `python -m stacks.settings.promotion --write`"
     )

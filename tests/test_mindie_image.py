@@ -14,10 +14,10 @@ from mindiectl import image_files
 from mindiectl.check import HADOLINT_RULE, check, hadolint_findings
 from mindiectl.preview import write_atomically
 from mindiectl.runtime import PROJECT_DIR
-from stacks.errors import SettingsError
-from stacks.release import RELEASE_LINE, STOCK_IMAGE, is_kmc_era, release_of
-from stacks.runtime_user import RUNTIME_GID, RUNTIME_UID
-from stacks.settings import load_settings
+from stacks.settings.errors import SettingsError
+from stacks.settings.release import RELEASE_LINE, STOCK_IMAGE, is_kmc_era, release_of
+from stacks.settings.runtime_user import RUNTIME_GID, RUNTIME_UID
+from stacks.settings.stack import load_settings
 
 from .helpers import secret_keys, stack_config
 

@@ -14,9 +14,9 @@ from components.motor import (
 )
 from mindiectl.render import manifests
 from mindiectl.schema import schema_errors
-from stacks.errors import SettingsError
-from stacks.motor import Motor, prefix_cache_mismatch, prefix_cache_required
-from stacks.settings import load_settings
+from stacks.settings.errors import SettingsError
+from stacks.settings.motor import Motor, prefix_cache_mismatch, prefix_cache_required
+from stacks.settings.stack import load_settings
 
 from .helpers import STACKS, secret_keys, stack_config
 
@@ -515,7 +515,7 @@ def test_compose_exports_prefix_cache(run_stack, stack, expected):
 
 def test_motor_npu_values_are_the_servers_node_labels():
     from components.server import ACCELERATOR
-    from stacks.motor import NPU_NODE_LABEL, NPU_NODE_VALUES
+    from stacks.settings.motor import NPU_NODE_LABEL, NPU_NODE_VALUES
 
     assert NPU_NODE_LABEL == "accelerator"
     assert sorted(NPU_NODE_VALUES) == sorted(ACCELERATOR.values())

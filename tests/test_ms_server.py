@@ -20,8 +20,8 @@ from mindiectl.render import manifests
 from mindiectl.runtime import PROJECT_DIR
 from mindiectl.schema import schema_errors
 from mindiectl.state import StackState
-from stacks.errors import SettingsError
-from stacks.settings import load_settings
+from stacks.settings.errors import SettingsError
+from stacks.settings.stack import load_settings
 
 from .helpers import DELETE, secret_keys, stack_config
 

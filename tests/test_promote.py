@@ -15,10 +15,10 @@ from mindiectl import stackfile
 from mindiectl.__main__ import main
 from mindiectl.preview import run_stack as preview_run_stack
 from mindiectl.promote import PromotionError, promote
-from stacks import promotion
-from stacks.infer_server import InferServer, StrictModel
-from stacks.promotion import CLASSIFICATION, Kind
-from stacks.settings import Settings
+from stacks.settings import promotion
+from stacks.settings.infer_server import InferServer, StrictModel
+from stacks.settings.promotion import CLASSIFICATION, Kind
+from stacks.settings.stack import Settings
 
 # --------------------------------------------------------------------------- the classification table
 
@@ -27,7 +27,7 @@ def test_every_setting_is_classified():
     missing = promotion.unclassified()
     assert missing == [], (
         f"settings without a release/environment decision: {missing}; "
-        "add each to CLASSIFICATION in stacks/promotion.py (see docs/lifecycle.md)"
+        "add each to CLASSIFICATION in stacks/settings/promotion.py (see docs/lifecycle.md)"
     )
 
 
@@ -377,7 +377,7 @@ def test_same_stack_is_refused(stacks: Path):
 
 def _settings(folder: Path, stack: str):
     from mindiectl import stackfile
-    from stacks.settings import load_settings
+    from stacks.settings.stack import load_settings
 
     cfg = stackfile.load(stack, folder)
     return load_settings(cfg.config.get, list(cfg.config), cfg.secret_keys)

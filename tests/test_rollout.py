@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from stacks.errors import SettingsError
-from stacks.rollout import (
+from stacks.settings.errors import SettingsError
+from stacks.settings.rollout import (
     GroupDemand,
     Pool,
     kubernetes_fenceposts,

@@ -26,8 +26,8 @@ from mindiectl.__main__ import main
 from mindiectl.preview import write_atomically
 from mindiectl.runtime import PROJECT_DIR, RunResult
 from mindiectl.state import SECRET_DIGEST_KEY, StackState, StateError
-from stacks.errors import SettingsError
-from stacks.settings import load_settings
+from stacks.settings.errors import SettingsError
+from stacks.settings.stack import load_settings
 
 DEMO = "mindie-demo-passphrase"
 
@@ -331,7 +331,7 @@ def test_export_never_prints_a_secure_value(stacks: Path, capsys):
 
 
 def test_error_messages_hide_values_under_a_secret_path():
-    from stacks.settings import _under_secret
+    from stacks.settings.stack import _under_secret
 
     assert _under_secret("mindie:tls.rootCa.keyPem", {"mindie:tls.rootCa.keyPem"})
     assert _under_secret("mindie:tls", {"mindie:tls.rootCa.keyPem"})  # holds one

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from mindiectl.schema import schema_errors
-from stacks import accepted_findings
+from stacks.composition import accepted_findings
 from tests.helpers import stack_config
 from tests.test_injection import problems
 

@@ -15,9 +15,9 @@ from mindiectl.__main__ import main
 from mindiectl.render import integral, manifests
 from mindiectl.runtime import run_program
 from mindiectl.schema import schema_errors
-from stacks.errors import SettingsError
-from stacks.servers import ModelSource, ServersSettings
-from stacks.settings import load_settings
+from stacks.settings.errors import SettingsError
+from stacks.settings.servers import ModelSource, ServersSettings
+from stacks.settings.stack import load_settings
 
 from .helpers import DELETE, infer_server, match_image_to_npu, secret_keys, stack_config
 
@@ -453,8 +453,8 @@ def test_tls_secrets_and_tls_checksum(tmp_path: Path):
     (tmp_path / "__main__.py").write_text(
         "import pulumi\n"
         "from components.server import ServerGroup, ServerGroupArgs\n"
-        "from stacks.servers import server_groups\n"
-        "from stacks.settings import load_settings\n"
+        "from stacks.settings.servers import server_groups\n"
+        "from stacks.settings.stack import load_settings\n"
         "settings = load_settings()\n"
         "g = server_groups(settings)[0]\n"
         "secrets = {i: pulumi.Output.from_input(f'own-{i}') for i in "
@@ -481,8 +481,8 @@ def test_tls_secrets_and_tls_checksum(tmp_path: Path):
 def test_tls_without_secrets_is_refused(tmp_path: Path):
     (tmp_path / "__main__.py").write_text(
         "from components.server import ServerGroup, ServerGroupArgs\n"
-        "from stacks.servers import server_groups\n"
-        "from stacks.settings import load_settings\n"
+        "from stacks.settings.servers import server_groups\n"
+        "from stacks.settings.stack import load_settings\n"
         "settings = load_settings()\n"
         "g = server_groups(settings)[0]\n"
         "ServerGroup(g.server.server_name, ServerGroupArgs(namespace='mindie', server=g.server,\n"

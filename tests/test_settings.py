@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from stacks.errors import SettingsError
-from stacks.settings import load_settings
+from stacks.settings.errors import SettingsError
+from stacks.settings.stack import load_settings
 
 from .helpers import DELETE, infer_server, secret_keys, set_path, stack_config
 
@@ -135,8 +135,8 @@ def test_percent_rejects_number():
 
 def test_percent_form_named_in_optional_percent_of_a_group():
     """An Optional[Percent] inside a nested model gets the same message; other strings do not."""
-    from stacks.servers import ExtraGroup
-    from stacks.settings import _field_at, _is_percent
+    from stacks.settings.servers import ExtraGroup
+    from stacks.settings.stack import _field_at, _is_percent
 
     assert _is_percent(_field_at(ExtraGroup, ("max_surge",)))
     assert _is_percent(_field_at(ExtraGroup, ("max_unavailable",)))

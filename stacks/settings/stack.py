@@ -211,7 +211,7 @@ class Settings(StrictModel):
 
     @model_validator(mode="after")
     def _images_of_the_release_line(self) -> Settings:
-        # Every MindIE image must be of the KMC-free line (stacks/release.py: why, with the upstream
+        # Every MindIE image must be of the KMC-free line (stacks/settings/release.py: why, with the upstream
         # evidence); a built image must be nameable and pushable.
         problems = release_problems(self._mindie_images())
         builds = [("servers.image", self.servers.image, self.servers.image_build)]

@@ -40,7 +40,7 @@ from .ms_server import SourceCidr
 from .rollout import GroupDemand, Pool, RolloutPlan, plan_all
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .settings import Settings
+    from .stack import Settings
 
 MS_ROOT = "/mnt/mindie-service/ms"
 
@@ -233,7 +233,7 @@ class PodSecurity(StrictModel):
     """Pod/container security context knobs; everything else is fixed to the tightest setting.
 
     The UID/GID (runAsUser, runAsGroup, fsGroup) are not here: they are `mindie:runtimeUser`, shared
-    with the derived image and the other MindIE pods (stacks/runtime_user.py).
+    with the derived image and the other MindIE pods (stacks/settings/runtime_user.py).
     """
 
     supplemental_groups: list[IntRange(1, 2147483647)] = Field(  # type: ignore[valid-type]

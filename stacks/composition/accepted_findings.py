@@ -7,7 +7,7 @@ reviewer or an admission scanner sees. The decision is made per object from what
 (a stack transformation sees every workload's final inputs), never as a blanket skip:
 
 - CKV_K8S_43 / CKV_K8S_15 (image by digest / pull policy Always): only outside prod. Prod
-  requires digests (stacks.settings: prod images; policy `workload-image-digest`), and a digest
+  requires digests (stacks.settings.stack: prod images; policy `workload-image-digest`), and a digest
   makes IfNotPresent pull exactly the tested bytes.
 - CKV_K8S_40 (UID >= 10000): the MindIE images run as their own non-root user, the seed's
   UID 1001 that owns the installed files; another UID could not read or execute them.

@@ -240,7 +240,7 @@ def setting_tree(model: Optional[type[BaseModel]] = None) -> SettingNode:
     and scalars are leaves (a list is classified as a whole).
     """
     if model is None:
-        from .settings import Settings
+        from .stack import Settings
 
         model = Settings
     root = SettingNode("")
@@ -553,7 +553,7 @@ def write_doc_table(path: str = "docs/lifecycle.md") -> None:
     Path(path).write_text(head + DOC_BEGIN + markdown_table() + DOC_END + tail)
 
 
-if __name__ == "__main__":  # python -m stacks.promotion [--write]: the table of docs/lifecycle.md
+if __name__ == "__main__":  # python -m stacks.settings.promotion [--write]: the table of docs/lifecycle.md
     import sys
 
     if "--write" in sys.argv:
