@@ -481,7 +481,7 @@ def env(server: InferServer) -> list[k8s.core.v1.EnvVarArgs]:
 
 
 def ring_controller(server: InferServer, servers: ServersSettings) -> str:
-    """MindCluster's `ring-controller.atlas` from the group's device model (stacks.settings.servers.device_model)."""
+    """MindCluster's `ring-controller.atlas` from the group's device model (settings.servers.device_model)."""
     return RING_CONTROLLER_BY_MODEL[device_model(server, servers)]
 
 
@@ -529,7 +529,7 @@ class ServerGroupArgs:
     tls_checksum: Optional[pulumi.Input[str]] = None
     """The CA's checksum, put in `checksum/tls` so certificate re-issue rolls the pods."""
     rollout: Optional[RolloutPlan] = None
-    """This group's rollout plan (stacks.settings.rollout), logged in the preview; PDB and timeouts follow it."""
+    """This group's rollout plan (settings.rollout), logged in the preview; PDB and timeouts follow it."""
     image: Optional[pulumi.Input[str]] = None
     """Image the pods run (MindieImage.image_ref: the derived image's digest); None: `servers.image`."""
     runtime_user: RuntimeUser = field(default_factory=RuntimeUser)

@@ -20,8 +20,6 @@ from components.namespace import Namespace, NamespaceArgs
 from components.network import ExternalAccess, NetworkPolicies, NetworkPoliciesArgs
 from components.rbac import DeployerRbac, DeployerRbacArgs
 from components.server import SERVER_IDENTITIES, ServerGroup, ServerGroupArgs, all_endpoints
-
-from . import accepted_findings
 from stacks.settings.images import ImageBuild
 from stacks.settings.motor import motor_deployed, prefix_cache_required
 from stacks.settings.ms_server import ImageSource
@@ -31,6 +29,8 @@ from stacks.settings.runtime_user import RuntimeUser
 from stacks.settings.servers import ascend_home, rollout_plans, server_groups, uses_host_path
 from stacks.settings.stack import Entry, Environment, Settings
 from stacks.settings.tls import ca_args
+
+from . import accepted_findings
 
 # ConfigMaps and Secrets are updated in place. The provider's default replaces them on any data
 # change, and a named one is deleted first, which makes the engine replace every Deployment that
@@ -141,7 +141,7 @@ def server_instance_groups(
 ) -> dict[str, Any]:
     """One ServerGroup per instance group, with its rollout plan (validated with the settings)."""
     entry_is_coordinator = settings.entry is Entry.COORDINATOR
-    # entry=coordinator with Motor's cache_affinity gives the servers prefix cache (rule: stacks/settings/motor.py).
+    # entry=coordinator with Motor's cache_affinity gives the servers prefix cache (rule: settings/motor.py).
     prefix_cache = prefix_cache_required(entry_is_coordinator, settings.motor)
     plans = rollout_plans(settings)
     install_path = settings.infer_server.mindie_server_config.mies_install_path
