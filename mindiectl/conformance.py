@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from domain.images import image_tag
+
 MOTOR = "xiaobingling93-pixel/Ascend-MindIE-Motor@28a7e9f"
 LLM = "Ascend/MindIE-LLM@8b4871a"
 MS = "mindie_service/management_service"
@@ -106,58 +108,94 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _in_range(value: Any, lo: Any, hi: Any) -> bool:
+    return lo <= value <= hi
+
+
+def _check_str(value: Any, args: tuple) -> Optional[str]:
+    lo, hi = args or (1, 4096)
+    if not isinstance(value, str):
+        return f"must be a string, found {type(value).__name__}"
+    if not _in_range(len(value), lo, hi):
+        return f"length must be {lo}-{hi}, found {len(value)}"
+    return None
+
+
+def _check_int(value: Any, args: tuple) -> Optional[str]:
+    lo, hi = args
+    if not _is_int(value):
+        return f"must be an integer, found {json.dumps(value)}"
+    if not _in_range(value, lo, hi):
+        return f"must be in [{lo}, {hi}], found {value}"
+    return None
+
+
+def _check_array(value: Any, args: tuple) -> Optional[str]:
+    lo, hi = args
+    if not isinstance(value, list):
+        return "must be an array"
+    if not _in_range(len(value), lo, hi):
+        return f"must have {lo}-{hi} entries, found {len(value)}"
+    return None
+
+
+def _check_numstr(value: Any, args: tuple) -> Optional[str]:
+    lo, hi = args
+    if isinstance(value, str) and value.isdigit() and _in_range(int(value), lo, hi):
+        return None
+    return f"must be a decimal string in [{lo}, {hi}], found {json.dumps(value)}"
+
+
+def _check_floatstr(value: Any, args: tuple) -> Optional[str]:
+    lo, hi = args
+    if isinstance(value, str) and re.fullmatch(r"\d[\d]*(\.\d*)?", value) and _in_range(float(value), lo, hi):
+        return None
+    return f"must be a decimal string in [{lo}, {hi}], found {json.dumps(value)}"
+
+
+def _check_number(value: Any, args: tuple) -> Optional[str]:
+    lo, hi = args
+    if not isinstance(value, bool) and isinstance(value, (int, float)) and _in_range(value, lo, hi):
+        return None
+    return f"must be a number in [{lo}, {hi}], found {json.dumps(value)}"
+
+
+def _check_enum(value: Any, args: tuple) -> Optional[str]:
+    if value in args:
+        return None
+    return f"must be one of {', '.join(json.dumps(a) for a in args)}, found {json.dumps(value)}"
+
+
+def _check_ip(value: Any, args: tuple) -> Optional[str]:
+    try:
+        ipaddress.ip_address(value)
+    except (ValueError, TypeError):
+        return f"must be an IP address, found {json.dumps(value)}"
+    if not args and value in ("0.0.0.0", "::"):
+        return "all-zero address refused unless allow_all_zero_ip_listening"
+    return None
+
+
+_VALUE_CHECKS: dict[str, Callable[[Any, tuple], Optional[str]]] = {
+    "str": _check_str,
+    "int": _check_int,
+    "bool": lambda v, _: None if isinstance(v, bool) else f"must be true/false, found {json.dumps(v)}",
+    "obj": lambda v, _: None if isinstance(v, dict) else "must be an object",
+    "array": _check_array,
+    "numstr": _check_numstr,
+    "floatstr": _check_floatstr,
+    "number": _check_number,
+    "enum": _check_enum,
+    "ip": _check_ip,
+}
+"""How each key kind of a KeySpec is checked, as MindIE's parsers check it."""
+
+
 def _check_value(value: Any, kind: str, args: tuple) -> Optional[str]:
     """None when `value` is of `kind` within args; else what is wrong."""
     if value is _MISSING:
         return "missing (read unconditionally)"
-    if kind == "str":
-        lo, hi = args or (1, 4096)
-        if not isinstance(value, str):
-            return f"must be a string, found {type(value).__name__}"
-        if not lo <= len(value) <= hi:
-            return f"length must be {lo}-{hi}, found {len(value)}"
-    elif kind == "int":
-        if not _is_int(value):
-            return f"must be an integer, found {json.dumps(value)}"
-        lo, hi = args
-        if not lo <= value <= hi:
-            return f"must be in [{lo}, {hi}], found {value}"
-    elif kind == "bool":
-        if not isinstance(value, bool):
-            return f"must be true/false, found {json.dumps(value)}"
-    elif kind == "obj":
-        if not isinstance(value, dict):
-            return "must be an object"
-    elif kind == "array":
-        lo, hi = args
-        if not isinstance(value, list):
-            return "must be an array"
-        if not lo <= len(value) <= hi:
-            return f"must have {lo}-{hi} entries, found {len(value)}"
-    elif kind == "numstr":
-        lo, hi = args
-        if not isinstance(value, str) or not value.isdigit() or not lo <= int(value) <= hi:
-            return f"must be a decimal string in [{lo}, {hi}], found {json.dumps(value)}"
-    elif kind == "floatstr":
-        lo, hi = args
-        ok = isinstance(value, str) and re.fullmatch(r"\d[\d]*(\.\d*)?", value) is not None
-        if not ok or not lo <= float(value) <= hi:
-            return f"must be a decimal string in [{lo}, {hi}], found {json.dumps(value)}"
-    elif kind == "number":
-        lo, hi = args
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-            return f"must be a number in [{lo}, {hi}], found {json.dumps(value)}"
-    elif kind == "enum":
-        if value not in args:
-            return f"must be one of {', '.join(json.dumps(a) for a in args)}, found {json.dumps(value)}"
-    elif kind == "ip":
-        try:
-            ipaddress.ip_address(value)
-        except (ValueError, TypeError):
-            return f"must be an IP address, found {json.dumps(value)}"
-        if not args and value in ("0.0.0.0", "::"):
-            return "all-zero address refused unless allow_all_zero_ip_listening"
-    return None
+    return _VALUE_CHECKS[kind](value, args)
 
 
 @dataclass(frozen=True)
@@ -1365,47 +1403,64 @@ def check_tls_matrix(
     return cells
 
 
+RING_BY_NPU = {
+    "huawei.com/Ascend910": ("ascend-910b", "ascend-910"),
+    "huawei.com/Ascend310P": ("ascend-310P",),
+}
+"""The `ring-controller.atlas` values MindCluster accepts for each NPU resource."""
+
+
+def _main_container(pod: Pod) -> dict[str, Any]:
+    return (pod.spec.get("containers") or [{}])[0]
+
+
 def check_cross(ctx: Ctx) -> None:
+    """Rules that hold between objects: servers vs hardware, one image repository, the Deployer's view."""
     all_pods = list(pods(ctx))
     servers = [p for p in all_pods if p.component == "server"]
-    https = set()
-    for p in servers:
-        main = (p.spec.get("containers") or [{}])[0]
-        label = f"{p.owner} container {main.get('name')}"
-        https.add(env_of(main).get("MINDIE_USE_HTTPS") == "true")
-        resources = (main.get("resources") or {}).get("limits") or {}
-        npu = next((k for k in resources if k.startswith("huawei.com/Ascend")), None)
-        ring = p.labels.get("ring-controller.atlas")
-        allowed = {
-            "huawei.com/Ascend910": ("ascend-910b", "ascend-910"),
-            "huawei.com/Ascend310P": ("ascend-310P",),
-        }
-        if npu and ring not in allowed.get(npu, ()):
-            ctx.fail(
-                R_RING,
-                p.owner,
-                "metadata.labels.ring-controller.atlas",
-                f"{ring!r} does not match the requested {npu} (allowed: {', '.join(allowed.get(npu, ()))})",
-            )
-        tag = main.get("image", "").split("@", 1)[0].rpartition("/")[2].partition(":")[2]
-        if (ring == "ascend-310P" and "800I-A2" in tag) or (
-            ring in ("ascend-910b", "ascend-910") and "300I-Duo" in tag
-        ):
-            ctx.fail(
-                R_VARIANT, label, "image", f"{main.get('image')} is built for other hardware than {ring}"
-            )
-        if npu and not (p.spec.get("securityContext") or {}).get("supplementalGroups"):
-            ctx.fail(
-                R_GROUPS,
-                p.owner,
-                "spec.securityContext.supplementalGroups",
-                "empty: the server cannot open /dev/davinci* (owned by the HwHiAiUser group)",
-            )
-    repos = {}
+    for pod in servers:
+        _check_server_hardware(ctx, pod)
+    _check_one_repository(ctx, all_pods)
+    https = {env_of(_main_container(p)).get("MINDIE_USE_HTTPS") == "true" for p in servers}
+    for pod in (p for p in all_pods if p.component == "ms-server"):
+        _check_deployer_view(ctx, pod, servers, https)
+    _check_metrics_policies(ctx, servers)
+
+
+def _check_server_hardware(ctx: Ctx, p: Pod) -> None:
+    """The NPU request, ring-controller label, image variant and device group agree."""
+    main = _main_container(p)
+    label = f"{p.owner} container {main.get('name')}"
+    resources = (main.get("resources") or {}).get("limits") or {}
+    npu = next((k for k in resources if k.startswith("huawei.com/Ascend")), None)
+    ring = p.labels.get("ring-controller.atlas")
+    if npu and ring not in RING_BY_NPU.get(npu, ()):
+        ctx.fail(
+            R_RING,
+            p.owner,
+            "metadata.labels.ring-controller.atlas",
+            f"{ring!r} does not match the requested {npu} (allowed: {', '.join(RING_BY_NPU.get(npu, ()))})",
+        )
+    tag = image_tag(main.get("image", "")) or ""
+    if (ring == "ascend-310P" and "800I-A2" in tag) or (
+        ring in ("ascend-910b", "ascend-910") and "300I-Duo" in tag
+    ):
+        ctx.fail(R_VARIANT, label, "image", f"{main.get('image')} is built for other hardware than {ring}")
+    if npu and not (p.spec.get("securityContext") or {}).get("supplementalGroups"):
+        ctx.fail(
+            R_GROUPS,
+            p.owner,
+            "spec.securityContext.supplementalGroups",
+            "empty: the server cannot open /dev/davinci* (owned by the HwHiAiUser group)",
+        )
+
+
+def _check_one_repository(ctx: Ctx, all_pods: list[Pod]) -> None:
+    """Servers and Motor run one image repository (one MindIE build)."""
+    repos: dict[str, list[str]] = {}
     for p in all_pods:
         if p.component in ("server", "coordinator", "controller"):
-            image = (p.spec.get("containers") or [{}])[0].get("image", "")
-            name = image.split("@", 1)[0]
+            name = _main_container(p).get("image", "").split("@", 1)[0]
             head, _, last = name.rpartition("/")
             repos.setdefault(f"{head}/{last.split(':', 1)[0]}", []).append(p.owner)
     if len(repos) > 1:
@@ -1415,41 +1470,39 @@ def check_cross(ctx: Ctx) -> None:
             "image",
             f"several repositories: {', '.join(sorted(repos))}",
         )
-    ms = [p for p in all_pods if p.component == "ms-server"]
-    for p in ms:
-        data = None
-        main = (p.spec.get("containers") or [{}])[0]
-        installs = p.installs()
-        for (_vol, inner), (_mode, source, init) in installs.items():
-            if inner.endswith("ms_server.json"):
-                data = _json(p.source_text(init, source))
-        if data is not None and https and data.get("client_mindie_server_tls_enable") not in https:
-            ctx.fail(
-                R_TLS_SWITCH,
-                f"{p.owner} container {main.get('name')}",
-                "client_mindie_server_tls_enable",
-                f"{data.get('client_mindie_server_tls_enable')} while the servers' httpsEnabled is "
-                f"{sorted(https)}",
-            )
-        for s in servers:
-            ns = s.owner.split(" ", 1)[1].split("/", 1)[0]
-            if ns != "mindie":
-                ctx.fail(
-                    R_NAMESPACE,
-                    s.owner,
-                    "metadata.namespace",
-                    f"{ns!r}: the Deployer manages namespace mindie only",
-                )
+
+
+def _check_deployer_view(ctx: Ctx, p: Pod, servers: list[Pod], https: set[bool]) -> None:
+    """The Deployer's TLS switch matches the servers' and it manages only namespace mindie."""
+    data = None
+    for (_vol, inner), (_mode, source, init) in p.installs().items():
+        if inner.endswith("ms_server.json"):
+            data = _json(p.source_text(init, source))
+    if data is not None and https and data.get("client_mindie_server_tls_enable") not in https:
+        ctx.fail(
+            R_TLS_SWITCH,
+            f"{p.owner} container {_main_container(p).get('name')}",
+            "client_mindie_server_tls_enable",
+            f"{data.get('client_mindie_server_tls_enable')} while the servers' httpsEnabled is "
+            f"{sorted(https)}",
+        )
+    for s in servers:
+        ns = s.owner.split(" ", 1)[1].split("/", 1)[0]
+        if ns != "mindie":
+            problem = f"{ns!r}: the Deployer manages namespace mindie only"
+            ctx.fail(R_NAMESPACE, s.owner, "metadata.namespace", problem)
+
+
+def _check_metrics_policies(ctx: Ctx, servers: list[Pod]) -> None:
+    """No NetworkPolicy opens the servers' metrics port to every source."""
     for policy in ctx.of("NetworkPolicy"):
         sel = ((policy.get("spec") or {}).get("podSelector") or {}).get("matchLabels") or {}
         if sel.get(COMPONENT) != "server":
             continue
         metrics_ports = set()
         for p in servers:
-            main = (p.spec.get("containers") or [{}])[0]
-            metrics_ports |= {
-                cp["containerPort"] for cp in main.get("ports") or [] if cp.get("name") == "metrics"
-            }
+            ports = _main_container(p).get("ports") or []
+            metrics_ports |= {cp["containerPort"] for cp in ports if cp.get("name") == "metrics"}
         for i, r in enumerate((policy.get("spec") or {}).get("ingress") or []):
             ports = {x.get("port") for x in r.get("ports") or []}
             opens = not ports or bool(ports & metrics_ports)
