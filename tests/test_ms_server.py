@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.ms_server import SECURITY_TREE, msctl_config, stage_script
+from components.ms_server import msctl_config, stage_script
 from components.rbac import SEED_RULES
+from domain.security_tree import TREE as SECURITY_TREE
 from mindiectl.emulators import Context, ResourceCall
 from mindiectl.emulators.docker import image as emulate_image
 from mindiectl.render import manifests
