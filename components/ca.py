@@ -106,7 +106,7 @@ def expand_sans(entries: list[str], namespace: str) -> tuple[list[str], list[str
 @dataclass
 class CertificateAuthorityArgs:
     namespace: pulumi.Input[str]
-    """Namespace of the Secrets (compose passes the Namespace component's output)."""
+    """Namespace of the Secrets (the composition passes the Namespace component's output)."""
     instance: str = "mindie"
     """`app.kubernetes.io/instance` of the Secrets."""
     secret_prefix: str = "mindie-tls"

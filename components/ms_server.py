@@ -32,6 +32,7 @@ import pulumi_kubernetes as k8s
 from domain import security_tree
 from domain.enums import MotorLogLevel
 from domain.hashing import sha256_hex
+from domain.host_paths import forbidden_host_path, shared_top_level
 
 from . import staging
 from .k8s_helpers import container_security_context, pod_security_context, state_claim
@@ -45,8 +46,6 @@ CONFIG_FILE = "ms_server.json"
 LOG_DIR = "/var/log/mindie-ms"  # the seed: must be this path in a container
 DATA_DIR = "/var/lib/mindie-ms"
 STATUS_FILE = f"{DATA_DIR}/status.json"
-MAKE_LOG_DIRS = f"mkdir -p -m 0750 {LOG_DIR}/run {LOG_DIR}/operation"
-"""The log directories the seed pre-creates (0750), made by the init container."""
 MASTER_SELECTOR = {"masterselector": "dls-master-node"}  # the seed: only on the management node
 CONTROL_PLANE_TAINTS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 
@@ -74,7 +73,11 @@ def tls_items(install_path: str, identity: str, check_crl: bool) -> dict[str, st
 
 def identity_dir(install_path: str, identity: str) -> str:
     """The seed's tree of `identity` in the install directory: `<install>/security/<dir>/security`."""
-    return f"{install_path}/security/{IDENTITY_DIRS.get(identity, identity)}/security"
+    return f"{install_path}/{_tree(identity)}"
+
+
+def _tree(identity: str) -> str:
+    return f"security/{IDENTITY_DIRS.get(identity, identity)}/security"
 
 
 def ms_server_config(
@@ -147,28 +150,12 @@ def staged_files(identities: list[str], stage_security: bool) -> list[staging.St
     files = [staging.StagedFile(f"{SOURCE}/config/{CONFIG_FILE}", f"conf/{CONFIG_FILE}", staging.CONFIG_MODE)]
     if stage_security:
         for identity in identities:
+            source, tree = f"{SOURCE}/{identity}", _tree(identity)
             files += [
-                staging.StagedFile(
-                    f"{SOURCE}/{identity}/{key}",
-                    f"security/{IDENTITY_DIRS[identity]}/security/{path}",
-                    staging.SECRET_MODE,
-                )
+                staging.StagedFile(f"{source}/{key}", f"{tree}/{path}", staging.SECRET_MODE)
                 for key, path in security_tree.tree(identity)
             ]
     return files
-
-
-def stage_script(install_path: str, identities: list[str], stage_security: bool) -> str:
-    """The init container's script: the image's conf/ (other JSON ms_server may read), then the
-    staged files (components/staging.py), then the log directories the seed pre-creates (0750)."""
-    return staging.script(
-        staged_files(identities, stage_security), dirs=stage_dirs(install_path), extra=[MAKE_LOG_DIRS]
-    )
-
-
-def stage_dirs(install_path: str) -> list[staging.StagedDir]:
-    """The image's conf/ directory, staged beside ms_server.json."""
-    return [staging.StagedDir(f"{install_path}/conf", "conf")]
 
 
 @dataclass
@@ -313,8 +300,10 @@ class MsServer(pulumi.ComponentResource):
             init_mounts,
             run_as_user=args.uid,
             run_as_group=args.gid,
-            dirs=stage_dirs(install),
-            extra=[MAKE_LOG_DIRS],
+            # the image's conf/ (other JSON ms_server may read) and the log directories the seed
+            # pre-creates (0750)
+            dirs=[staging.StagedDir(f"{install}/conf", "conf")],
+            extra=[f"mkdir -p -m 0750 {LOG_DIR}/run {LOG_DIR}/operation"],
         )
         main = k8s.core.v1.ContainerArgs(
             name=CONTAINER_NAME,
@@ -494,4 +483,10 @@ class MsServer(pulumi.ComponentResource):
 
 def _host_dir(path: Optional[str]) -> k8s.core.v1.HostPathVolumeSourceArgs:
     """The seed's hostPath: an existing directory (type Directory: never created by the kubelet)."""
+    # The settings refuse these first; the component keeps the seed's rule on its own args too.
+    why = forbidden_host_path(path or "")
+    if why is None and shared_top_level(path or ""):
+        why = "is a shared top-level directory"
+    if why:
+        raise ValueError(f"hostPath {path!r} {why}: mount a dedicated directory")
     return k8s.core.v1.HostPathVolumeSourceArgs(path=path, type="Directory")

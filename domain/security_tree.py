@@ -28,8 +28,6 @@ TREE: tuple[tuple[str, str], ...] = (
     (CRL, "ca/crl.pem"),
 )
 """Secret key -> path inside an identity's directory, in the Secret's key order."""
-SECRET_KEYS = tuple(key for key, _ in TREE)
-"""Keys of an identity Secret (PLAIN_KEY_IDENTITIES: without key_pwd.txt)."""
 
 PLAIN_KEY_IDENTITIES = ("mindieserver", "mindieserver-mgmt")
 """Keys MindIE-LLM loads without a password (http_ssl.cpp LoadPrivateKey at 8b4871a): no key_pwd.txt."""

@@ -295,7 +295,7 @@ def test_encryption_is_aes256_pbes2(dev_files: Path):
 
 
 def test_generated_passphrase_meets_the_seeds_rule(dev: RunResult):
-    from stacks.settings.tls import passphrase_problem
+    from domain.passphrase import passphrase_problem
 
     text = secret_data(dev, "kubeclient")["key_pwd.txt"]
     assert len(text) == 24 and passphrase_problem(text) is None
