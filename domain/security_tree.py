@@ -38,10 +38,13 @@ def secret_keys(identity: str) -> tuple[str, ...]:
     return tuple(key for key, _ in tree(identity))
 
 
-def tree(identity: str) -> tuple[tuple[str, str], ...]:
-    """(Secret key, path inside the identity's directory) for each file `identity`'s Secret holds."""
-    plain = identity in PLAIN_KEY_IDENTITIES
-    return tuple((key, path) for key, path in TREE if not (plain and key == KEY_PASSWORD))
+def tree(identity: str, crl: bool = True) -> tuple[tuple[str, str], ...]:
+    """(Secret key, path inside the identity's directory) for each file `identity`'s Secret holds;
+    `crl` False leaves the CRL out (a reader that never checks one)."""
+    skip = {KEY_PASSWORD} if identity in PLAIN_KEY_IDENTITIES else set()
+    if not crl:
+        skip.add(CRL)
+    return tuple((key, path) for key, path in TREE if key not in skip)
 
 
 def path(identity_dir: str, key: str) -> str:

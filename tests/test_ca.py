@@ -468,6 +468,8 @@ def test_security_tree_per_identity():
         "tls_passwd": "/s/pass/key_pwd.txt", "tls_crl": "/s/ca/crl.pem",
     }
     assert security_tree.tls_items("/s", crl=False)["tls_crl"] == ""
+    assert [k for k, _ in security_tree.tree("mindieclient-mgmt", crl=False)] == [
+        "ca.pem", "cert.pem", "cert.key.pem", "key_pwd.txt"]
 
 
 # --- settings errors -------------------------------------------------------------------------------
