@@ -335,7 +335,6 @@ class CertificateAuthority(pulumi.ComponentResource):
         key_digests += [pulumi.Output.unsecret(k.apply(sha256_hex)) for k in plain_keys]
         self.checksum = pulumi.Output.all(public.apply(_concat).apply(sha256_hex), *key_digests).apply(
             lambda parts: sha256_hex("\n".join(parts)))
-        self.crl_pem = crl.crl_pem
         self.register_outputs({
             "kubeclientCn": self.kubeclient_cn,
             "securitySecrets": self.security_secrets,
