@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.mindie_image import DEFAULT_USER, MindieImage, MindieImageArgs
+from components.mindie_image import MindieImage, MindieImageArgs
 from stacks.settings.images import ImageBuild
 from stacks.settings.runtime_user import RuntimeUser
 
@@ -22,7 +22,7 @@ def mindie_image(
             reference=reference,
             build=build is not None,
             base_image=build.base_reference() if build else "",
-            user=build.user if build else DEFAULT_USER,
+            user=build.user if build else "mindie",
             uid=runtime_user.uid,
             gid=runtime_user.gid,
             # The Ascend tree the user must own: the seed's /home/{user}/Ascend, the stock image's
