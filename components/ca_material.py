@@ -12,7 +12,8 @@
 These are real Pulumi resources: `pulumi up` runs the providers below in Pulumi's Python
 dynamic-provider host, which unpickles them with dill. dill pickles these classes by
 reference, so this module must stay importable from the project directory (the host's
-working directory) and free of import side effects (it declares no resources). Offline,
+working directory) and free of import side effects (it declares no resources; of the project it
+imports only `domain`, the standard-library facts). Offline,
 `mindiectl.emulators.dynamic` unpickles the very same provider the same way and calls it.
 """
 
@@ -34,6 +35,9 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+
+from domain.hashing import sha256_hex
+from domain.passphrase import passphrase_problem
 
 RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -92,17 +96,6 @@ def _aki(issuer_cert):
         return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key())
 
 
-def passphrase_ok(text: str) -> bool:
-    """The seed's rule (mirrors stacks.settings.tls.passphrase_problem, kept here: no project imports)."""
-    kinds = [
-        any(c in string.ascii_lowercase for c in text),
-        any(c in string.ascii_uppercase for c in text),
-        any(c in string.digits for c in text),
-        any(not c.isascii() or not c.isalnum() for c in text),
-    ]
-    return len(text) >= 8 and sum(kinds) >= 2
-
-
 # --- EncryptedKey ------------------------------------------------------------------------------
 
 
@@ -120,11 +113,8 @@ def encrypt_key(private_key_pem: str, passphrase: str) -> str:
 
 class EncryptedKeyProvider(ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = []
-        if not passphrase_ok(str(news.get("passphrase") or "")):
-            failures.append(CheckFailure("passphrase", "needs >= 8 characters and two of lower, upper, "
-                                                       "digit, special"))
-        return CheckResult(news, failures)
+        problem = passphrase_problem(str(news.get("passphrase") or ""))
+        return CheckResult(news, [CheckFailure("passphrase", problem)] if problem else [])
 
     def _outs(self, props: dict[str, Any]) -> dict[str, Any]:
         key = _load_key(props["private_key_pem"])
@@ -239,7 +229,7 @@ class CrlProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._issue(props, 1, {})
-        return CreateResult(f"crl-{hashlib.sha256(props['ca_cert_pem'].encode()).hexdigest()[:16]}", outs)
+        return CreateResult(f"crl-{sha256_hex(props['ca_cert_pem'])[:16]}", outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         keys = ("ca_cert_pem", "ca_private_key_pem", "revoked", "next_update_hours", "renew_before_hours")

@@ -21,7 +21,6 @@ After the seed's "K8s集群部署Deployer服务端" sample Deployment, with thes
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,10 +29,12 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.settings.runtime_user import RUNTIME_GID, RUNTIME_UID
+from domain import security_tree
+from domain.enums import MotorLogLevel
+from domain.hashing import sha256_hex
+from domain.host_paths import forbidden_host_path, shared_top_level
 
 from . import staging
-from .ca import secret_keys as ca_secret_keys
 from .k8s_helpers import container_security_context, pod_security_context, state_claim
 from .labels import selector_labels, standard_labels
 
@@ -54,16 +55,6 @@ IDENTITY_DIRS = {"msserver": "msserver", "kubeclient": "kubeclient", "mindieclie
 /info on mindieServerMngPort), which verifies against managementTlsCaFile: the management-plane client."""
 IDENTITIES = tuple(IDENTITY_DIRS)
 
-SECURITY_TREE: tuple[tuple[str, str], ...] = (
-    ("ca.pem", "ca/ca.pem"),
-    ("cert.pem", "certs/cert.pem"),
-    ("cert.key.pem", "keys/cert.key.pem"),
-    ("key_pwd.txt", "pass/key_pwd.txt"),
-    ("crl.pem", "ca/crl.pem"),
-)
-"""Secret key -> path inside `<identity>/security`, exactly the CA contract's layout."""
-
-STAGE = staging.STAGE
 SOURCE = staging.SOURCE
 
 
@@ -76,16 +67,17 @@ def tls_items(install_path: str, identity: str, check_crl: bool) -> dict[str, st
     (the seed says so), and the MindIE Servers' from the business CA: an OpenSSL CRL check
     with the wrong issuer's CRL fails every handshake, so those stay "" (no check).
     """
-    tree = f"{install_path}/security/{IDENTITY_DIRS.get(identity, identity)}/security"
-    # No kmcKsf* keys: MindIE Motor at 28a7e9f reads tls_passwd as plain text (ConfigParams.cpp
-    # DecryptPassword) and deployer/server/main.cpp IsJsonValid names only these five.
-    return {
-        "ca_cert": f"{tree}/ca/ca.pem",
-        "tls_cert": f"{tree}/certs/cert.pem",
-        "tls_key": f"{tree}/keys/cert.key.pem",
-        "tls_passwd": f"{tree}/pass/key_pwd.txt",
-        "tls_crl": f"{tree}/ca/crl.pem" if check_crl else "",
-    }
+    # deployer/server/main.cpp IsJsonValid names exactly the five keys of a Motor tls_items block.
+    return security_tree.tls_items(identity_dir(install_path, identity), crl=check_crl)
+
+
+def identity_dir(install_path: str, identity: str) -> str:
+    """The seed's tree of `identity` in the install directory: `<install>/security/<dir>/security`."""
+    return f"{install_path}/{_tree(identity)}"
+
+
+def _tree(identity: str) -> str:
+    return f"security/{IDENTITY_DIRS.get(identity, identity)}/security"
 
 
 def ms_server_config(
@@ -94,7 +86,7 @@ def ms_server_config(
     port: int,
     k8s_apiserver_ip: str,
     k8s_apiserver_port: int,
-    log_level: str = "INFO",
+    log_level: MotorLogLevel = MotorLogLevel.INFO,
     client_mindie_server_tls_enable: bool = True,
     server_crl: bool = True,
 ) -> dict[str, Any]:
@@ -109,7 +101,7 @@ def ms_server_config(
         "k8s_apiserver_ip": k8s_apiserver_ip,
         "k8s_apiserver_port": k8s_apiserver_port,
         "log_info": {
-            "log_level": log_level,
+            "log_level": MotorLogLevel(log_level).value,
             # MindIE: in a container these must be exactly these two paths.
             "run_log_path": f"{LOG_DIR}/run/log.txt",
             "operation_log_path": f"{LOG_DIR}/operation/log.txt",
@@ -130,12 +122,9 @@ def render_config(config: Mapping[str, Any]) -> str:
     return json.dumps(config, indent=4, sort_keys=True) + "\n"
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def msctl_config(
-    dst_ip: Optional[str], dst_port: int, security_dir: str, timeout: int, log_level: str = "INFO"
+    dst_ip: Optional[str], dst_port: int, security_dir: str, timeout: int,
+    log_level: MotorLogLevel = MotorLogLevel.INFO,
 ) -> dict[str, Any]:
     """msctl.json (the seed's 准备Deployer msctl命令行客户端 table 1) for the msclientuser certificate."""
     if not 1 <= timeout <= 60:
@@ -145,14 +134,14 @@ def msctl_config(
         "http": {
             "dstPort": dst_port,
             "dstIP": dst_ip,
-            "ca_cert": f"{base}/ca/ca.pem",
-            "tls_cert": f"{base}/certs/cert.pem",
-            "tls_key": f"{base}/keys/cert.key.pem",
+            "ca_cert": security_tree.path(base, security_tree.CA_CERT),
+            "tls_cert": security_tree.path(base, security_tree.CERT),
+            "tls_key": security_tree.path(base, security_tree.KEY),
             # ms-server's certificate is issued by the intermediate whose CRL the CA publishes.
-            "tls_crl": f"{base}/ca/crl.pem",
+            "tls_crl": security_tree.path(base, security_tree.CRL),
             "timeout": timeout,
         },
-        "log_level": log_level,
+        "log_level": MotorLogLevel(log_level).value,
     }
 
 
@@ -161,52 +150,39 @@ def staged_files(identities: list[str], stage_security: bool) -> list[staging.St
     files = [staging.StagedFile(f"{SOURCE}/config/{CONFIG_FILE}", f"conf/{CONFIG_FILE}", staging.CONFIG_MODE)]
     if stage_security:
         for identity in identities:
+            source, tree = f"{SOURCE}/{identity}", _tree(identity)
             files += [
-                staging.StagedFile(
-                    f"{SOURCE}/{identity}/{key}",
-                    f"security/{IDENTITY_DIRS[identity]}/security/{path}",
-                    staging.SECRET_MODE,
-                )
-                for key, path in SECURITY_TREE
+                staging.StagedFile(f"{source}/{key}", f"{tree}/{path}", staging.SECRET_MODE)
+                for key, path in security_tree.tree(identity)
             ]
     return files
-
-
-def stage_script(install_path: str, identities: list[str], stage_security: bool) -> str:
-    """The init container's script: the image's conf/ (other JSON ms_server may read), then the
-    staged files (components/staging.py), then the log directories the seed pre-creates (0750)."""
-    return staging.script(
-        staged_files(identities, stage_security),
-        dirs=[staging.StagedDir(f"{install_path}/conf", "conf")],
-        extra=[f"mkdir -p -m 0750 {LOG_DIR}/run {LOG_DIR}/operation"],
-    )
 
 
 @dataclass
 class MsServerArgs:
     namespace: pulumi.Input[str]
-    """Namespace of every object (compose passes the Namespace component's output)."""
+    """Namespace of every object (the Namespace component's output)."""
     image: pulumi.Input[str]
     """Image reference the pod runs (MsServerImage.image_ref)."""
     k8s_apiserver_ip: str
     """ms_server.json k8s_apiserver_ip: the API server's IP (the seed: the management node's IP)."""
+    uid: int
+    """runAsUser (the image's UID, never 0): mindie:runtimeUser."""
+    gid: int
+    """runAsGroup and fsGroup (the seed: equal to uid)."""
     security_secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Secret name per identity (msserver, kubeclient, mindieclient), keys per the CA contract."""
     tls_checksum: Optional[pulumi.Input[str]] = None
     """The CA component's checksum over issued material: pod annotation checksum/tls."""
     user: str = "msuser"
     """Container user: the install path is /home/<user>/mindie-service/latest."""
-    uid: int = RUNTIME_UID
-    """runAsUser (the image's UID, never 0): mindie:runtimeUser."""
-    gid: int = RUNTIME_GID
-    """runAsGroup and fsGroup (the seed: equal to uid)."""
     ip: str = "127.0.0.1"
     """ms_server.json ip (fallback; MINDIE_MS_SERVER_IP = pod IP takes precedence)."""
     port: int = 9789
     """ms_server.json port."""
     k8s_apiserver_port: int = 6443
     """ms_server.json k8s_apiserver_port."""
-    log_level: str = "INFO"
+    log_level: MotorLogLevel = MotorLogLevel.INFO
     """ms_server.json log_info.log_level."""
     client_mindie_server_tls_enable: bool = True
     """HTTPS towards the MindIE Servers; the mindieclient tree is mounted only when True."""
@@ -240,7 +216,7 @@ class MsServerArgs:
     """Where the operator keeps the msclientuser tree for msctl."""
     msctl_timeout: int = 60
     """msctl.json timeout, 1-60 s."""
-    msctl_log_level: str = "INFO"
+    msctl_log_level: MotorLogLevel = MotorLogLevel.INFO
     """msctl.json log_level."""
     protect: bool = False
     """Prod: protect the status PVC from `pulumi destroy` and keep it in the cluster on delete."""
@@ -273,7 +249,7 @@ class MsServer(pulumi.ComponentResource):
             args.log_level, args.client_mindie_server_tls_enable, server_crl=secrets_from_ca,
         )
         self.config_text = render_config(config)
-        self.config_checksum = sha256(self.config_text)
+        self.config_checksum = sha256_hex(self.config_text)
         self.config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -324,6 +300,8 @@ class MsServer(pulumi.ComponentResource):
             init_mounts,
             run_as_user=args.uid,
             run_as_group=args.gid,
+            # the image's conf/ (other JSON ms_server may read) and the log directories the seed
+            # pre-creates (0750)
             dirs=[staging.StagedDir(f"{install}/conf", "conf")],
             extra=[f"mkdir -p -m 0750 {LOG_DIR}/run {LOG_DIR}/operation"],
         )
@@ -466,10 +444,9 @@ class MsServer(pulumi.ComponentResource):
             # Keys never touch the node's disk: staged into the memory-backed staging volume, read-only.
             main_mounts.insert(1, staging.mount("security", f"{install}/security"))
             for identity in identities:
+                secret = args.security_secrets[identity]
                 volumes.append(
-                    staging.secret_volume(
-                        f"tls-{identity}", args.security_secrets[identity], keys=ca_secret_keys(identity)
-                    )
+                    staging.secret_volume(f"tls-{identity}", secret, keys=security_tree.secret_keys(identity))
                 )
                 init_mounts.append(
                     v1.VolumeMountArgs(
@@ -506,4 +483,10 @@ class MsServer(pulumi.ComponentResource):
 
 def _host_dir(path: Optional[str]) -> k8s.core.v1.HostPathVolumeSourceArgs:
     """The seed's hostPath: an existing directory (type Directory: never created by the kubelet)."""
+    # The settings refuse these first; the component keeps the seed's rule on its own args too.
+    why = forbidden_host_path(path or "")
+    if why is None and shared_top_level(path or ""):
+        why = "is a shared top-level directory"
+    if why:
+        raise ValueError(f"hostPath {path!r} {why}: mount a dedicated directory")
     return k8s.core.v1.HostPathVolumeSourceArgs(path=path, type="Directory")

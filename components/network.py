@@ -94,7 +94,7 @@ class ExternalAccess:
 @dataclass
 class NetworkPoliciesArgs:
     namespace: pulumi.Input[str]
-    """Namespace of the protected pods (compose passes the Namespace component's output)."""
+    """Namespace of the protected pods (the composition passes the Namespace component's output)."""
     entry: str = "server"
     """The external entry component (`server` or `coordinator`): the only one reachable from outside."""
     entry_ports: list[int] = field(default_factory=list)

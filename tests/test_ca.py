@@ -12,7 +12,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from components.ca import CLUSTER_IDENTITIES, IDENTITIES, PLAIN_KEY_IDENTITIES, PLANE_OF, security_tree_items
+from components.ca import CLUSTER_IDENTITIES, IDENTITIES, PLAIN_KEY_IDENTITIES, PLANE_OF
+from components.staging import SECRET_MODE
+from domain import security_tree
 from mindiectl import render, stackfile
 from mindiectl.runtime import PROJECT_DIR, RunResult, run_program
 from mindiectl.state import StackState
@@ -293,7 +295,7 @@ def test_encryption_is_aes256_pbes2(dev_files: Path):
 
 
 def test_generated_passphrase_meets_the_seeds_rule(dev: RunResult):
-    from stacks.settings.tls import passphrase_problem
+    from domain.passphrase import passphrase_problem
 
     text = secret_data(dev, "kubeclient")["key_pwd.txt"]
     assert len(text) == 24 and passphrase_problem(text) is None
@@ -443,8 +445,9 @@ def test_prod_uses_the_configured_root_and_protects_ca_keys(run_stack):
     assert "mindie:tls" in stackfile.load("prod").secret_keys
 
 
-def test_security_tree_items():
-    items = {i.key: (i.path, i.mode) for i in security_tree_items()}
+def test_security_tree_layout():
+    # Every tree file is staged 0400 (Motor's DecryptPassword / HttpClientAsync checks).
+    items = {key: (path, SECRET_MODE) for key, path in security_tree.TREE}
     assert items == {
         "ca.pem": ("ca/ca.pem", 0o400),
         "cert.pem": ("certs/cert.pem", 0o400),
@@ -452,6 +455,21 @@ def test_security_tree_items():
         "key_pwd.txt": ("pass/key_pwd.txt", 0o400),
         "crl.pem": ("ca/crl.pem", 0o400),
     }
+
+
+def test_security_tree_per_identity():
+    # A plain-key identity's Secret has no passphrase file; its tree leaves pass/ out.
+    for identity in IDENTITIES:
+        keys = security_tree.secret_keys(identity)
+        assert ("key_pwd.txt" not in keys) == (identity in PLAIN_KEY_IDENTITIES)
+        assert keys == tuple(key for key, _ in security_tree.tree(identity))
+    assert security_tree.tls_items("/s") == {
+        "ca_cert": "/s/ca/ca.pem", "tls_cert": "/s/certs/cert.pem", "tls_key": "/s/keys/cert.key.pem",
+        "tls_passwd": "/s/pass/key_pwd.txt", "tls_crl": "/s/ca/crl.pem",
+    }
+    assert security_tree.tls_items("/s", crl=False)["tls_crl"] == ""
+    assert [k for k, _ in security_tree.tree("mindieclient-mgmt", crl=False)] == [
+        "ca.pem", "cert.pem", "cert.key.pem", "key_pwd.txt"]
 
 
 # --- settings errors -------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ import hashlib
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-from components.ms_server import SECURITY_TREE, msctl_config, stage_script
+from components.ms_server import msctl_config
 from components.rbac import SEED_RULES
+from domain.security_tree import TREE as SECURITY_TREE
 from mindiectl.emulators import Context, ResourceCall
 from mindiectl.emulators.docker import image as emulate_image
 from mindiectl.render import manifests
@@ -326,9 +326,9 @@ def test_mindieclient_tree_only_with_tls_to_servers(run_stack):
     assert "tls-mindieclient-mgmt" not in names and {"tls-msserver", "tls-kubeclient"} <= names
 
 
-def test_stage_script_is_valid_bash(tmp_path: Path):
-    script = stage_script(INSTALL, ["msserver", "kubeclient"], stage_security=True)
-    assert subprocess.run(["bash", "-n", "-c", script], capture_output=True).returncode == 0
+def test_stage_script_is_valid_bash(run_stack):
+    (init,) = pod_spec(run_stack("dev"))["initContainers"]
+    assert subprocess.run(["bash", "-n", "-c", init["command"][2]], capture_output=True).returncode == 0
 
 
 def test_status_volume_is_a_claim_protected_in_prod(run_stack):
@@ -414,6 +414,17 @@ def test_host_path_mode_follows_the_seed(run_stack):
 def test_host_paths_follow_the_seeds_rules(path, why):
     error = load_error(storage={"mode": "host_path", "host_paths": {"data": path}})
     assert f"mindie:msServer.storage.host_paths.data = '{path}': " in error and why in error
+
+
+
+@pytest.mark.parametrize("path", ["/home/admin/ms", "/var/log", "/run/containerd/x", "/", "/srv/"])
+def test_the_component_refuses_what_the_settings_refuse(path):
+    # the component's own guard (domain.host_paths), for args that did not come through the settings
+    from components.ms_server import _host_dir
+
+    with pytest.raises(ValueError, match="mount a dedicated directory"):
+        _host_dir(path)
+    assert _host_dir("/var/lib/mindie-ms").path == "/var/lib/mindie-ms"
 
 
 # --- image --------------------------------------------------------------------------------------
