@@ -37,6 +37,10 @@ from typing import Optional
 
 import pulumi_kubernetes as k8s
 
+# The modes' home is the domain layer; Motor and ms-server stage with staging.CONFIG_MODE / SECRET_MODE.
+from domain.mindie_server_paths import CONFIG_MODE as CONFIG_MODE
+from domain.mindie_server_paths import SECRET_MODE as SECRET_MODE
+
 from .k8s_helpers import container_security_context
 
 STAGE = "/mnt/stage"
@@ -46,11 +50,6 @@ SOURCE = "/mnt/source"
 STAGE_VOLUME = "mindie-staged"
 """Name of the staging emptyDir in every MindIE pod."""
 INIT_CONTAINER = "stage-files"
-
-CONFIG_MODE = 0o640
-"""JSON configuration: Util.cpp FileToBuffer(..., 0640) / file_utils.cpp FILE_MODE_640."""
-SECRET_MODE = 0o400
-"""Certificates, keys, password files: Motor asks 0400 when files are checked (stricter than LLM's 0640)."""
 
 # Motor's PathCheck pattern (Util.cpp), used for every path we generate: the strictest reader's form.
 PATH_PATTERN = re.compile(r"(?!.*\.\.)[a-zA-Z0-9_./~-]+")

@@ -12,25 +12,24 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.ca import CertificateAuthority
-from components.mindie_image import MindieImage, MindieImageArgs
 from components.motor import Motor, MotorArgs
 from components.ms_server import MsServer, MsServerArgs
 from components.ms_server_image import MsServerImage, MsServerImageArgs
 from components.namespace import Namespace, NamespaceArgs
 from components.network import ExternalAccess, NetworkPolicies, NetworkPoliciesArgs
 from components.rbac import DeployerRbac, DeployerRbacArgs
-from components.server import SERVER_IDENTITIES, ServerGroup, ServerGroupArgs, all_endpoints
-from stacks.settings.images import ImageBuild
-from stacks.settings.motor import motor_deployed, prefix_cache_required
+from stacks.settings.motor import motor_deployed
 from stacks.settings.ms_server import ImageSource
 from stacks.settings.ms_server import MsServer as MsServerSettings
 from stacks.settings.promotion import release_output
 from stacks.settings.runtime_user import RuntimeUser
-from stacks.settings.servers import ascend_home, rollout_plans, server_groups, uses_host_path
+from stacks.settings.servers import uses_host_path
 from stacks.settings.stack import Entry, Environment, Settings
 from stacks.settings.tls import ca_args
 
 from . import accepted_findings
+from .servers import server_instance_groups
+from .shared import identities, mindie_image
 
 # ConfigMaps and Secrets are updated in place. The provider's default replaces them on any data
 # change, and a named one is deleted first, which makes the engine replace every Deployment that
@@ -136,53 +135,6 @@ def ca_outputs(ca: CertificateAuthority) -> dict[str, Any]:
     }
 
 
-def server_instance_groups(
-    settings: Settings, namespace: Namespace, ca: CertificateAuthority, opts: pulumi.ResourceOptions
-) -> dict[str, Any]:
-    """One ServerGroup per instance group, with its rollout plan (validated with the settings)."""
-    entry_is_coordinator = settings.entry is Entry.COORDINATOR
-    # entry=coordinator with Motor's cache_affinity gives the servers prefix cache (rule: settings/motor.py).
-    prefix_cache = prefix_cache_required(entry_is_coordinator, settings.motor)
-    plans = rollout_plans(settings)
-    install_path = settings.infer_server.mindie_server_config.mies_install_path
-    image = mindie_image(
-        "mindie-server",
-        settings.servers.image,
-        settings.servers.image_build,
-        settings.runtime_user,
-        ascend_home(settings.servers, install_path),
-        install_path,
-    )
-    servers = [
-        ServerGroup(
-            group.server.server_name,
-            ServerGroupArgs(
-                namespace=namespace.name,
-                server=group.server,
-                servers=settings.servers,
-                model=group.model,
-                entry_is_server=not entry_is_coordinator,
-                prefix_cache=prefix_cache,
-                tls_secrets=identities(ca, *SERVER_IDENTITIES),
-                tls_checksum=ca.checksum,
-                rollout=plan,
-                # a group naming its own image (a 310P group's 300I-Duo variant) runs it; the others
-                # run mindie:servers.image, or the image this stack derives from it
-                image=image.image_ref if group.image == settings.servers.image else group.image,
-                runtime_user=settings.runtime_user,
-            ),
-            opts=opts,
-        )
-        for group, plan in zip(server_groups(settings), plans, strict=True)
-    ]
-    return {
-        "serverImage": {"reference": image.image_ref, "digest": image.digest},
-        "serverEndpoints": all_endpoints(servers),
-        "rolloutPlan": [plan.as_output() for plan in plans],
-        "prefixCache": prefix_cache,
-    }
-
-
 def motor_pair(
     settings: Settings,
     namespace: Namespace,
@@ -239,34 +191,6 @@ def motor_pair(
     if image is not None:
         outputs["motorImage"] = {"reference": image.image_ref, "digest": image.digest}
     return outputs
-
-
-def mindie_image(
-    name: str,
-    reference: str,
-    build: ImageBuild | None,
-    runtime_user: RuntimeUser,
-    ascend: str | None,
-    mies_install_path: str,
-) -> MindieImage:
-    """The non-root MindIE image a component runs: derived from the stock image, or `reference` as is."""
-    return MindieImage(
-        name,
-        MindieImageArgs(
-            reference=reference,
-            build=build is not None,
-            base_image=build.base_reference() if build else "",
-            user=build.user if build else "mindie",
-            uid=runtime_user.uid,
-            gid=runtime_user.gid,
-            # The Ascend tree the user must own: the seed's /home/{user}/Ascend, the stock image's
-            # /usr/local/Ascend; without a '/mindie/' in the install path, the install tree itself.
-            ascend_home=ascend or mies_install_path,
-            mies_install_path=mies_install_path,
-            push=build.push if build else True,
-            platform=build.platform if build else None,
-        ),
-    )
 
 
 def network_policies(
@@ -400,8 +324,3 @@ def ms_server_deployer(
         "msServerEndpoint": server.endpoint,
         "msctlConfig": server.msctl,
     }
-
-
-def identities(ca: CertificateAuthority, *names: str) -> dict[str, pulumi.Output[str]]:
-    """The CA's Secret names for just the identities a component mounts (least privilege)."""
-    return {name: ca.security_secrets[name] for name in names}
