@@ -114,22 +114,6 @@ def script(files: Sequence[StagedFile], dirs: Sequence[StagedDir] = (), extra: I
     return "\n".join(lines) + "\n"
 
 
-def parse_script(text: str) -> dict[str, int]:
-    """What a staging script installs: destination (relative to the staging volume) -> mode.
-
-    The conformance suite's view of the copy step; it reads what the pod will run, not our inputs.
-    """
-    found: dict[str, int] = {}
-    for line in text.splitlines():
-        try:
-            words = shlex.split(line)
-        except ValueError:
-            continue
-        if len(words) == 6 and words[:3] == ["install", "-D", "-m"] and words[5].startswith(f"{STAGE}/"):
-            found[words[5][len(STAGE) + 1 :]] = int(words[3], 8)
-    return found
-
-
 def volume(size_limit: str = "32Mi") -> k8s.core.v1.VolumeArgs:
     """The staging emptyDir: memory-backed, so keys never touch the node's disk."""
     return k8s.core.v1.VolumeArgs(

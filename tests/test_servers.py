@@ -303,6 +303,25 @@ def test_config_json_from_settings():
     assert "plugin_params" not in model and "enablePrefixCache" not in backend["ScheduleConfig"]
 
 
+def test_config_json_names_exactly_the_staged_tls_files():
+    """config.json's TLS paths and the server pod's staged copies: one list (domain.mindie_server_paths)."""
+    from components.server import staged_files
+    from domain.mindie_server_paths import SERVER_TLS_FILES
+
+    settings = settings_for(server=seed_server())
+    cfg = config_json(settings.infer_server, settings.servers, settings.servers.model, prefix_cache=False)
+    server = cfg["ServerConfig"]
+    named = {
+        server["tlsCaPath"] + name
+        for key in ("tlsCaFile", "managementTlsCaFile", "metricsTlsCaFile")
+        for name in server[key]
+    }
+    named |= {server[f"{p}{k}"] for p in ("tls", "managementTls", "metricsTls") for k in ("Cert", "Pk")}
+    assert named == {dest for _, _, dest in SERVER_TLS_FILES}
+    staged = {f.dest for f in staged_files(enable_tls=True)}
+    assert named <= staged
+
+
 def test_config_json_prefix_cache_and_no_tls():
     settings = settings_for(server=seed_server(npu_chip_num=2))
     server = settings.infer_server.model_copy(
