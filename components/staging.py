@@ -38,7 +38,7 @@ from typing import Optional
 import pulumi_kubernetes as k8s
 
 # The modes' home is the domain layer; Motor and ms-server stage with staging.CONFIG_MODE / SECRET_MODE.
-from domain.mindie_server_paths import CONFIG_MODE as CONFIG_MODE
+from domain.mindie_server_paths import CONFIG_MODE
 from domain.mindie_server_paths import SECRET_MODE as SECRET_MODE
 
 from .k8s_helpers import container_security_context
@@ -81,7 +81,7 @@ class StagedFile:
         check_path(self.dest, "staging destination")
         if self.dest.startswith("/"):
             raise ValueError(f"staging destination {self.dest!r} must be relative to the staging volume")
-        if self.mode & ~0o640:
+        if self.mode & ~CONFIG_MODE:
             raise ValueError(
                 f"staging mode {self.mode:o} for {self.dest}: more open than MindIE allows (0640)"
             )

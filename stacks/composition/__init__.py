@@ -28,8 +28,9 @@ from stacks.settings.stack import Entry, Environment, Settings
 from stacks.settings.tls import ca_args
 
 from . import accepted_findings
+from .images import mindie_image
 from .servers import server_instance_groups
-from .shared import identities, mindie_image
+from .tls import identities
 
 # ConfigMaps and Secrets are updated in place. The provider's default replaces them on any data
 # change, and a named one is deleted first, which makes the engine replace every Deployment that

@@ -32,8 +32,9 @@ from stacks.settings.servers import (
 )
 from stacks.settings.stack import Entry, Settings
 
+from .images import mindie_image
 from .server_files import ACCELERATOR, config_files, fault_scheduling, limit_factor, ring_controller
-from .shared import identities, mindie_image
+from .tls import identities
 
 
 def rollout(plan: RolloutPlan) -> Rollout:

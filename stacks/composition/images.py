@@ -1,10 +1,7 @@
-"""Mappings more than one component's composition uses: the MindIE image, the CA identities a pod mounts."""
+"""The non-root MindIE images the servers and Motor run, from mindie:servers/motor image settings."""
 
 from __future__ import annotations
 
-import pulumi
-
-from components.ca import CertificateAuthority
 from components.mindie_image import MindieImage, MindieImageArgs
 from stacks.settings.images import ImageBuild
 from stacks.settings.runtime_user import RuntimeUser
@@ -36,8 +33,3 @@ def mindie_image(
             platform=build.platform if build else None,
         ),
     )
-
-
-def identities(ca: CertificateAuthority, *names: str) -> dict[str, pulumi.Output[str]]:
-    """The CA's Secret names for just the identities a component mounts (least privilege)."""
-    return {name: ca.security_secrets[name] for name in names}
