@@ -38,8 +38,7 @@ from typing import Optional
 import pulumi_kubernetes as k8s
 
 # The modes' home is the domain layer; Motor and ms-server stage with staging.CONFIG_MODE / SECRET_MODE.
-from domain.mindie_server_paths import CONFIG_MODE
-from domain.mindie_server_paths import SECRET_MODE as SECRET_MODE
+from domain.mindie_server_paths import CONFIG_MODE, SECRET_MODE
 
 from .k8s_helpers import container_security_context
 
