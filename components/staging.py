@@ -37,6 +37,9 @@ from typing import Optional
 
 import pulumi_kubernetes as k8s
 
+# The modes' home is the domain layer; Motor and ms-server stage with staging.CONFIG_MODE / SECRET_MODE.
+from domain.mindie_server_paths import CONFIG_MODE, SECRET_MODE
+
 from .k8s_helpers import container_security_context
 
 STAGE = "/mnt/stage"
@@ -46,11 +49,6 @@ SOURCE = "/mnt/source"
 STAGE_VOLUME = "mindie-staged"
 """Name of the staging emptyDir in every MindIE pod."""
 INIT_CONTAINER = "stage-files"
-
-CONFIG_MODE = 0o640
-"""JSON configuration: Util.cpp FileToBuffer(..., 0640) / file_utils.cpp FILE_MODE_640."""
-SECRET_MODE = 0o400
-"""Certificates, keys, password files: Motor asks 0400 when files are checked (stricter than LLM's 0640)."""
 
 # Motor's PathCheck pattern (Util.cpp), used for every path we generate: the strictest reader's form.
 PATH_PATTERN = re.compile(r"(?!.*\.\.)[a-zA-Z0-9_./~-]+")
@@ -82,7 +80,7 @@ class StagedFile:
         check_path(self.dest, "staging destination")
         if self.dest.startswith("/"):
             raise ValueError(f"staging destination {self.dest!r} must be relative to the staging volume")
-        if self.mode & ~0o640:
+        if self.mode & ~CONFIG_MODE:
             raise ValueError(
                 f"staging mode {self.mode:o} for {self.dest}: more open than MindIE allows (0640)"
             )
@@ -113,22 +111,6 @@ def script(files: Sequence[StagedFile], dirs: Sequence[StagedDir] = (), extra: I
     lines += list(extra)
     lines.append(f'echo "stage-files: {len(files)} file(s) staged for uid $(id -u)"')
     return "\n".join(lines) + "\n"
-
-
-def parse_script(text: str) -> dict[str, int]:
-    """What a staging script installs: destination (relative to the staging volume) -> mode.
-
-    The conformance suite's view of the copy step; it reads what the pod will run, not our inputs.
-    """
-    found: dict[str, int] = {}
-    for line in text.splitlines():
-        try:
-            words = shlex.split(line)
-        except ValueError:
-            continue
-        if len(words) == 6 and words[:3] == ["install", "-D", "-m"] and words[5].startswith(f"{STAGE}/"):
-            found[words[5][len(STAGE) + 1 :]] = int(words[3], 8)
-    return found
 
 
 def volume(size_limit: str = "32Mi") -> k8s.core.v1.VolumeArgs:

@@ -758,7 +758,7 @@ R_MODEL = rule(
     "model.ownership-check",
     f"{MODEL_CFG} SafePath(modelWeightPath, DIR, PERM_750); {SAFE_PATH} SafePath::CheckOwner",
     "run.sh checks the model directory's owner/mode before starting and says what to run",
-    "components/server.py model_check_lines",
+    "stacks/composition/server_files.py model_check_lines",
 )
 R_METRICS = rule(
     "metrics.network-policy",

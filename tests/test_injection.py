@@ -80,7 +80,7 @@ def test_hostile_paths_are_refused_for_every_path_setting(stack: str, setting: s
 
 
 def test_run_sh_quotes_its_paths_even_if_validation_were_bypassed():
-    from components.server import run_sh
+    from stacks.composition.server_files import run_sh
     from stacks.settings.infer_server import InferServer
     from stacks.settings.servers import ServersSettings
 

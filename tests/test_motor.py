@@ -514,7 +514,7 @@ def test_compose_exports_prefix_cache(run_stack, stack, expected):
 
 
 def test_motor_npu_values_are_the_servers_node_labels():
-    from components.server import ACCELERATOR
+    from stacks.composition.server_files import ACCELERATOR
     from stacks.settings.motor import NPU_NODE_LABEL, NPU_NODE_VALUES
 
     assert NPU_NODE_LABEL == "accelerator"

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from components.server import checksum, config_files, config_json, run_sh
+from domain.hashing import sha256_of_files as checksum
 from mindiectl.__main__ import main
 from mindiectl.render import integral, manifests
 from mindiectl.runtime import run_program
 from mindiectl.schema import schema_errors
+from stacks.composition.server_files import config_files, config_json, run_sh
 from stacks.settings.errors import SettingsError
 from stacks.settings.servers import ModelSource, ServersSettings
 from stacks.settings.stack import load_settings
@@ -302,6 +303,25 @@ def test_config_json_from_settings():
     assert "plugin_params" not in model and "enablePrefixCache" not in backend["ScheduleConfig"]
 
 
+def test_config_json_names_exactly_the_staged_tls_files():
+    """config.json's TLS paths and the server pod's staged copies: one list (domain.mindie_server_paths)."""
+    from components.server import staged_files
+    from domain.mindie_server_paths import SERVER_TLS_FILES
+
+    settings = settings_for(server=seed_server())
+    cfg = config_json(settings.infer_server, settings.servers, settings.servers.model, prefix_cache=False)
+    server = cfg["ServerConfig"]
+    named = {
+        server["tlsCaPath"] + name
+        for key in ("tlsCaFile", "managementTlsCaFile", "metricsTlsCaFile")
+        for name in server[key]
+    }
+    named |= {server[f"{p}{k}"] for p in ("tls", "managementTls", "metricsTls") for k in ("Cert", "Pk")}
+    assert named == {dest for _, _, dest in SERVER_TLS_FILES}
+    staged = {f.dest for f in staged_files(enable_tls=True)}
+    assert named <= staged
+
+
 def test_config_json_prefix_cache_and_no_tls():
     settings = settings_for(server=seed_server(npu_chip_num=2))
     server = settings.infer_server.model_copy(
@@ -452,14 +472,15 @@ def test_tls_secrets_and_tls_checksum(tmp_path: Path):
     """The component on its own honours the contract's tls_secrets / tls_checksum inputs."""
     (tmp_path / "__main__.py").write_text(
         "import pulumi\n"
-        "from components.server import ServerGroup, ServerGroupArgs\n"
+        "from components.server import ServerGroup\n"
+        "from stacks.composition.servers import server_group_args\n"
         "from stacks.settings.servers import server_groups\n"
         "from stacks.settings.stack import load_settings\n"
         "settings = load_settings()\n"
         "g = server_groups(settings)[0]\n"
         "secrets = {i: pulumi.Output.from_input(f'own-{i}') for i in "
         "('mindieserver', 'mindieserver-mgmt', 'mindieclient-mgmt')}\n"
-        "sg = ServerGroup(g.server.server_name, ServerGroupArgs(namespace='mindie', server=g.server,\n"
+        "sg = ServerGroup(g.server.server_name, server_group_args(namespace='mindie', server=g.server,\n"
         "    servers=settings.servers, model=g.model, entry_is_server=False, prefix_cache=True,\n"
         "    tls_secrets=secrets, tls_checksum='abc123'))\n"
         "pulumi.export('endpoints', sg.endpoints)\n"
@@ -480,12 +501,13 @@ def test_tls_secrets_and_tls_checksum(tmp_path: Path):
 
 def test_tls_without_secrets_is_refused(tmp_path: Path):
     (tmp_path / "__main__.py").write_text(
-        "from components.server import ServerGroup, ServerGroupArgs\n"
+        "from components.server import ServerGroup\n"
+        "from stacks.composition.servers import server_group_args\n"
         "from stacks.settings.servers import server_groups\n"
         "from stacks.settings.stack import load_settings\n"
         "settings = load_settings()\n"
         "g = server_groups(settings)[0]\n"
-        "ServerGroup(g.server.server_name, ServerGroupArgs(namespace='mindie', server=g.server,\n"
+        "ServerGroup(g.server.server_name, server_group_args(namespace='mindie', server=g.server,\n"
         "    servers=settings.servers, model=g.model))\n"
     )
     with pytest.raises(Exception, match="enable_tls needs tls_secrets for mindieserver"):

@@ -13,10 +13,8 @@ import pulumi
 from components.ca import CertificateAuthority
 from components.motor import Motor, MotorArgs
 from components.namespace import Namespace
-from components.server import SERVER_IDENTITIES, ServerGroup, ServerGroupArgs, all_endpoints
-from stacks.settings.motor import motor_deployed, prefix_cache_required
+from stacks.settings.motor import motor_deployed
 from stacks.settings.promotion import release_output
-from stacks.settings.servers import ascend_home, rollout_plans, server_groups
 from stacks.settings.stack import Entry, Environment, Settings
 
 from . import accepted_findings
@@ -25,6 +23,7 @@ from .ms_server import ms_server_deployer
 from .namespace import namespace_args
 from .network import network_policies
 from .provider import kubernetes_provider
+from .servers import server_instance_groups
 from .tls import ca_args, ca_outputs, identities
 
 
@@ -63,53 +62,6 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
     # promotion (issue 8): what release runs here and where it came from
     outputs["release"] = release_output(settings)
     return outputs
-
-
-def server_instance_groups(
-    settings: Settings, namespace: Namespace, ca: CertificateAuthority, opts: pulumi.ResourceOptions
-) -> dict[str, Any]:
-    """One ServerGroup per instance group, with its rollout plan (validated with the settings)."""
-    entry_is_coordinator = settings.entry is Entry.COORDINATOR
-    # entry=coordinator with Motor's cache_affinity gives the servers prefix cache (rule: settings/motor.py).
-    prefix_cache = prefix_cache_required(entry_is_coordinator, settings.motor)
-    plans = rollout_plans(settings)
-    install_path = settings.infer_server.mindie_server_config.mies_install_path
-    image = mindie_image(
-        "mindie-server",
-        settings.servers.image,
-        settings.servers.image_build,
-        settings.runtime_user,
-        ascend_home(settings.servers, install_path),
-        install_path,
-    )
-    servers = [
-        ServerGroup(
-            group.server.server_name,
-            ServerGroupArgs(
-                namespace=namespace.name,
-                server=group.server,
-                servers=settings.servers,
-                model=group.model,
-                entry_is_server=not entry_is_coordinator,
-                prefix_cache=prefix_cache,
-                tls_secrets=identities(ca, *SERVER_IDENTITIES),
-                tls_checksum=ca.checksum,
-                rollout=plan,
-                # a group naming its own image (a 310P group's 300I-Duo variant) runs it; the others
-                # run mindie:servers.image, or the image this stack derives from it
-                image=image.image_ref if group.image == settings.servers.image else group.image,
-                runtime_user=settings.runtime_user,
-            ),
-            opts=opts,
-        )
-        for group, plan in zip(server_groups(settings), plans, strict=True)
-    ]
-    return {
-        "serverImage": {"reference": image.image_ref, "digest": image.digest},
-        "serverEndpoints": all_endpoints(servers),
-        "rolloutPlan": [plan.as_output() for plan in plans],
-        "prefixCache": prefix_cache,
-    }
 
 
 def motor_pair(
