@@ -6,14 +6,10 @@ import json
 
 import pytest
 
-from components.motor import (
-    RESERVED_ENV,
-    check_service_name,
-    server_list,
-    service_link_variables,
-)
+from components.motor.coordinator import RESERVED_ENV, check_service_name, service_link_variables
 from mindiectl.render import manifests
 from mindiectl.schema import schema_errors
+from stacks.composition.motor_files import server_list
 from stacks.settings.errors import SettingsError
 from stacks.settings.motor import Motor, prefix_cache_mismatch, prefix_cache_required
 from stacks.settings.stack import load_settings

@@ -12,15 +12,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.ca import CertificateAuthority
-from components.mindie_image import MindieImage, MindieImageArgs
-from components.motor import Motor, MotorArgs
 from components.ms_server import MsServer, MsServerArgs
 from components.ms_server_image import MsServerImage, MsServerImageArgs
 from components.namespace import Namespace, NamespaceArgs
 from components.network import ExternalAccess, NetworkPolicies, NetworkPoliciesArgs
 from components.rbac import DeployerRbac, DeployerRbacArgs
 from components.server import SERVER_IDENTITIES, ServerGroup, ServerGroupArgs, all_endpoints
-from stacks.settings.images import ImageBuild
 from stacks.settings.motor import motor_deployed, prefix_cache_required
 from stacks.settings.ms_server import ImageSource
 from stacks.settings.ms_server import MsServer as MsServerSettings
@@ -31,6 +28,8 @@ from stacks.settings.stack import Entry, Environment, Settings
 from stacks.settings.tls import ca_args
 
 from . import accepted_findings
+from .motor import motor_pair
+from .shared import identities, mindie_image
 
 # ConfigMaps and Secrets are updated in place. The provider's default replaces them on any data
 # change, and a named one is deleted first, which makes the engine replace every Deployment that
@@ -183,92 +182,6 @@ def server_instance_groups(
     }
 
 
-def motor_pair(
-    settings: Settings,
-    namespace: Namespace,
-    ca: CertificateAuthority,
-    server_endpoints: pulumi.Output[list[dict[str, Any]]],
-    protect: bool,
-    opts: pulumi.ResourceOptions,
-) -> dict[str, Any]:
-    """The Coordinator/Controller pair, finding the servers through their endpoints output."""
-    server_config = settings.infer_server.mindie_server_config
-    tls = server_config.enable_tls
-    mies_install_path = settings.motor.mies_install_path or server_config.mies_install_path
-    image = (
-        mindie_image(
-            "mindie-ms",
-            settings.motor.image,
-            settings.motor.image_build,
-            settings.runtime_user,
-            f"{settings.motor.mindie_user_home_path.rstrip('/')}/Ascend",
-            mies_install_path,
-        )
-        if settings.motor.image is not None
-        else None
-    )
-    motor = Motor(
-        "mindie-ms",
-        MotorArgs(
-            namespace=namespace.name,
-            motor=settings.motor,
-            mies_install_path=mies_install_path,
-            servers=server_endpoints,
-            server_infer_port=server_config.infer_port,
-            server_management_port=server_config.management_port,
-            server_metrics_port=settings.servers.engine.metrics_port,
-            entry_is_coordinator=settings.entry is Entry.COORDINATOR,
-            node_port=settings.infer_server.service_port,
-            enable_tls=tls,
-            security_secrets=(
-                identities(ca, "coordinator", "controller", "mindieclient", "mindieclient-mgmt")
-                if tls
-                else None
-            ),
-            tls_checksum=ca.checksum if tls else None,
-            protect=protect,
-            instance=settings.namespace,
-            image=image.image_ref if image is not None else None,
-            runtime_user=settings.runtime_user,
-        ),
-        opts=opts,
-    )
-    outputs: dict[str, Any] = {
-        "coordinatorService": motor.coordinator_service, "controllerStateClaim": motor.state_claim,
-    }
-    if image is not None:
-        outputs["motorImage"] = {"reference": image.image_ref, "digest": image.digest}
-    return outputs
-
-
-def mindie_image(
-    name: str,
-    reference: str,
-    build: ImageBuild | None,
-    runtime_user: RuntimeUser,
-    ascend: str | None,
-    mies_install_path: str,
-) -> MindieImage:
-    """The non-root MindIE image a component runs: derived from the stock image, or `reference` as is."""
-    return MindieImage(
-        name,
-        MindieImageArgs(
-            reference=reference,
-            build=build is not None,
-            base_image=build.base_reference() if build else "",
-            user=build.user if build else "mindie",
-            uid=runtime_user.uid,
-            gid=runtime_user.gid,
-            # The Ascend tree the user must own: the seed's /home/{user}/Ascend, the stock image's
-            # /usr/local/Ascend; without a '/mindie/' in the install path, the install tree itself.
-            ascend_home=ascend or mies_install_path,
-            mies_install_path=mies_install_path,
-            push=build.push if build else True,
-            platform=build.platform if build else None,
-        ),
-    )
-
-
 def network_policies(
     settings: Settings, namespace: Namespace, deployed: list[str], opts: pulumi.ResourceOptions
 ) -> NetworkPolicies:
@@ -401,7 +314,3 @@ def ms_server_deployer(
         "msctlConfig": server.msctl,
     }
 
-
-def identities(ca: CertificateAuthority, *names: str) -> dict[str, pulumi.Output[str]]:
-    """The CA's Secret names for just the identities a component mounts (least privilege)."""
-    return {name: ca.security_secrets[name] for name in names}
