@@ -600,3 +600,18 @@ def test_committed_stack_urns_are_unchanged_or_aliased(stack, aliases_of, sessio
     moved = {old: new for old, new in claimed.items() if old in baseline}
     if stack != "dev":  # dev runs no Motor
         assert len(moved) == 10 and all(":mindie:motor:Motor$" in old for old in moved), moved
+
+
+def test_motor_components_import_nothing_from_stacks():
+    """The components take plain args: settings are mapped in stacks/composition/motor.py."""
+    import ast
+
+    package = Path(__file__).parent.parent / "components" / "motor"
+    found = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            found += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "stacks"]
+    assert found == []

@@ -25,19 +25,8 @@ from ..labels import selector_labels, standard_labels
 from .controller import Controller, ControllerArgs, ControllerSpec
 from .coordinator import Coordinator, CoordinatorArgs, CoordinatorSpec
 from .files import CLIENT_IDENTITIES
-from .pods import ConfigFile, MotorPod, Resources, config_map, program_labels
-from .ranktable_writer import RanktableWriter, RanktableWriterArgs
-
-
-@dataclass(frozen=True)
-class WriterSpec:
-    """The rank-table writer's own settings."""
-
-    image: pulumi.Input[str]
-    """An image with python3 (compose: the writer's own, else the controller's)."""
-    resources: Resources
-    refresh_seconds: int = 30
-    token_expiration_seconds: int = 3600
+from .pods import ConfigFile, MotorPod, config_map, program_labels
+from .ranktable_writer import RanktableWriter, RanktableWriterArgs, RanktableWriterSpec
 
 
 @dataclass(frozen=True)
@@ -46,7 +35,7 @@ class MotorArgs:
     """What both pods share."""
     coordinator: CoordinatorSpec
     controller: ControllerSpec
-    writer: WriterSpec
+    writer: RanktableWriterSpec
     http_client_ctl_json: str
     """http_client_ctl.json: the probes' client, in both pods."""
     server_list_json: pulumi.Input[str]
@@ -63,64 +52,57 @@ class Motor(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MotorArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mindie:motor:Motor", name, None, opts)
-        pod = args.pod
-        _check_tls(name, pod)
+        _check_tls(name, args.pod)
         child = pulumi.ResourceOptions(parent=self)
-        # The children of Coordinator, Controller and RanktableWriter were Motor's own before the
-        # split: the alias keeps their URNs, so an existing stack updates them in place.
-        moved = (pulumi.Alias(parent=self),)
         coordinator_name, controller_name = f"{name}-coordinator", f"{name}-controller"
         labels = program_labels(
-            controller_name, pod.instance, "controller", args.controller.program.reference
+            controller_name, args.pod.instance, "controller", args.controller.program.reference
         )
         http_client_ctl = self._shared_file(
-            pod,
+            args.pod,
             f"{name}-http-client-ctl-config",
-            standard_labels(f"{name}-http-client-ctl", pod.instance, "controller"),
+            standard_labels(f"{name}-http-client-ctl", args.pod.instance, "controller"),
             "http_client_ctl.json",
             args.http_client_ctl_json,
         )
         server_list = self._shared_file(
-            pod, f"{name}-server-list", labels, "server_list.json", args.server_list_json
+            args.pod, f"{name}-server-list", labels, "server_list.json", args.server_list_json
         )
         self.coordinator = Coordinator(
             coordinator_name,
             CoordinatorArgs(
-                pod=pod,
+                pod=args.pod,
                 spec=args.coordinator,
                 labels=program_labels(
-                    coordinator_name, pod.instance, "coordinator", args.coordinator.program.reference
+                    coordinator_name, args.pod.instance, "coordinator", args.coordinator.program.reference
                 ),
                 shared_config=[http_client_ctl],
-                child_aliases=moved,
+                child_aliases=self._moved(),
             ),
             opts=child,
         )
         self.ranktable_writer = RanktableWriter(
             f"{name}-ranktable-writer",
             RanktableWriterArgs(
-                pod=pod,
+                pod=args.pod,
+                spec=args.writer,
                 account=controller_name,
                 labels=labels,
-                coordinator_selector=selector_labels(coordinator_name, pod.instance),
+                coordinator_selector=selector_labels(coordinator_name, args.pod.instance),
                 server_list=server_list,
-                image=args.writer.image,
-                resources=args.writer.resources,
-                refresh_seconds=args.writer.refresh_seconds,
-                token_expiration_seconds=args.writer.token_expiration_seconds,
-                child_aliases=moved,
+                child_aliases=self._moved(),
             ),
             opts=child,
         )
         self.controller = Controller(
             controller_name,
             ControllerArgs(
-                pod=pod,
+                pod=args.pod,
                 spec=args.controller,
                 labels=labels,
                 shared_config=[http_client_ctl, server_list],
                 sidecar=self.ranktable_writer.sidecar,
-                child_aliases=moved,
+                child_aliases=self._moved(),
             ),
             opts=child,
         )
@@ -136,6 +118,11 @@ class Motor(pulumi.ComponentResource):
                 "stateClaim": self.state_claim,
             }
         )
+
+    def _moved(self) -> list[pulumi.Alias]:
+        """The children of Coordinator, Controller and RanktableWriter were Motor's own before the
+        split: this alias keeps their URNs, so an existing stack updates them in place."""
+        return [pulumi.Alias(parent=self)]
 
     def _shared_file(self, pod: MotorPod, name: str, labels, key: str, text: pulumi.Input[str]) -> ConfigFile:
         """A ConfigMap `name` holding one file more than one pod stages."""

@@ -7,7 +7,6 @@ writer's sidecar (components/motor/ranktable_writer.py), which fills in the tabl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -16,7 +15,7 @@ import pulumi_kubernetes as k8s
 
 from ..k8s_helpers import state_claim
 from .files import CONTROLLER_JSON, RANKTABLE_DIR, RANKTABLE_FILE
-from .pods import ConfigFile, MotorPod, Program, ProgramPod, config_checksum, config_map
+from .pods import ConfigFile, Program, ProgramArgs, ProgramPod, config_checksum, own_config
 from .ranktable_writer import Sidecar
 
 CLIENTS = ("mindieclient-mgmt",)
@@ -46,18 +45,11 @@ class ControllerSpec:
     """Protect (and retain on delete) the recovery-state claim (prod)."""
 
 
-@dataclass(frozen=True)
-class ControllerArgs:
-    pod: MotorPod
+@dataclass(frozen=True, kw_only=True)
+class ControllerArgs(ProgramArgs):
     spec: ControllerSpec
-    labels: Mapping[str, str]
-    """The labels of its objects (Motor's choice: one set per program)."""
-    shared_config: Sequence[ConfigFile]
-    """Files the pod stages besides ms_controller.json (http_client_ctl.json, server_list.json)."""
     sidecar: Sidecar
     """The rank-table writer the pod runs (RanktableWriter.sidecar)."""
-    child_aliases: Sequence[pulumi.Alias] = ()
-    """Aliases of its children (their URNs from before the component existed)."""
 
 
 class Controller(pulumi.ComponentResource):
@@ -70,10 +62,7 @@ class Controller(pulumi.ComponentResource):
         super().__init__("mindie:motor:Controller", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self, aliases=list(args.child_aliases))
-        self.config = config_map(
-            f"{name}-config", args.pod, args.labels, {"ms_controller.json": spec.config_json}, child
-        )
-        own = ConfigFile(self.config.metadata.name, "ms_controller.json", spec.config_json)
+        self.config, files = own_config(name, args, "ms_controller.json", spec.config_json, child)
         self.state = state_claim(
             f"{name}-status",
             claim_name=f"{name}-status",
@@ -85,7 +74,7 @@ class Controller(pulumi.ComponentResource):
             protect=spec.protect,
             aliases=list(args.child_aliases),
         )
-        self.deployment = self._deployment(name, args, [own, *args.shared_config], child)
+        self.deployment = self._deployment(name, args, files, child)
         self.deployment_name = self.deployment.metadata.name
         self.state_claim = self.state.metadata.name
         self.register_outputs({"deployment": self.deployment_name, "stateClaim": self.state_claim})

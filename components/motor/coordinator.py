@@ -7,7 +7,6 @@ is a NodePort when the Coordinator is the stack's entry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -16,7 +15,7 @@ import pulumi_kubernetes as k8s
 
 from ..labels import selector_labels
 from .files import CLIENT_IDENTITIES, COORDINATOR_JSON
-from .pods import ConfigFile, MotorPod, Program, ProgramPod, config_checksum, config_map
+from .pods import ConfigFile, Program, ProgramArgs, ProgramPod, config_checksum, own_config
 
 RESERVED_ENV = frozenset(
     {
@@ -99,16 +98,9 @@ class CoordinatorSpec:
     """nodePort of the Service when it is the entry."""
 
 
-@dataclass(frozen=True)
-class CoordinatorArgs:
-    pod: MotorPod
+@dataclass(frozen=True, kw_only=True)
+class CoordinatorArgs(ProgramArgs):
     spec: CoordinatorSpec
-    labels: Mapping[str, str]
-    """The labels of its objects (Motor's choice: one set per program)."""
-    shared_config: Sequence[ConfigFile]
-    """Files the pod stages besides ms_coordinator.json (http_client_ctl.json)."""
-    child_aliases: Sequence[pulumi.Alias] = ()
-    """Aliases of its children (their URNs from before the component existed)."""
 
 
 class Coordinator(pulumi.ComponentResource):
@@ -123,11 +115,8 @@ class Coordinator(pulumi.ComponentResource):
         if spec.entry and spec.node_port is None:
             raise ValueError(f"{name}: the coordinator is the entry, a node_port is required")
         child = pulumi.ResourceOptions(parent=self, aliases=list(args.child_aliases))
-        self.config = config_map(
-            f"{name}-config", args.pod, args.labels, {"ms_coordinator.json": spec.config_json}, child
-        )
-        own = ConfigFile(self.config.metadata.name, "ms_coordinator.json", spec.config_json)
-        self.deployment = self._deployment(name, args, [own, *args.shared_config], child)
+        self.config, files = own_config(name, args, "ms_coordinator.json", spec.config_json, child)
+        self.deployment = self._deployment(name, args, files, child)
         self.service = self._service(name, args, child)
         self.deployment_name = self.deployment.metadata.name
         self.service_name = self.service.metadata.name

@@ -89,6 +89,19 @@ class ConfigFile:
     """The content, covered by the pod's checksum/config annotation."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ProgramArgs:
+    """What Motor hands each program's component besides its spec."""
+
+    pod: MotorPod
+    labels: Mapping[str, str]
+    """The labels of its objects (Motor's choice: one set per program)."""
+    shared_config: Sequence[ConfigFile]
+    """Files the pod stages besides its own JSON (http_client_ctl.json; the controller: server_list.json)."""
+    child_aliases: Sequence[pulumi.Alias] = ()
+    """Aliases of its children (their URNs from before the component existed)."""
+
+
 def program_labels(name: str, instance: str, component: str, reference: str) -> dict[str, str]:
     """The labels of a program's objects, versioned by its configured image's tag."""
     return standard_labels(name, instance, component, image_tag(reference))
@@ -113,6 +126,14 @@ def config_map(
         data=dict(data),
         opts=opts,
     )
+
+
+def own_config(
+    name: str, args: ProgramArgs, key: str, text: str, opts: pulumi.ResourceOptions
+) -> tuple[k8s.core.v1.ConfigMap, list[ConfigFile]]:
+    """The program's ConfigMap `<name>-config` holding its JSON `key`, and every file its pod stages."""
+    cm = config_map(f"{name}-config", args.pod, args.labels, {key: text}, opts)
+    return cm, [ConfigFile(cm.metadata.name, key, text), *args.shared_config]
 
 
 def config_files_volume(name: str, files: Sequence[ConfigFile]) -> k8s.core.v1.VolumeArgs:

@@ -71,9 +71,23 @@ class Sidecar:
 
 
 @dataclass(frozen=True)
+class RanktableWriterSpec:
+    """The writer's own settings."""
+
+    image: pulumi.Input[str]
+    """An image with python3 (compose: the writer's own, else the controller's)."""
+    resources: Resources
+    refresh_seconds: int = 30
+    """Longest time between two full pod listings."""
+    token_expiration_seconds: int = 3600
+    """Lifetime of the projected service-account token (the kubelet rotates it)."""
+
+
+@dataclass(frozen=True)
 class RanktableWriterArgs:
     pod: MotorPod
     """The controller pod's common settings (namespace, instance, uid/gid, pull policy, log level)."""
+    spec: RanktableWriterSpec
     account: str
     """The controller pod's name: names the ServiceAccount and its pod-reader Role."""
     labels: Mapping[str, str]
@@ -82,13 +96,6 @@ class RanktableWriterArgs:
     """The Coordinator pods' selector: the writer finds the coordinator by it."""
     server_list: ConfigFile
     """server_list.json, the declared servers."""
-    image: pulumi.Input[str]
-    """An image with python3 (default: the controller's)."""
-    resources: Resources
-    refresh_seconds: int = 30
-    """Longest time between two full pod listings."""
-    token_expiration_seconds: int = 3600
-    """Lifetime of the projected service-account token (the kubelet rotates it)."""
     child_aliases: Sequence[pulumi.Alias] = ()
     """Aliases of its children (their URNs from before the component existed)."""
 
@@ -103,7 +110,7 @@ class RanktableWriter(pulumi.ComponentResource):
         super().__init__("mindie:motor:RanktableWriter", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, aliases=list(args.child_aliases))
         writer_json = pulumi.Output.from_input(args.pod.namespace).apply(
-            lambda ns: dump(writer_config(ns, args.coordinator_selector, args.refresh_seconds))
+            lambda ns: dump(writer_config(ns, args.coordinator_selector, args.spec.refresh_seconds))
         )
         self.config = config_map(
             name,
@@ -179,7 +186,7 @@ class RanktableWriter(pulumi.ComponentResource):
         level = args.pod.log_level
         return k8s.core.v1.ContainerArgs(
             name=WRITER_CONTAINER,
-            image=args.image,
+            image=args.spec.image,
             image_pull_policy=args.pod.image_pull_policy.value,
             command=["python3", f"{WRITER_DIR}/ranktable_writer.py", f"{WRITER_DIR}/writer.json"],
             env=[
@@ -199,7 +206,7 @@ class RanktableWriter(pulumi.ComponentResource):
                     name="LOG_LEVEL", value="WARNING" if level == MotorLogLevel.WARN else level.value
                 ),
             ],
-            resources=args.resources.requirements(),
+            resources=args.spec.resources.requirements(),
             # Same UID/GID as the controller (MindIE checks the owner of the files it reads);
             # the writer never needs a writable root, whatever the controller's escape hatch says.
             security_context=container_security_context(
@@ -213,11 +220,11 @@ class RanktableWriter(pulumi.ComponentResource):
             ],
             # A loop turn takes at most refresh_seconds (+1 s settle); a listing failing for three
             # periods makes the writer unready, a loop stuck for three periods restarts it.
-            readiness_probe=writer_probe("ready", 3 * args.refresh_seconds + 10, period_seconds=10),
+            readiness_probe=writer_probe("ready", 3 * args.spec.refresh_seconds + 10, period_seconds=10),
             liveness_probe=writer_probe(
                 "alive",
-                3 * args.refresh_seconds + 30,
-                initial_delay_seconds=args.refresh_seconds + 30,
+                3 * args.spec.refresh_seconds + 30,
+                initial_delay_seconds=args.spec.refresh_seconds + 30,
                 period_seconds=30,
                 failure_threshold=3,
             ),
@@ -242,7 +249,7 @@ class RanktableWriter(pulumi.ComponentResource):
                     sources=[
                         k8s.core.v1.VolumeProjectionArgs(
                             service_account_token=k8s.core.v1.ServiceAccountTokenProjectionArgs(
-                                path="token", expiration_seconds=args.token_expiration_seconds
+                                path="token", expiration_seconds=args.spec.token_expiration_seconds
                             )
                         ),
                         k8s.core.v1.VolumeProjectionArgs(

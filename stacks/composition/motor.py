@@ -8,11 +8,12 @@ import pulumi
 
 from components.ca import CertificateAuthority
 from components.mindie_image import MindieImage
-from components.motor import Motor, MotorArgs, WriterSpec
+from components.motor import Motor, MotorArgs
 from components.motor.controller import ControllerSpec, StateStorage
 from components.motor.coordinator import CoordinatorPorts, CoordinatorSpec, LivenessProbe
 from components.motor.files import dump
 from components.motor.pods import MotorPod, Program, Resources
+from components.motor.ranktable_writer import RanktableWriterSpec
 from components.namespace import Namespace
 from domain.enums import MotorLogLevel, PullPolicy
 from stacks.settings.motor import Motor as MotorSettings
@@ -77,7 +78,7 @@ def motor_pair(
             pod=pod,
             coordinator=coordinator,
             controller=controller,
-            writer=WriterSpec(
+            writer=RanktableWriterSpec(
                 image=writer.image or controller.program.image,
                 resources=resources(writer.resources),
                 refresh_seconds=writer.refresh_seconds,
