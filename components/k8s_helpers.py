@@ -7,6 +7,7 @@ capabilities dropped, RuntimeDefault seccomp) and the state-claim shape are writ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Optional
 
 import pulumi
@@ -59,9 +60,10 @@ def state_claim(
     size: str,
     parent: pulumi.Resource,
     protect: bool,
+    aliases: Sequence[pulumi.Alias] = (),
 ) -> k8s.core.v1.PersistentVolumeClaim:
     """A ReadWriteOnce claim for state that must outlive pods and `pulumi up`: protected and
-    retained on delete when `protect` (prod)."""
+    retained on delete when `protect` (prod); `aliases`: where it was before a move (same claim)."""
     return k8s.core.v1.PersistentVolumeClaim(
         resource_name,
         metadata=k8s.meta.v1.ObjectMetaArgs(name=claim_name, namespace=namespace, labels=labels),
@@ -70,5 +72,7 @@ def state_claim(
             storage_class_name=storage_class,
             resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": size}),
         ),
-        opts=pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect),
+        opts=pulumi.ResourceOptions(
+            parent=parent, protect=protect, retain_on_delete=protect, aliases=list(aliases) or None
+        ),
     )

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from components.motor import (
-    RESERVED_ENV,
-    check_service_name,
-    server_list,
-    service_link_variables,
-)
+from components.motor.coordinator import RESERVED_ENV, check_service_name, service_link_variables
 from mindiectl.render import manifests
 from mindiectl.schema import schema_errors
+from stacks.composition.motor_files import server_list
 from stacks.settings.errors import SettingsError
 from stacks.settings.motor import Motor, prefix_cache_mismatch, prefix_cache_required
 from stacks.settings.stack import load_settings
@@ -547,3 +544,74 @@ def test_avoid_npu_nodes_off_keeps_the_users_selector(run_stack):
     pod = files[COORDINATOR]["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"kubernetes.io/hostname": "ubuntu10"}
     assert "affinity" not in pod
+
+
+# --- URNs: the Motor split keeps an existing stack's resources (aliases) ------------------
+
+BASELINE_URNS = Path(__file__).parent / "data" / "baseline_urns.json"
+"""Every URN of the committed stacks before Motor was split into Coordinator, Controller and
+RanktableWriter (from the previews' resources.json of the unchanged program)."""
+
+
+def alias_urn(monitor, request, alias) -> str:
+    """The URN an alias of a registration names: a full URN, or a spec whose unset parts are the
+    resource's own (what the engine computes)."""
+    if alias.WhichOneof("alias") == "urn":
+        return alias.urn
+    spec = alias.spec
+    parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+    return monitor.make_urn(parent, spec.type or request.type, spec.name or request.name)
+
+
+@pytest.fixture
+def aliases_of(monkeypatch) -> dict[str, list[str]]:
+    """URN -> the URNs of its aliases, for every resource the runs in this test register
+    (mindiectl's monitor records no aliases; this one does, from the registration requests)."""
+    from mindiectl import runtime
+
+    found: dict[str, list[str]] = {}
+
+    class AliasRecordingMonitor(runtime.RecordingMonitor):
+        def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+            response = super().RegisterResource(request)
+            found[response.urn] = [alias_urn(self, request, a) for a in request.aliases]
+            return response
+
+    monkeypatch.setattr(runtime, "RecordingMonitor", AliasRecordingMonitor)
+    return found
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_committed_stack_urns_are_unchanged_or_aliased(stack, aliases_of, session_state):
+    from mindiectl import stackfile
+    from mindiectl.runtime import run_program
+
+    cfg = stackfile.load(stack)
+    result = run_program(stack, dict(cfg.config), cfg.secret_keys, session_state(stack))
+    urns = {r.urn for r in result.resources}
+    claimed: dict[str, str] = {}
+    for urn in urns:
+        for old in aliases_of.get(urn, []):
+            assert old not in claimed, f"{old} is an alias of both {claimed[old]} and {urn}"
+            claimed[old] = urn
+    baseline = json.loads(BASELINE_URNS.read_text())[stack]
+    lost = [urn for urn in baseline if urn not in urns and urn not in claimed]
+    assert lost == [], f"{stack}: resources an update would replace (neither kept nor aliased): {lost}"
+    moved = {old: new for old, new in claimed.items() if old in baseline}
+    if stack != "dev":  # dev runs no Motor
+        assert len(moved) == 10 and all(":mindie:motor:Motor$" in old for old in moved), moved
+
+
+def test_motor_components_import_nothing_from_stacks():
+    """The components take plain args: settings are mapped in stacks/composition/motor.py."""
+    import ast
+
+    package = Path(__file__).parent.parent / "components" / "motor"
+    found = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            found += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "stacks"]
+    assert found == []

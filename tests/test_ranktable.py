@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from components.motor import RANKTABLE_FILE, TOKEN_DIR, WRITER_CONTAINER, WRITER_SCRIPT
+from components.motor.files import RANKTABLE_FILE, TOKEN_DIR
+from components.motor.ranktable_writer import WRITER_CONTAINER, WRITER_SCRIPT
 from components.scripts import ranktable_writer as rw
 from mindiectl.render import manifests
 from mindiectl.schema import schema_errors

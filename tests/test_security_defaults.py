@@ -91,7 +91,7 @@ def test_writer_heartbeat_probe_fails_when_stale(tmp_path: Path):
     import subprocess
     import sys
 
-    from components.motor import writer_probe
+    from components.motor.ranktable_writer import writer_probe
     from components.scripts import ranktable_writer
 
     ranktable_writer.heartbeat({"health_dir": str(tmp_path)}, "alive")
