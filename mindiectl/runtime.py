@@ -28,7 +28,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from . import emulators
 from .emulators import Context, Emulated, ResourceCall
-from .secrets import REDACTED, unwrap, wrap
+from .secret_values import REDACTED, unwrap, wrap
 from .state import StackState
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -59,11 +59,6 @@ class Resource:
     ignore_changes: list[str] = field(default_factory=list)
     read: bool = False
     """A read of an existing resource (ReadResource, e.g. a StackReference), not one the stack owns."""
-
-    @property
-    def is_component(self) -> bool:
-        return not self.custom
-
 
 @dataclass
 class RunResult:

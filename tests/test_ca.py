@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from components.ca import CLUSTER_IDENTITIES, IDENTITIES, PLAIN_KEY_IDENTITIES, PLANE_OF, security_tree_items
-from mindiectl import render, stackfile
+from mindiectl import artefacts, stackfile
 from mindiectl.runtime import PROJECT_DIR, RunResult, run_program
 from mindiectl.state import StackState
 from stacks.settings.errors import SettingsError
@@ -71,7 +71,7 @@ def fresh(tmp_path: Path):
 @pytest.fixture(scope="module")
 def dev_files(dev, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dev") / "out"
-    render.write_all(dev, out)
+    artefacts.write_all(dev, out)
     return out / "tls"
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from mindiectl import stackfile
 from mindiectl.__main__ import main
-from mindiectl.preview import run_stack as preview_run_stack
 from mindiectl.render import manifests
 from mindiectl.runtime import StackReferenceError
+from mindiectl.stack_run import run_stack as preview_run_stack
 from stacks.settings import promotion
 from stacks.settings.errors import SettingsError
 

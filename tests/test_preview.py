@@ -91,7 +91,7 @@ def test_stack_dir_keeps_its_own_build_and_state(tmp_path: Path, project_dir: Pa
     """With MINDIE_STACK_DIR, build/ and .mindie/state/ default to live under it, not the project."""
     import shutil
 
-    from mindiectl.preview import default_out, default_state
+    from mindiectl.stack_run import default_out, default_state
 
     for f in project_dir.glob("Pulumi.*.yaml"):
         shutil.copy(f, tmp_path / f.name)

@@ -13,8 +13,8 @@ from pydantic import Field, create_model
 from mindiectl import promote as promote_mod
 from mindiectl import stackfile
 from mindiectl.__main__ import main
-from mindiectl.preview import run_stack as preview_run_stack
 from mindiectl.promote import PromotionError, promote
+from mindiectl.stack_run import run_stack as preview_run_stack
 from stacks.settings import promotion
 from stacks.settings.infer_server import InferServer, StrictModel
 from stacks.settings.promotion import CLASSIFICATION, Kind
