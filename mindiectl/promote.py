@@ -40,11 +40,10 @@ from stacks.settings.promotion import ORDER, Kind, SettingNode
 from stacks.settings.stack import PROJECT, load_settings
 
 from . import progress, safefs, stackfile
-from .stack_run import USER_ERRORS, default_state, locked, run_or_exit, run_stack
+from .stack_run import REFERENCE_KEY, USER_ERRORS, default_state, locked, run_or_exit, run_stack
 
 PREFIX = f"{PROJECT}:"
 RECORD_KEY = f"{PREFIX}release"
-REFERENCE_KEY = f"{PREFIX}releaseFrom"
 
 GATE = "check"
 """What `gate_problems` runs: `mindiectl check` (settings, the policy pack at the stack's

@@ -107,9 +107,15 @@ def work_dir() -> Path:
 
 def saved_outputs(stack: str) -> Optional[dict[str, Any]]:
     """A stack's outputs from its last offline preview (build/<stack>/outputs.json), like the
-    outputs of its last deployment that a real StackReference reads; None when never previewed."""
+    outputs of its last deployment that a real StackReference reads; None when never previewed.
+    ValueError (or OSError) when the file is there but holds no outputs."""
     path = work_dir() / "build" / stack / "outputs.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    outputs = json.loads(path.read_text())
+    if not isinstance(outputs, dict):
+        raise ValueError(f"a JSON {type(outputs).__name__}, not an object")
+    return outputs
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -217,7 +223,13 @@ class RecordingMonitor(mocks.MockMonitor):
             )
         if stack in self.stack_outputs_of:
             return dict(self.stack_outputs_of[stack])
-        saved = saved_outputs(stack)
+        try:
+            saved = saved_outputs(stack)
+        except (OSError, ValueError) as err:  # not readable, not JSON, not an object
+            raise StackReferenceError(
+                f"StackReference {name!r}: build/{stack}/outputs.json holds no outputs ({err}); run "
+                f"`python -m mindiectl preview --stack {stack}` again"
+            ) from None
         if saved is None:
             raise StackReferenceError(
                 f"StackReference {name!r}: no outputs for stack {stack!r}; run "

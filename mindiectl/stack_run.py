@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from stacks.settings.errors import SettingsError
+from stacks.settings.stack import PROJECT
 
 from . import artefacts, safefs, stackfile
 from .runtime import PROJECT_DIR, RunResult, StackOutputs, StackReferenceError, run_program, work_dir
@@ -26,6 +27,9 @@ from .state import StackState, StateError
 USER_ERRORS = (SettingsError, stackfile.StackFileError, StackReferenceError, StateError,
                safefs.UnsafePathError)
 """What a command reports as `error: ...` (exit 2) instead of a traceback."""
+
+REFERENCE_KEY = f"{PROJECT}:releaseFrom"
+"""The setting that makes a stack read its release through a StackReference."""
 
 T = TypeVar("T")
 Command = Callable[[argparse.Namespace], int]
@@ -69,9 +73,18 @@ def run_stack(
         config = {**cfg.config, **(overrides or {})}
         state = StackState(state_path if state_path is not None else default_state(stack, project_dir),
                            secrets=cfg.secret_values())
-        result = run_program(stack, config, cfg.secrets, state, stack_outputs=stack_outputs)
+        try:
+            result = run_program(stack, config, cfg.secrets, state, stack_outputs=stack_outputs)
+        except StackReferenceError as err:
+            raise _naming_the_setting(err, config) from None
         state.save()
         return result
+
+
+def _naming_the_setting(err: StackReferenceError, config: dict[str, str]) -> StackReferenceError:
+    """The program reads a StackReference only for `mindie:releaseFrom`: say so in the message."""
+    reference = config.get(REFERENCE_KEY)
+    return StackReferenceError(f"{REFERENCE_KEY} = {reference!r}: {err}") if reference else err
 
 
 def protected_dirs(stack: str, state_path: Path | None = None) -> list[Path]:

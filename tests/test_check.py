@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pulumi_policy import EnforcementLevel
 
+from mindiectl import stackfile
 from mindiectl.__main__ import main
 from mindiectl.check import check, load_pack, resolve_config, table
 from mindiectl.runtime import Resource, RunResult
@@ -253,3 +254,52 @@ def test_check_says_what_it_is_doing_unless_quiet(tmp_path, capsys):
     assert "running the program" not in captured.out
     assert main([*args, "--quiet"]) == 0
     assert "check dev:" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- a release that cannot be read
+
+
+@pytest.fixture
+def release_from_dev(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
+    """A copy of the stacks where staging reads its release from dev (`mindie:releaseFrom`),
+    a stack never previewed there: no build/dev/outputs.json to answer the StackReference."""
+    folder = tmp_path / "stacks"
+    folder.mkdir()
+    for f in project_dir.glob("Pulumi.*.yaml"):
+        shutil.copy(f, folder / f.name)
+    path = folder / "Pulumi.staging.yaml"
+    doc = stackfile.read_document(path)
+    doc["config"]["mindie:releaseFrom"] = "acme/mindie/dev"
+    stackfile.write_document(path, doc)
+    monkeypatch.setenv("MINDIE_STACK_DIR", str(folder))
+    return folder
+
+
+def clean_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    named = "error: mindie:releaseFrom = 'acme/mindie/dev': StackReference 'acme/mindie/dev': "
+    assert err.startswith(named), err
+    assert "build/dev/outputs.json" in err and "python -m mindiectl preview --stack dev" in err
+    return err
+
+
+@pytest.mark.parametrize("dev_outputs", [None, "{not json", "[]"], ids=["absent", "not-json", "not-object"])
+def test_check_of_an_unreadable_release_is_a_message(release_from_dev: Path, tmp_path: Path, capsys,
+                                                     dev_outputs: str | None):
+    """`check` runs the program through the same run-or-exit helper as `preview`: a StackReference
+    it cannot answer is one `error:` line naming the setting, exit 2, no traceback, nothing written."""
+    if dev_outputs is not None:
+        (release_from_dev / "build" / "dev").mkdir(parents=True)
+        (release_from_dev / "build" / "dev" / "outputs.json").write_text(dev_outputs)
+    out = tmp_path / "out"
+    args = ["--stack", "staging", "--quiet", "--out", str(out), "--state", str(tmp_path / "s.json")]
+    assert main(["check", *args]) == 2
+    err = clean_error(capsys)
+    assert ("holds no outputs" in err) == (dev_outputs is not None)
+    assert not out.exists()
+    if dev_outputs is None:  # the other commands that run the program say the same
+        assert main(["preview", *args]) == 2
+        assert clean_error(capsys) == err
+        assert main(["graph", "--stack", "staging"]) == 2
+        clean_error(capsys)

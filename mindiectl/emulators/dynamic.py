@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from . import Context, Emulated, ResourceCall, emulates
+from .base import Context, Emulated, ResourceCall, emulates
 
 PROVIDER_KEY = "__provider"
 
