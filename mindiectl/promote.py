@@ -40,6 +40,7 @@ from stacks.settings.promotion import ORDER, Kind, SettingNode
 from stacks.settings.stack import PROJECT, load_settings
 
 from . import progress, safefs, stackfile
+from .plain_json import plain
 from .stack_run import REFERENCE_KEY, USER_ERRORS, default_state, locked, run_or_exit, run_stack
 
 PREFIX = f"{PROJECT}:"
@@ -140,7 +141,7 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
     src_map, tgt_map = src_doc.get("config") or CommentedMap(), tgt_doc.get("config")
     if tgt_map is None:
         tgt_map = tgt_doc["config"] = CommentedMap()
-    before_plain = _plain(tgt_map)
+    before_plain = plain(tgt_map)
     secrets = _secure_release_values(src_map)
     if secrets:
         raise PromotionError("release settings must not be secrets (each stack encrypts its own)", secrets)
@@ -168,7 +169,7 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
     got = promotion.release_fingerprint(new_settings)
     _record(tgt_map, source, got)
     after = _dump(tgt_doc)
-    changes = _changes(before_plain, _plain(tgt_map))
+    changes = _changes(before_plain, plain(tgt_map))
     return Promotion(source, target, got, before, after, changes, warnings, skipped=skipped)
 
 
@@ -348,14 +349,6 @@ def _dump(doc: Any) -> str:
     buf = io.StringIO()
     stackfile.round_trip_yaml().dump(doc, buf)
     return buf.getvalue()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 _MISSING = object()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -52,18 +51,8 @@ def test_levels_follow_the_environment(tmp_path: Path):
     )
 
 
-def _stack_copy(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    for f in project_dir.glob("Pulumi.*.yaml"):
-        shutil.copy(f, folder / f.name)
-    monkeypatch.setenv("MINDIE_STACK_DIR", str(folder))
-    return folder
-
-
-def test_prod_without_tls_fails_naming_the_rule(tmp_path: Path, project_dir: Path, monkeypatch, capsys):
-    folder = _stack_copy(tmp_path, project_dir, monkeypatch)
-    prod = folder / "Pulumi.prod.yaml"
+def test_prod_without_tls_fails_naming_the_rule(tmp_path: Path, stack_copy: Path, capsys):
+    prod = stack_copy / "Pulumi.prod.yaml"
     assert "enable_tls: true" in prod.read_text()
     prod.write_text(prod.read_text().replace("enable_tls: true", "enable_tls: false"))
     code, report = run_check("prod", tmp_path)
@@ -75,9 +64,8 @@ def test_prod_without_tls_fails_naming_the_rule(tmp_path: Path, project_dir: Pat
     assert any("enableTls = False in prod" in v["message"] for v in tls)
 
 
-def test_dev_without_tls_passes(tmp_path: Path, project_dir: Path, monkeypatch):
-    folder = _stack_copy(tmp_path, project_dir, monkeypatch)
-    dev = folder / "Pulumi.dev.yaml"
+def test_dev_without_tls_passes(tmp_path: Path, stack_copy: Path):
+    dev = stack_copy / "Pulumi.dev.yaml"
     dev.write_text(dev.read_text().replace("enable_tls: true", "enable_tls: false"))
     code, report = run_check("dev", tmp_path)
     assert code == 0 and not [v for v in report["violations"] if v["rule"] == "tls-enabled"]
@@ -148,18 +136,19 @@ def test_hostpath_mode_is_advisory_in_dev(run_stack):
     assert report.passed, table(report.mandatory)
 
 
+def _ms_role(result: RunResult) -> Resource:
+    """The run's ClusterRole, else the ms-role Motor declares."""
+    return _a(result, CLUSTERROLE, lambda: {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "ms-role"},
+        "rules": copy.deepcopy(MS_ROLE_RULES),
+    })
+
+
 def test_wildcard_rbac_verb_fails_naming_the_rule(run_stack):
     result = run_stack("prod")
-    role = _a(
-        result,
-        CLUSTERROLE,
-        lambda: {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": "ms-role"},
-            "rules": copy.deepcopy(MS_ROLE_RULES),
-        },
-    )
+    role = _ms_role(result)
     _both(role, lambda p: p["rules"][0].update(verbs=["*"]))
     report = check(result)
     assert not report.passed
@@ -169,16 +158,7 @@ def test_wildcard_rbac_verb_fails_naming_the_rule(run_stack):
 
 def test_wildcard_rbac_is_mandatory_even_in_dev(run_stack):
     result = run_stack("dev")
-    role = _a(
-        result,
-        CLUSTERROLE,
-        lambda: {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": "ms-role"},
-            "rules": copy.deepcopy(MS_ROLE_RULES),
-        },
-    )
+    role = _ms_role(result)
     _both(role, lambda p: p["rules"][0].update(resources=["*"]))
     assert [f.rule for f in check(result).mandatory] == ["rbac-no-wildcards"]
 
@@ -260,19 +240,14 @@ def test_check_says_what_it_is_doing_unless_quiet(tmp_path, capsys):
 
 
 @pytest.fixture
-def release_from_dev(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
+def release_from_dev(stack_copy: Path) -> Path:
     """A copy of the stacks where staging reads its release from dev (`mindie:releaseFrom`),
     a stack never previewed there: no build/dev/outputs.json to answer the StackReference."""
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    for f in project_dir.glob("Pulumi.*.yaml"):
-        shutil.copy(f, folder / f.name)
-    path = folder / "Pulumi.staging.yaml"
+    path = stack_copy / "Pulumi.staging.yaml"
     doc = stackfile.read_document(path)
     doc["config"]["mindie:releaseFrom"] = "acme/mindie/dev"
     stackfile.write_document(path, doc)
-    monkeypatch.setenv("MINDIE_STACK_DIR", str(folder))
-    return folder
+    return stack_copy
 
 
 def clean_error(capsys) -> str:

@@ -13,7 +13,7 @@ import yaml
 from mindiectl.__main__ import main
 from mindiectl.runtime import PROJECT_DIR
 
-from .helpers import STACKS, environment_of
+from .helpers import STACKS, copy_stacks, environment_of
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -46,11 +46,8 @@ def test_two_previews_identical(tmp_path: Path):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
 
 
-def test_bad_config_writes_nothing(tmp_path: Path, project_dir: Path, capsys, monkeypatch):
-    import shutil
-
-    for f in project_dir.glob("Pulumi.*.yaml"):
-        shutil.copy(f, tmp_path / f.name)
+def test_bad_config_writes_nothing(tmp_path: Path, capsys, monkeypatch):
+    copy_stacks(tmp_path)
     (tmp_path / "Pulumi.dev.yaml").write_text(
         (tmp_path / "Pulumi.dev.yaml").read_text().replace("npu_chip_num: 1", "npu_chip_num: 9")
     )
@@ -89,12 +86,9 @@ def test_every_manifest_passes_strict_schema(stack: str, run_stack):
 
 def test_stack_dir_keeps_its_own_build_and_state(tmp_path: Path, project_dir: Path, monkeypatch):
     """With MINDIE_STACK_DIR, build/ and .mindie/state/ default to live under it, not the project."""
-    import shutil
-
     from mindiectl.stack_run import default_out, default_state
 
-    for f in project_dir.glob("Pulumi.*.yaml"):
-        shutil.copy(f, tmp_path / f.name)
+    copy_stacks(tmp_path)
     assert default_out("dev") == project_dir / "build" / "dev"
     assert default_state("dev") == project_dir / ".mindie" / "state" / "dev.json"
     monkeypatch.setenv("MINDIE_STACK_DIR", str(tmp_path))

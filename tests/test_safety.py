@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -33,14 +32,9 @@ DEMO = "mindie-demo-passphrase"
 
 
 @pytest.fixture
-def stacks(tmp_path: Path, monkeypatch) -> Path:
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    for f in PROJECT_DIR.glob("Pulumi.*.yaml"):
-        shutil.copy(f, folder / f.name)
-    monkeypatch.setenv("MINDIE_STACK_DIR", str(folder))
+def stacks(stack_copy: Path, monkeypatch) -> Path:
     monkeypatch.setenv(stackfile.PASSPHRASE_ENV, DEMO)
-    return folder
+    return stack_copy
 
 
 def empty_result(stack: str = "dev") -> RunResult:
