@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from . import render
-from .stack_run import add_run_arguments, run_and_write, run_or_exit
+from .stack_run import add_run_arguments, nothing, run_and_write, run_or_exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 @run_or_exit
 def main(args: argparse.Namespace) -> int:
-    ran = run_and_write(args)
+    ran = run_and_write(args, nothing)
     result, out = ran.result, ran.out
     if not args.quiet:
         print(f"Previewing stack {args.stack} offline (Pulumi mock runtime, same __main__.py)\n")

@@ -60,6 +60,7 @@ class Resource:
     read: bool = False
     """A read of an existing resource (ReadResource, e.g. a StackReference), not one the stack owns."""
 
+
 @dataclass
 class RunResult:
     project: str

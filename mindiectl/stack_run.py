@@ -159,7 +159,12 @@ class Ran(Generic[T]):
     analysis: T
 
 
-def no_analysis(_result: RunResult) -> tuple[None, dict[str, str]]:
+Analyse = Callable[[RunResult], tuple[T, dict[str, str]]]
+"""What a command makes of a run before it is written: a value, and files to write beside it."""
+
+
+def nothing(_result: RunResult) -> tuple[None, dict[str, str]]:
+    """The analysis of a command that only writes the run (`preview`)."""
     return None, {}
 
 
@@ -168,9 +173,7 @@ def silent(_message: str) -> None:
 
 
 def run_and_write(
-    args: argparse.Namespace,
-    analyse: Callable[[RunResult], tuple[T, dict[str, str]]] = no_analysis,  # type: ignore[assignment]
-    say: Callable[[str], None] = silent,
+    args: argparse.Namespace, analyse: Analyse[T], say: Callable[[str], None] = silent
 ) -> Ran[T]:
     """Run `args.stack` (state `args.state`) and write its artefacts, plus the files `analyse`
     makes of the run, to `args.out` (default build/<stack>) in one swap, under the stack's lock.
