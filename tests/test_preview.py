@@ -140,7 +140,7 @@ def test_help_loads_neither_pulumi_nor_any_command_module():
             "except SystemExit:\n    pass\n"
             "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('pulumi', 'pulumi_kubernetes', 'pulumi_policy', 'stacks', 'components') "
-            "or m in ('mindiectl.check', 'mindiectl.preview', 'mindiectl.runtime'))\n"
+            "or m in ('mindiectl.check', 'mindiectl.preview', 'mindiectl.runtime', 'mindiectl.stack_run'))\n"
             "print('LOADED', loaded)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True,
                          text=True, check=True).stdout
