@@ -13,7 +13,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("legacy", "write an infer_server.json into a stack's config"),
     "export": ("legacy", "print a stack's infer_server.json for msctl"),
     "promote": ("promote", "copy the release settings of one stack into the next stage"),
-    "secret": ("secret", "store an encrypted config value (like `pulumi config set --secret --path`)"),
+    "secret": ("secret_command",
+               "store an encrypted config value (like `pulumi config set --secret --path`)"),
     "graph": ("graph", "print the resource graph (Mermaid/DOT) or refresh the README diagram"),
     "docs": ("docs", "regenerate docs/config-reference.md from the settings model"),
 }

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from inspect import isawaitable
@@ -45,26 +44,18 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from . import image_files, progress, stackfile
-from .preview import (
-    USER_ERRORS,
-    check_out,
-    default_out,
-    locked,
-    protected_dirs,
-    reported,
-    run_stack,
-    write_atomically,
-)
-from .render import integral, is_manifest, manifest_filename
+from domain.numbers import integral
+
+from . import image_files, progress
+from .render import STACK_TYPE, is_manifest, manifest_filename
 from .runtime import PROJECT_DIR, Resource, RunResult
 from .schema import schema_errors
+from .stack_run import add_run_arguments, run_and_write, run_or_exit
 
 POLICY_DIR = PROJECT_DIR / "policy"
 SCHEMA_RULE = "kubernetes-schema"
 HADOLINT_RULE = "hadolint"
 CONTRACT_RULE = "mindie-contract"
-STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 @dataclass
@@ -344,15 +335,6 @@ def report_files(report: Report) -> dict[str, str]:
     return {"policy.json": json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"}
 
 
-def write_report(report: Report, out: Path) -> Path:
-    from .safefs import atomic_write
-
-    out.mkdir(parents=True, exist_ok=True)
-    target = out / "policy.json"
-    atomic_write(target, report_files(report)["policy.json"])
-    return target
-
-
 def contract_rules() -> list[str]:
     from . import conformance
 
@@ -361,12 +343,7 @@ def contract_rules() -> list[str]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check")
-    p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
-    p.add_argument("--out", type=Path,
-                   help="output directory (default build/<stack>, under $MINDIE_STACK_DIR when set)")
-    p.add_argument("--state", type=Path,
-                   help="offline state file (default .mindie/state/<stack>.json, under "
-                   "$MINDIE_STACK_DIR when set)")
+    add_run_arguments(p)
     p.add_argument(
         "--policy-config", type=Path, help="policy pack config (default policy/<environment>.json)"
     )
@@ -374,23 +351,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+@run_or_exit
 def main(args: argparse.Namespace) -> int:
-    try:
-        stackfile.check_stack_name(args.stack)
-        out = args.out or default_out(args.stack)
-        check_out(out, args.stack, args.state)  # before anything is created (checked again at the swap)
-        say = progress.step if not args.quiet else (lambda _message: None)
-        with reported(), locked(args.stack):
-            say(f"check {args.stack}: running the program offline")
-            result = run_stack(args.stack, args.state)
-            say(f"check {args.stack}: policies, strict schema, hadolint")
-            report = check_with_images(result, args.policy_config)
-            say(f"check {args.stack}: writing {out}")
-            write_atomically(result, out, protected_dirs(args.stack, args.state), extra=report_files(report))
-            written = out / "policy.json"
-    except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    def say(message: str) -> None:
+        if not args.quiet:
+            progress.step(f"check {args.stack}: {message}")
+
+    def analyse(result: RunResult) -> tuple[Report, dict[str, str]]:
+        say("policies, strict schema, hadolint")
+        report = check_with_images(result, args.policy_config)
+        return report, report_files(report)
+
+    ran = run_and_write(args, analyse, say)
+    report, written = ran.analysis, ran.out / "policy.json"
     shown = report.findings if not args.quiet else [f for f in report.findings if f.level == "mandatory"]
     if shown:
         print(table(shown))

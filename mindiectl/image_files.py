@@ -1,4 +1,4 @@
-"""Write the Dockerfiles a preview would build under build/<stack>/images/ (a render EXTRA_WRITER).
+"""Write the Dockerfiles a preview would build under build/<stack>/images/ (for mindiectl/artefacts.py).
 
     images/<image resource>/Dockerfile     the Dockerfile with this stack's build arguments as the
                                            ARG defaults: exactly what `pulumi up` builds
@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from . import render
 from .runtime import PROJECT_DIR, Resource, RunResult
 
 IMAGE_TYPE = "docker:index/image:Image"
@@ -112,5 +111,3 @@ def hadolint_problems(out: Path) -> tuple[list[tuple[str, str]], Optional[str]]:
             problems.append((dockerfile.parent.name, shown))
     return problems, None
 
-
-render.EXTRA_WRITERS.append(write_images)

@@ -19,7 +19,7 @@ from stacks.settings.infer_server import InferServer
 from stacks.settings.stack import PROJECT, Environment, format_errors, load_settings
 
 from . import safefs, stackfile
-from .preview import locked
+from .stack_run import locked, run_or_exit
 
 KEY = f"{PROJECT}:inferServer"
 
@@ -157,20 +157,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_export_main)
 
 
+@run_or_exit
 def _import_main(args: argparse.Namespace) -> int:
-    try:
-        path = import_file(args.file, args.stack, args.environment)
-    except (SettingsError, stackfile.StackFileError, safefs.UnsafePathError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    path = import_file(args.file, args.stack, args.environment)
     print(f"imported {args.file} into {path.name} under {KEY}")
     return 0
 
 
+@run_or_exit
 def _export_main(args: argparse.Namespace) -> int:
-    try:
-        sys.stdout.write(export_stack(args.stack))
-    except (SettingsError, stackfile.StackFileError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    sys.stdout.write(export_stack(args.stack))
     return 0

@@ -40,10 +40,11 @@ from stacks.settings.promotion import ORDER, Kind, SettingNode
 from stacks.settings.stack import PROJECT, load_settings
 
 from . import progress, safefs, stackfile
+from .plain_json import plain
+from .stack_run import REFERENCE_KEY, USER_ERRORS, default_state, locked, run_or_exit, run_stack
 
 PREFIX = f"{PROJECT}:"
 RECORD_KEY = f"{PREFIX}release"
-REFERENCE_KEY = f"{PREFIX}releaseFrom"
 
 GATE = "check"
 """What `gate_problems` runs: `mindiectl check` (settings, the policy pack at the stack's
@@ -69,9 +70,7 @@ def gate_problems(
     the unchanged program runs offline, no mandatory policy is violated and every
     manifest passes the strict Kubernetes schema.
     """
-    from .check import check
-    from .preview import default_state, run_stack
-    from .runtime import StackReferenceError
+    from .check import check  # the policy pack: loaded only when a gate runs
 
     state = (state_dir / f"{stack}.json") if state_dir else default_state(stack, project_dir)
     progress.step(f"gate {stack}: offline preview + policy check")
@@ -79,7 +78,7 @@ def gate_problems(
         result = run_stack(stack, state, project_dir=project_dir)
     except SettingsError as err:
         return err.problems
-    except (stackfile.StackFileError, StackReferenceError) as err:
+    except USER_ERRORS as err:
         return [str(err)]
     return [f"{f.rule} ({f.resource}): {f.message}" for f in check(result).mandatory]
 
@@ -114,10 +113,6 @@ class Promotion:
     """Top-level keys not promoted because only one of the two stacks configures them."""
     written: bool = False
 
-    @property
-    def changed_paths(self) -> list[str]:
-        return [c.path for c in self.changes]
-
     def diff(self) -> str:
         name = f"Pulumi.{self.target}.yaml"
         return "".join(difflib.unified_diff(
@@ -146,7 +141,7 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
     src_map, tgt_map = src_doc.get("config") or CommentedMap(), tgt_doc.get("config")
     if tgt_map is None:
         tgt_map = tgt_doc["config"] = CommentedMap()
-    before_plain = _plain(tgt_map)
+    before_plain = plain(tgt_map)
     secrets = _secure_release_values(src_map)
     if secrets:
         raise PromotionError("release settings must not be secrets (each stack encrypts its own)", secrets)
@@ -174,7 +169,7 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
     got = promotion.release_fingerprint(new_settings)
     _record(tgt_map, source, got)
     after = _dump(tgt_doc)
-    changes = _changes(before_plain, _plain(tgt_map))
+    changes = _changes(before_plain, plain(tgt_map))
     return Promotion(source, target, got, before, after, changes, warnings, skipped=skipped)
 
 
@@ -196,8 +191,6 @@ def promote(
     Pulumi.<target>.yaml (safefs.atomic_write semantics: same folder, fsync, rename). A kill at
     any instant leaves the target wholly old or wholly new-and-checked. Both stacks are locked
     for the whole promotion."""
-    from .preview import default_state, locked
-
     if source == target:
         raise PromotionError(f"--from and --to are both {source!r}")
     first, second = sorted((source, target))  # one order for every run: no lock-order deadlock
@@ -230,8 +223,6 @@ def promote(
 @contextlib.contextmanager
 def _candidate(path: Path, text: str) -> Iterator[Path]:
     """A private folder beside `path` holding every stack file, `path`'s replaced by `text`."""
-    from . import safefs
-
     folder = safefs.marked_dir(path.parent, ".mindiectl-promote-")  # stale ones of killed runs go
     try:
         for other in path.parent.glob("Pulumi.*.yaml"):
@@ -360,14 +351,6 @@ def _dump(doc: Any) -> str:
     return buf.getvalue()
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 _MISSING = object()
 
 
@@ -407,6 +390,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
+@run_or_exit
 def main(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line)
@@ -416,9 +400,6 @@ def main(args: argparse.Namespace) -> int:
     try:
         result = promote(args.source, args.target, dry_run=args.dry_run, force=args.force,
                          state_dir=args.state_dir, log=say)
-    except (stackfile.StackFileError, safefs.UnsafePathError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except PromotionError as err:
         print(f"refused: {err}", file=sys.stderr)
         return 1

@@ -1,38 +1,23 @@
-"""Write what a run registered: manifests, resources.json, outputs.json, graphs, tree.
+"""What a run registered as text: manifests, resource records, stack outputs, the tree.
 
-Every file is a pure function of the run's result, sorted, so two previews of an
-unchanged stack are identical byte for byte.
+Pure functions of the run's result, sorted, so two previews of an unchanged stack are
+identical byte for byte (mindiectl/artefacts.py writes them).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from domain.numbers import integral
+
 from .emulators.kubernetes import normalize
 from .runtime import Resource, RunResult
-from .secrets import redact
-
-Writer = Callable[[RunResult, Path], None]
-EXTRA_WRITERS: list[Writer] = []
-"""More writers (e.g. TLS material) that other modules register."""
+from .secret_values import redact
 
 STACK_TYPE = "pulumi:pulumi:Stack"
-
-
-def integral(value: Any) -> Any:
-    """Numbers round-trip through the engine as floats: 3.0 -> 3 (YAML keeps ints as ints)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [integral(v) for v in value]
-    return value
 
 
 def is_manifest(resource: Resource) -> bool:
@@ -108,23 +93,6 @@ def stack_outputs(result: RunResult) -> dict[str, Any]:
     return integral(redact(result.outputs, result.secret_outputs))
 
 
-def write_all(result: RunResult, out: Path) -> None:
-    """Write every artefact of a run under `out` (which must exist and be empty)."""
-    manifest_dir = out / "manifests"
-    manifest_dir.mkdir(parents=True)
-    for filename, manifest in manifests(result).items():
-        (manifest_dir / filename).write_text(dump_yaml(manifest))
-    records = [resource_record(r) for r in result.resources]
-    (out / "resources.json").write_text(json.dumps(records, indent=2, sort_keys=True) + "\n")
-    (out / "outputs.json").write_text(json.dumps(stack_outputs(result), indent=2, sort_keys=True) + "\n")
-    from .graph import dot, mermaid
-
-    (out / "graph.mmd").write_text(mermaid(result))
-    (out / "graph.dot").write_text(dot(result))
-    for writer in EXTRA_WRITERS:
-        writer(result, out)
-
-
 def tree(result: RunResult) -> str:
     """The resource tree the way `pulumi preview` prints it."""
     children: dict[str, list[Resource]] = {}
@@ -163,6 +131,3 @@ def outputs_text(result: RunResult) -> str:
         lines.append(f"    {key:<{width}}: {text if len(text) < 120 else text[:117] + '...'}")
     return "\n".join(lines)
 
-
-# Writers registered by other modules (imported last: they append to EXTRA_WRITERS).
-from . import image_files, tls_files  # noqa: E402,F401  (build/<stack>/images/ and tls/: register writers)

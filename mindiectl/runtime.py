@@ -28,7 +28,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from . import emulators
 from .emulators import Context, Emulated, ResourceCall
-from .secrets import REDACTED, unwrap, wrap
+from .secret_values import REDACTED, unwrap, wrap
 from .state import StackState
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -59,10 +59,6 @@ class Resource:
     ignore_changes: list[str] = field(default_factory=list)
     read: bool = False
     """A read of an existing resource (ReadResource, e.g. a StackReference), not one the stack owns."""
-
-    @property
-    def is_component(self) -> bool:
-        return not self.custom
 
 
 @dataclass
@@ -112,9 +108,15 @@ def work_dir() -> Path:
 
 def saved_outputs(stack: str) -> Optional[dict[str, Any]]:
     """A stack's outputs from its last offline preview (build/<stack>/outputs.json), like the
-    outputs of its last deployment that a real StackReference reads; None when never previewed."""
+    outputs of its last deployment that a real StackReference reads; None when never previewed.
+    ValueError (or OSError) when the file is there but holds no outputs."""
     path = work_dir() / "build" / stack / "outputs.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    outputs = json.loads(path.read_text())
+    if not isinstance(outputs, dict):
+        raise ValueError(f"a JSON {type(outputs).__name__}, not an object")
+    return outputs
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -222,7 +224,13 @@ class RecordingMonitor(mocks.MockMonitor):
             )
         if stack in self.stack_outputs_of:
             return dict(self.stack_outputs_of[stack])
-        saved = saved_outputs(stack)
+        try:
+            saved = saved_outputs(stack)
+        except (OSError, ValueError) as err:  # not readable, not JSON, not an object
+            raise StackReferenceError(
+                f"StackReference {name!r}: build/{stack}/outputs.json holds no outputs ({err}); run "
+                f"`python -m mindiectl preview --stack {stack}` again"
+            ) from None
         if saved is None:
             raise StackReferenceError(
                 f"StackReference {name!r}: no outputs for stack {stack!r}; run "

@@ -31,6 +31,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from . import runtime, safefs
+from .plain_json import plain
 
 
 class StackFileError(Exception):
@@ -241,8 +242,8 @@ def config_of(path: Path, doc: Any, stack: str | None = None) -> StackConfig:
         if not _has_secure(value):
             result.config[key] = encode_value(value)
             continue
-        plain = _decrypt_tree(path, doc, key, value, result._secret_values)
-        result.config[key] = plain if isinstance(plain, str) else encode_value(plain)
+        clear = _decrypt_tree(path, doc, key, value, result._secret_values)
+        result.config[key] = clear if isinstance(clear, str) else encode_value(clear)
         result.secret_keys.append(key)
         result.secret_paths.extend(_secure_paths(value, key))
     return result
@@ -275,9 +276,9 @@ def _has_secure(value: Any) -> bool:
 def _decrypt_tree(path: Path, doc: Any, key: str, value: Any, found: list[str]) -> Any:
     """`value` with every nested {secure: ...} replaced by its plaintext (each added to `found`)."""
     if _is_secure(value):
-        plain = decrypt_secure(path, doc, key, str(value["secure"]))
-        found.append(plain)
-        return plain
+        clear = decrypt_secure(path, doc, key, str(value["secure"]))
+        found.append(clear)
+        return clear
     if isinstance(value, dict):
         return {str(k): _decrypt_tree(path, doc, key, v, found) for k, v in value.items()}
     if isinstance(value, list):
@@ -293,16 +294,7 @@ def encode_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return str(value)
-    return json.dumps(_plain(value))
-
-
-def _plain(value: Any) -> Any:
-    """ruamel's commented containers as plain dict/list (for JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+    return json.dumps(plain(value))
 
 
 def decrypt_secure(path: Path, doc: Any, key: str, ciphertext: str) -> str:

@@ -1,4 +1,4 @@
-"""Write the CA chain a preview computed under build/<stack>/tls/ (a render EXTRA_WRITER).
+"""Write the CA chain a preview computed under build/<stack>/tls/ (for mindiectl/artefacts.py).
 
     tls/root/cert.pem [key.pem]          the cluster root (key only for the dev stand-in)
     tls/intermediate/{cert,key,cert.key}.pem
@@ -19,7 +19,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from . import render
 from .runtime import Resource, RunResult
 from .safefs import atomic_write, make_private_dirs
 
@@ -75,5 +74,3 @@ def write_tls(result: RunResult, out: Path) -> None:
             for name in ("cert.key.pem", "key_pwd.txt", "ca.pem", "crl.pem"):
                 _write(target / name, data.get(name))
 
-
-render.EXTRA_WRITERS.append(write_tls)

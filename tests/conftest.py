@@ -22,7 +22,7 @@ from mindiectl import stackfile
 from mindiectl.runtime import PROJECT_DIR, RunResult, run_program
 from mindiectl.state import StackState
 
-from .helpers import DELETE, DEMO_PASSPHRASE, Secret, infer_server, match_image_to_npu, set_path
+from .helpers import DELETE, DEMO_PASSPHRASE, Secret, copy_stacks, infer_server, match_image_to_npu, set_path
 
 # The committed staging/prod stacks hold demo secrets under a documented demo passphrase
 # (docs/tls.md), as `pulumi up` would need PULUMI_CONFIG_PASSPHRASE.
@@ -151,3 +151,12 @@ def run_stack(session_state, committed_runs) -> Callable[..., RunResult]:
 @pytest.fixture
 def project_dir() -> Path:
     return PROJECT_DIR
+
+
+@pytest.fixture
+def stack_copy(tmp_path: Path, monkeypatch) -> Path:
+    """A scratch copy of the committed stack files (tmp_path/stacks), the test's $MINDIE_STACK_DIR:
+    its build/ and .mindie/ live there too."""
+    folder = copy_stacks(tmp_path / "stacks")
+    monkeypatch.setenv("MINDIE_STACK_DIR", str(folder))
+    return folder

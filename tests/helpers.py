@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 from mindiectl import stackfile
@@ -12,6 +14,14 @@ from mindiectl.runtime import PROJECT_DIR
 STACKS = stackfile.list_stacks(PROJECT_DIR)
 DEMO_PASSPHRASE = "mindie-demo-passphrase"
 """PULUMI_CONFIG_PASSPHRASE of the committed demo stacks (docs/tls.md): demo only, never production."""
+
+
+def copy_stacks(folder: Path) -> Path:
+    """The committed Pulumi.<stack>.yaml files copied into `folder` (created): stacks to change."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in PROJECT_DIR.glob("Pulumi.*.yaml"):
+        shutil.copy(f, folder / f.name)
+    return folder
 
 
 def stack_config(stack: str) -> dict[str, str]:

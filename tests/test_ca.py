@@ -15,7 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from components.ca import CLUSTER_IDENTITIES, IDENTITIES, PLAIN_KEY_IDENTITIES, PLANE_OF
 from components.staging import SECRET_MODE
 from domain import security_tree
-from mindiectl import render, stackfile
+from mindiectl import artefacts, stackfile
 from mindiectl.runtime import PROJECT_DIR, RunResult, run_program
 from mindiectl.state import StackState
 from stacks.settings.errors import SettingsError
@@ -73,7 +73,7 @@ def fresh(tmp_path: Path):
 @pytest.fixture(scope="module")
 def dev_files(dev, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dev") / "out"
-    render.write_all(dev, out)
+    artefacts.write_all(dev, out)
     return out / "tls"
 
 

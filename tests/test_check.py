@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from pulumi_policy import EnforcementLevel
 
+from mindiectl import stackfile
 from mindiectl.__main__ import main
 from mindiectl.check import check, load_pack, resolve_config, table
 from mindiectl.runtime import Resource, RunResult
@@ -51,18 +51,8 @@ def test_levels_follow_the_environment(tmp_path: Path):
     )
 
 
-def _stack_copy(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    for f in project_dir.glob("Pulumi.*.yaml"):
-        shutil.copy(f, folder / f.name)
-    monkeypatch.setenv("MINDIE_STACK_DIR", str(folder))
-    return folder
-
-
-def test_prod_without_tls_fails_naming_the_rule(tmp_path: Path, project_dir: Path, monkeypatch, capsys):
-    folder = _stack_copy(tmp_path, project_dir, monkeypatch)
-    prod = folder / "Pulumi.prod.yaml"
+def test_prod_without_tls_fails_naming_the_rule(tmp_path: Path, stack_copy: Path, capsys):
+    prod = stack_copy / "Pulumi.prod.yaml"
     assert "enable_tls: true" in prod.read_text()
     prod.write_text(prod.read_text().replace("enable_tls: true", "enable_tls: false"))
     code, report = run_check("prod", tmp_path)
@@ -74,9 +64,8 @@ def test_prod_without_tls_fails_naming_the_rule(tmp_path: Path, project_dir: Pat
     assert any("enableTls = False in prod" in v["message"] for v in tls)
 
 
-def test_dev_without_tls_passes(tmp_path: Path, project_dir: Path, monkeypatch):
-    folder = _stack_copy(tmp_path, project_dir, monkeypatch)
-    dev = folder / "Pulumi.dev.yaml"
+def test_dev_without_tls_passes(tmp_path: Path, stack_copy: Path):
+    dev = stack_copy / "Pulumi.dev.yaml"
     dev.write_text(dev.read_text().replace("enable_tls: true", "enable_tls: false"))
     code, report = run_check("dev", tmp_path)
     assert code == 0 and not [v for v in report["violations"] if v["rule"] == "tls-enabled"]
@@ -147,18 +136,19 @@ def test_hostpath_mode_is_advisory_in_dev(run_stack):
     assert report.passed, table(report.mandatory)
 
 
+def _ms_role(result: RunResult) -> Resource:
+    """The run's ClusterRole, else the ms-role Motor declares."""
+    return _a(result, CLUSTERROLE, lambda: {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "ms-role"},
+        "rules": copy.deepcopy(MS_ROLE_RULES),
+    })
+
+
 def test_wildcard_rbac_verb_fails_naming_the_rule(run_stack):
     result = run_stack("prod")
-    role = _a(
-        result,
-        CLUSTERROLE,
-        lambda: {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": "ms-role"},
-            "rules": copy.deepcopy(MS_ROLE_RULES),
-        },
-    )
+    role = _ms_role(result)
     _both(role, lambda p: p["rules"][0].update(verbs=["*"]))
     report = check(result)
     assert not report.passed
@@ -168,16 +158,7 @@ def test_wildcard_rbac_verb_fails_naming_the_rule(run_stack):
 
 def test_wildcard_rbac_is_mandatory_even_in_dev(run_stack):
     result = run_stack("dev")
-    role = _a(
-        result,
-        CLUSTERROLE,
-        lambda: {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": "ms-role"},
-            "rules": copy.deepcopy(MS_ROLE_RULES),
-        },
-    )
+    role = _ms_role(result)
     _both(role, lambda p: p["rules"][0].update(resources=["*"]))
     assert [f.rule for f in check(result).mandatory] == ["rbac-no-wildcards"]
 
@@ -253,3 +234,47 @@ def test_check_says_what_it_is_doing_unless_quiet(tmp_path, capsys):
     assert "running the program" not in captured.out
     assert main([*args, "--quiet"]) == 0
     assert "check dev:" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- a release that cannot be read
+
+
+@pytest.fixture
+def release_from_dev(stack_copy: Path) -> Path:
+    """A copy of the stacks where staging reads its release from dev (`mindie:releaseFrom`),
+    a stack never previewed there: no build/dev/outputs.json to answer the StackReference."""
+    path = stack_copy / "Pulumi.staging.yaml"
+    doc = stackfile.read_document(path)
+    doc["config"]["mindie:releaseFrom"] = "acme/mindie/dev"
+    stackfile.write_document(path, doc)
+    return stack_copy
+
+
+def clean_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    named = "error: mindie:releaseFrom = 'acme/mindie/dev': StackReference 'acme/mindie/dev': "
+    assert err.startswith(named), err
+    assert "build/dev/outputs.json" in err and "python -m mindiectl preview --stack dev" in err
+    return err
+
+
+@pytest.mark.parametrize("dev_outputs", [None, "{not json", "[]"], ids=["absent", "not-json", "not-object"])
+def test_check_of_an_unreadable_release_is_a_message(release_from_dev: Path, tmp_path: Path, capsys,
+                                                     dev_outputs: str | None):
+    """`check` runs the program through the same run-or-exit helper as `preview`: a StackReference
+    it cannot answer is one `error:` line naming the setting, exit 2, no traceback, nothing written."""
+    if dev_outputs is not None:
+        (release_from_dev / "build" / "dev").mkdir(parents=True)
+        (release_from_dev / "build" / "dev" / "outputs.json").write_text(dev_outputs)
+    out = tmp_path / "out"
+    args = ["--stack", "staging", "--quiet", "--out", str(out), "--state", str(tmp_path / "s.json")]
+    assert main(["check", *args]) == 2
+    err = clean_error(capsys)
+    assert ("holds no outputs" in err) == (dev_outputs is not None)
+    assert not out.exists()
+    if dev_outputs is None:  # the other commands that run the program say the same
+        assert main(["preview", *args]) == 2
+        assert clean_error(capsys) == err
+        assert main(["graph", "--stack", "staging"]) == 2
+        clean_error(capsys)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from mindiectl.diagrams import README_BEGIN, readme_block
 from mindiectl.docs import REFERENCE, reference
-from mindiectl.graph import README_BEGIN, readme_block
 from mindiectl.runtime import PROJECT_DIR
 
 

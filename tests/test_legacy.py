@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,16 +11,16 @@ from mindiectl.__main__ import main
 from mindiectl.legacy import export_stack, import_file
 from stacks.settings.errors import SettingsError
 
+from .helpers import copy_stacks
+
 DATA = Path(__file__).parent / "data"
 SEED = DATA / "infer_server_seed.json"  # verbatim from the seed, missing comma included
 
 
 @pytest.fixture
-def project(tmp_path: Path, project_dir: Path) -> Path:
+def project(tmp_path: Path) -> Path:
     """A scratch copy of the committed stack files."""
-    for stack_file in project_dir.glob("Pulumi.*.yaml"):
-        shutil.copy(stack_file, tmp_path / stack_file.name)
-    return tmp_path
+    return copy_stacks(tmp_path)
 
 
 def fixed_seed(tmp_path: Path) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,9 @@ import pytest
 
 from mindiectl import stackfile
 from mindiectl.__main__ import main
-from mindiectl.preview import run_stack as preview_run_stack
 from mindiectl.render import manifests
 from mindiectl.runtime import StackReferenceError
+from mindiectl.stack_run import run_stack as preview_run_stack
 from stacks.settings import promotion
 from stacks.settings.errors import SettingsError
 
@@ -77,13 +76,10 @@ def test_in_prod_protect_and_retain_go_together(run_stack):
 
 
 @pytest.fixture
-def reference_stacks(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
+def reference_stacks(stack_copy: Path) -> Path:
     """A copy of the stacks where staging takes its release from dev through a StackReference:
     staging's release settings of every component dev configures are removed."""
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    for f in project_dir.glob("Pulumi.*.yaml"):
-        shutil.copy(f, folder / f.name)
+    folder = stack_copy
     dev_doc = stackfile.read_document(folder / "Pulumi.dev.yaml")
     dev_keys = {str(k)[len("mindie:"):] for k in dev_doc["config"]}
     path = folder / "Pulumi.staging.yaml"
@@ -111,7 +107,6 @@ def reference_stacks(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
     stackfile.write_document(path, doc)
     dev = folder / "Pulumi.dev.yaml"
     dev.write_text(dev.read_text().replace("infer_port: 1025", "infer_port: 2025"))
-    monkeypatch.setenv("MINDIE_STACK_DIR", str(folder))
     return folder
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from mindiectl import image_files
 from mindiectl.check import HADOLINT_RULE, check, hadolint_findings
-from mindiectl.preview import write_atomically
 from mindiectl.runtime import PROJECT_DIR
+from mindiectl.stack_run import write_atomically
 from stacks.settings.errors import SettingsError
 from stacks.settings.release import RELEASE_LINE, STOCK_IMAGE, is_kmc_era, release_of
 from stacks.settings.runtime_user import RUNTIME_GID, RUNTIME_UID

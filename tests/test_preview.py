@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import yaml
 from mindiectl.__main__ import main
 from mindiectl.runtime import PROJECT_DIR
 
-from .helpers import STACKS, environment_of
+from .helpers import STACKS, copy_stacks, environment_of
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -46,11 +47,8 @@ def test_two_previews_identical(tmp_path: Path):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
 
 
-def test_bad_config_writes_nothing(tmp_path: Path, project_dir: Path, capsys, monkeypatch):
-    import shutil
-
-    for f in project_dir.glob("Pulumi.*.yaml"):
-        shutil.copy(f, tmp_path / f.name)
+def test_bad_config_writes_nothing(tmp_path: Path, capsys, monkeypatch):
+    copy_stacks(tmp_path)
     (tmp_path / "Pulumi.dev.yaml").write_text(
         (tmp_path / "Pulumi.dev.yaml").read_text().replace("npu_chip_num: 1", "npu_chip_num: 9")
     )
@@ -89,12 +87,9 @@ def test_every_manifest_passes_strict_schema(stack: str, run_stack):
 
 def test_stack_dir_keeps_its_own_build_and_state(tmp_path: Path, project_dir: Path, monkeypatch):
     """With MINDIE_STACK_DIR, build/ and .mindie/state/ default to live under it, not the project."""
-    import shutil
+    from mindiectl.stack_run import default_out, default_state
 
-    from mindiectl.preview import default_out, default_state
-
-    for f in project_dir.glob("Pulumi.*.yaml"):
-        shutil.copy(f, tmp_path / f.name)
+    copy_stacks(tmp_path)
     assert default_out("dev") == project_dir / "build" / "dev"
     assert default_state("dev") == project_dir / ".mindie" / "state" / "dev.json"
     monkeypatch.setenv("MINDIE_STACK_DIR", str(tmp_path))
@@ -145,7 +140,7 @@ def test_help_loads_neither_pulumi_nor_any_command_module():
             "except SystemExit:\n    pass\n"
             "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('pulumi', 'pulumi_kubernetes', 'pulumi_policy', 'stacks', 'components') "
-            "or m in ('mindiectl.check', 'mindiectl.preview', 'mindiectl.runtime'))\n"
+            "or m in ('mindiectl.check', 'mindiectl.preview', 'mindiectl.runtime', 'mindiectl.stack_run'))\n"
             "print('LOADED', loaded)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True,
                          text=True, check=True).stdout
@@ -155,3 +150,75 @@ def test_help_loads_neither_pulumi_nor_any_command_module():
     flat = " ".join(out.split())
     for name, (_, summary) in COMMANDS.items():
         assert f"{name} {summary}" in flat
+
+
+# --------------------------------------------------------------------------- how mindiectl is put together
+
+
+def module_imports(top: str) -> dict[str, set[str]]:
+    """module -> the modules of package `top` it imports, at the top of the file or inside a function."""
+    modules = {}
+    for path in (PROJECT_DIR / top).rglob("*.py"):
+        parts = path.relative_to(PROJECT_DIR).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    edges: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                anchor = package[: len(package) - node.level + 1] if node.level else []
+                base = ".".join(anchor + ([node.module] if node.module else []))
+                found |= {f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names}
+        edges[name] = {m for m in found if m in modules and m != name}
+    return edges
+
+
+def cycle_in(edges: dict[str, set[str]]) -> list[str]:
+    """One import cycle (its modules in order, the first repeated at the end), else []."""
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str]:
+        if module in path:
+            return path[path.index(module):] + [module]
+        if module in done:
+            return []
+        for imported in sorted(edges[module]):
+            found = visit(imported, path + [module])
+            if found:
+                return found
+        done.add(module)
+        return []
+
+    return next((c for c in (visit(m, []) for m in sorted(edges)) if c), [])
+
+
+def test_mindiectl_has_no_import_cycle():
+    """Counting imports inside functions: the commands, the one writer module and what it writes
+    import downwards only (a registry that modules append to, or a lazy import back, is a cycle)."""
+    edges = module_imports("mindiectl")
+    writers = {f"mindiectl.{m}" for m in ("render", "diagrams", "tls_files", "image_files")}
+    assert writers <= edges["mindiectl.artefacts"]
+    assert cycle_in(edges) == []
+    assert cycle_in({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]  # the walk finds one
+
+
+def absolute_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found.add(node.module or "")
+    return found
+
+
+def test_nothing_below_mindiectl_imports_it():
+    """mindiectl may use the program's packages; none of them (nor the program) may use mindiectl."""
+    paths = [PROJECT_DIR / "__main__.py"]
+    for top in ("stacks", "components", "domain", "policy"):
+        paths += sorted((PROJECT_DIR / top).rglob("*.py"))
+    for path in paths:
+        assert not [m for m in absolute_imports(path) if m.split(".")[0] == "mindiectl"], path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any, Optional
 
@@ -13,8 +12,8 @@ from pydantic import Field, create_model
 from mindiectl import promote as promote_mod
 from mindiectl import stackfile
 from mindiectl.__main__ import main
-from mindiectl.preview import run_stack as preview_run_stack
 from mindiectl.promote import PromotionError, promote
+from mindiectl.stack_run import run_stack as preview_run_stack
 from stacks.settings import promotion
 from stacks.settings.infer_server import InferServer, StrictModel
 from stacks.settings.promotion import CLASSIFICATION, Kind
@@ -106,13 +105,8 @@ def test_fingerprint_follows_the_release_only(run_stack):
 
 
 @pytest.fixture
-def stacks(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    for f in project_dir.glob("Pulumi.*.yaml"):
-        shutil.copy(f, folder / f.name)
-    monkeypatch.setenv("MINDIE_STACK_DIR", str(folder))
-    return folder
+def stacks(stack_copy: Path) -> Path:
+    return stack_copy
 
 
 @pytest.fixture(scope="session")

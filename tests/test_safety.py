@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -23,8 +22,8 @@ import pytest
 
 from mindiectl import safefs, stackfile
 from mindiectl.__main__ import main
-from mindiectl.preview import write_atomically
 from mindiectl.runtime import PROJECT_DIR, RunResult
+from mindiectl.stack_run import write_atomically
 from mindiectl.state import SECRET_DIGEST_KEY, StackState, StateError
 from stacks.settings.errors import SettingsError
 from stacks.settings.stack import load_settings
@@ -33,14 +32,9 @@ DEMO = "mindie-demo-passphrase"
 
 
 @pytest.fixture
-def stacks(tmp_path: Path, monkeypatch) -> Path:
-    folder = tmp_path / "stacks"
-    folder.mkdir()
-    for f in PROJECT_DIR.glob("Pulumi.*.yaml"):
-        shutil.copy(f, folder / f.name)
-    monkeypatch.setenv("MINDIE_STACK_DIR", str(folder))
+def stacks(stack_copy: Path, monkeypatch) -> Path:
     monkeypatch.setenv(stackfile.PASSPHRASE_ENV, DEMO)
-    return folder
+    return stack_copy
 
 
 def empty_result(stack: str = "dev") -> RunResult:
@@ -353,7 +347,7 @@ def test_offline_state_keeps_no_decrypted_config_secret(tmp_path: Path):
 
 
 def test_preview_hands_the_stack_secrets_to_the_state(stacks: Path, monkeypatch):
-    from mindiectl import preview
+    from mindiectl import stack_run
 
     seen: dict[str, StackState] = {}
 
@@ -363,8 +357,8 @@ def test_preview_hands_the_stack_secrets_to_the_state(stacks: Path, monkeypatch)
         state.store("urn:x", {}, {"key": tls["rootCa"]["keyPem"]})
         return empty_result(stack)
 
-    monkeypatch.setattr(preview, "run_program", fake_run)
-    preview.run_stack("prod")
+    monkeypatch.setattr(stack_run, "run_program", fake_run)
+    stack_run.run_stack("prod")
     text = (stacks / ".mindie" / "state" / "prod.json").read_text()
     assert "PRIVATE KEY" not in text and SECRET_DIGEST_KEY in text
 
@@ -459,9 +453,9 @@ def test_truncated_or_unreadable_state_is_a_message(stacks: Path, capsys, monkey
 
 
 def test_read_only_output_folder_is_a_message(stacks: Path, capsys, monkeypatch):
-    from mindiectl import preview
+    from mindiectl import stack_run
 
-    monkeypatch.setattr(preview, "run_stack", lambda *a, **k: empty_result())
+    monkeypatch.setattr(stack_run, "run_stack", lambda *a, **k: empty_result())
 
     def denied(*_args, **_kwargs):
         raise PermissionError(13, "Permission denied", str(stacks / "build"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import posixpath
 
-from . import Context, Emulated, ResourceCall, emulates
+from .base import Context, Emulated, ResourceCall, emulates
 
 
 @emulates("docker:index/image:Image")

@@ -15,7 +15,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from . import Context, Emulated, ResourceCall, emulates
+from ..plain_json import plain
+from .base import Context, Emulated, ResourceCall, emulates
 
 PROVIDER_KEY = "__provider"
 
@@ -58,7 +59,7 @@ def dynamic_resource(call: ResourceCall, ctx: Context) -> Emulated:
         rid = previous.get("id") or ""
         diff = provider.diff(rid, olds, news)
         if diff.changes is None:  # DIFF_UNKNOWN: the engine compares inputs itself
-            changed = previous.get("last_inputs") != _plain(news)
+            changed = previous.get("last_inputs") != plain(news)
             replace = changed
         else:
             changed = bool(diff.changes)
@@ -68,18 +69,9 @@ def dynamic_resource(call: ResourceCall, ctx: Context) -> Emulated:
         if not replace:
             result = provider.update(rid, olds, news)
             outs = {**(result.outs or {}), PROVIDER_KEY: serialized}
-            ctx.state.store(call.urn, _plain(news), outs, id=rid, last_inputs=_plain(news))
+            ctx.state.store(call.urn, plain(news), outs, id=rid, last_inputs=plain(news))
             return Emulated(rid, outs)
     created = provider.create(news)
     outs = {**(created.outs or {}), PROVIDER_KEY: serialized}
-    ctx.state.store(call.urn, _plain(news), outs, id=created.id, last_inputs=_plain(news))
+    ctx.state.store(call.urn, plain(news), outs, id=created.id, last_inputs=plain(news))
     return Emulated(created.id, outs)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-able copy (the state file is JSON; floats from the engine stay as they are)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

@@ -11,7 +11,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-from . import Context, Emulated, ResourceCall, emulates
+from .base import Context, Emulated, ResourceCall, emulates
 
 # --- what the provider normalizes ----------------------------------------------------------------
 # pulumi-kubernetes' Check normalizes a known kind by converting it to its typed Go object and back

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Optional
 
-from . import Context, Emulated, ResourceCall, emulates
+from .base import Context, Emulated, ResourceCall, emulates
 
 KEY_POOL: Optional[dict[tuple, str]] = None
 """Tests only: when a dict, generated keys are shared per (algorithm, size, resource name)

@@ -15,7 +15,7 @@ from pathlib import Path
 from stacks.settings.stack import PROJECT
 
 from . import safefs, stackfile
-from .preview import locked
+from .stack_run import locked, run_or_exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,27 +34,23 @@ MAX_SECRET_BYTES = 64 * 1024
 """Largest secret value (a PEM key is a few KiB)."""
 
 
+@run_or_exit
 def main(args: argparse.Namespace) -> int:
     if not args.key.startswith(f"{PROJECT}:") or args.key == f"{PROJECT}:":
         form = f"'{PROJECT}:<setting>[.<path>]'"
-        print(f"error: {stackfile.excerpt(args.key)}: the key must be a {form} config path", file=sys.stderr)
-        return 2
+        raise stackfile.StackFileError(f"{stackfile.excerpt(args.key)}: the key must be a {form} config path")
+    path = stackfile.stack_path(args.stack)
+    if args.file:
+        data = safefs.read_limited(args.file, MAX_SECRET_BYTES, "secret value")
+    else:
+        data = safefs.read_stream_limited(sys.stdin.buffer, MAX_SECRET_BYTES, "standard input")
     try:
-        path = stackfile.stack_path(args.stack)
-        if args.file:
-            data = safefs.read_limited(args.file, MAX_SECRET_BYTES, "secret value")
-        else:
-            data = safefs.read_stream_limited(sys.stdin.buffer, MAX_SECRET_BYTES, "standard input")
-        try:
-            value = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise stackfile.StackFileError(f"{args.key}: the value is not UTF-8 text") from None
-        if not value:
-            raise stackfile.StackFileError(f"{args.key}: empty value")
-        with locked(args.stack):
-            stackfile.set_secret(path, args.key, value, force=args.force)
-    except (stackfile.StackFileError, safefs.UnsafePathError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        value = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise stackfile.StackFileError(f"{args.key}: the value is not UTF-8 text") from None
+    if not value:
+        raise stackfile.StackFileError(f"{args.key}: empty value")
+    with locked(args.stack):
+        stackfile.set_secret(path, args.key, value, force=args.force)
     print(f"stored {args.key} encrypted in {path.name}")
     return 0
