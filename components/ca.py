@@ -51,7 +51,6 @@ import pulumi_tls as tls
 
 from domain.hashing import sha256_hex
 from domain.security_tree import CA_CERT, CERT, CRL, KEY, KEY_PASSWORD, PLAIN_KEY_IDENTITIES
-from domain.security_tree import secret_keys as secret_keys  # motor.py's import, until it takes domain's
 
 from .ca_material import CaCert, Crl, EncryptedKey, Passphrase
 from .labels import standard_labels

@@ -185,7 +185,8 @@ def staged_files(enable_tls: bool) -> list[staging.StagedFile]:
             staging.StagedFile(f"{TLS_SOURCES[identity]}/{key}", dest, staging.SECRET_MODE)
             for identity, key, dest in SERVER_TLS_FILES
         ]
-        files += staging.tls_files(TLS_SOURCES["mindieclient-mgmt"], HTTP_CLIENT_DIR, crl=False)
+        client = "mindieclient-mgmt"
+        files += staging.tls_files(client, TLS_SOURCES[client], HTTP_CLIENT_DIR, crl=False)
     return files
 
 

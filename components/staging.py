@@ -38,6 +38,7 @@ from typing import Optional
 import pulumi_kubernetes as k8s
 
 # The modes' home is the domain layer; Motor and ms-server stage with staging.CONFIG_MODE / SECRET_MODE.
+from domain import security_tree
 from domain.mindie_server_paths import CONFIG_MODE, SECRET_MODE
 
 from .k8s_helpers import container_security_context
@@ -159,18 +160,12 @@ def init_container(
     )
 
 
-def tls_files(source_dir: str, dest_dir: str, plain_key: bool = False, crl: bool = True) -> list[StagedFile]:
-    """One identity Secret (the CA contract's keys, mounted flat at `source_dir`) on the seed's tree.
-
-    `plain_key`: the identity's key is unencrypted and has no password file (MindIE-LLM's server,
-    which loads keys without a password callback at 8b4871a).
-    """
-    layout = [("ca.pem", "ca/ca.pem"), ("cert.pem", "certs/cert.pem"), ("cert.key.pem", "keys/cert.key.pem")]
-    if not plain_key:
-        layout.append(("key_pwd.txt", "pass/key_pwd.txt"))
-    if crl:
-        layout.append(("crl.pem", "ca/crl.pem"))
-    return [StagedFile(f"{source_dir}/{key}", f"{dest_dir}/{path}", SECRET_MODE) for key, path in layout]
+def tls_files(identity: str, source_dir: str, dest_dir: str, crl: bool = True) -> list[StagedFile]:
+    """`identity`'s Secret (mounted flat at `source_dir`) on the seed's `security/` tree at `dest_dir`."""
+    return [
+        StagedFile(f"{source_dir}/{key}", f"{dest_dir}/{path}", SECRET_MODE)
+        for key, path in security_tree.tree(identity, crl=crl)
+    ]
 
 
 def secret_volume(name: str, secret_name, keys: Optional[Sequence[str]] = None) -> k8s.core.v1.VolumeArgs:

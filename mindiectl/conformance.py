@@ -697,13 +697,13 @@ R_PLAIN_KEY = rule(
     "tls.server-key-unencrypted",
     f"{HTTP_SSL} HttpSsl::LoadPrivateKey (no password callback)",
     "the server's tlsPk/managementTlsPk/metricsTlsPk are unencrypted PEM (no tlsPkPwd at 8b4871a)",
-    "components/ca.py PLAIN_KEY_IDENTITIES",
+    "domain/security_tree.py PLAIN_KEY_IDENTITIES",
 )
 R_PASSWD = rule(
     "tls.motor-passwd",
     f"{CONFIG_PARAMS} DecryptPassword",
     "a Motor key file decrypts with the plain-text password file its tls_passwd names",
-    "components/ca.py: key_pwd.txt beside each encrypted key",
+    "domain/security_tree.py: key_pwd.txt beside each encrypted key",
 )
 R_NO_KMC = rule(
     "kmc.absent",

@@ -10,12 +10,12 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from domain import security_tree
 from domain.enums import MotorLogLevel, PullPolicy
 from domain.hashing import sha256_of_parts
 from domain.images import image_tag
 
 from .. import staging
-from ..ca import secret_keys as ca_secret_keys
 from ..k8s_helpers import container_security_context, pod_security_context
 from ..labels import selector_labels, standard_labels
 from .files import CONFIG_DIR, HTTP_CLIENT_CTL_JSON, SECURITY_DIR
@@ -336,8 +336,12 @@ class ProgramPod:
             for f in config
         ]
         if self.tls:
+            # "self" is the pod's own identity (coordinator or controller): like the clients, an
+            # encrypted key with its password file, and a CRL.
             for identity in ("self", *clients):
-                files += staging.tls_files(f"{staging.SOURCE}/tls-{identity}", f"security/{identity}")
+                files += staging.tls_files(
+                    identity, f"{staging.SOURCE}/tls-{identity}", f"security/{identity}"
+                )
         return files
 
     def init_container(self, config: Sequence[ConfigFile], clients) -> k8s.core.v1.ContainerArgs:
@@ -376,5 +380,6 @@ class ProgramPod:
         if self.tls:
             secrets = self.pod.security_secrets or {}
             for volume, identity in (("tls-self", own_identity), *((f"tls-{c}", c) for c in clients)):
-                found.append(staging.secret_volume(volume, secrets[identity], keys=ca_secret_keys(identity)))
+                keys = security_tree.secret_keys(identity)
+                found.append(staging.secret_volume(volume, secrets[identity], keys=keys))
         return found

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.motor.files import RANKTABLE_DIR, SECURITY_DIR
+from domain.security_tree import tls_items
 from stacks.settings.motor import DEPLOY_MODE, SCHEDULER_TYPE, Algorithm
 from stacks.settings.motor import Motor as MotorSettings
 
@@ -31,17 +32,6 @@ SERVER_LIST_KEYS = (
     "tls",
 )
 """Keys of one `endpoints` entry of the server component (the contract's shape)."""
-
-
-def tls_items(identity_dir: str) -> dict[str, str]:
-    """One `*_tls_items` block pointing at a staged identity (staging.tls_files layout)."""
-    return {
-        "ca_cert": f"{identity_dir}/ca/ca.pem",
-        "tls_cert": f"{identity_dir}/certs/cert.pem",
-        "tls_key": f"{identity_dir}/keys/cert.key.pem",
-        "tls_passwd": f"{identity_dir}/pass/key_pwd.txt",
-        "tls_crl": f"{identity_dir}/ca/crl.pem",
-    }
 
 
 def _log_info(motor: MotorSettings, logs_dir: str, program: str) -> dict[str, Any]:
