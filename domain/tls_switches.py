@@ -14,5 +14,9 @@ MOTOR_SWITCHES = (
 spelling, `mangment` included)."""
 
 TLS_SWITCHES = frozenset(SERVER_SWITCHES + MS_SERVER_SWITCHES + MOTOR_SWITCHES)
-"""Not listed on purpose: interCommTLSEnabled / interNodeTLSEnabled (no PD or multi-node channel in
-single-node standard mode), etcd_*, cluster_*, ccae_* (components single_node does not run)."""
+"""The switches the policy requires on in staging and prod (and the only ones)."""
+
+UNUSED_CHANNELS = ("interCommTLSEnabled", "interNodeTLSEnabled")
+"""Not switches of TLS_SWITCHES on purpose: no PD or multi-node channel in single-node standard mode."""
+UNUSED_COMPONENT_PREFIXES = ("etcd_", "cluster_", "ccae_")
+"""Neither: the switches of components single_node does not run."""

@@ -19,6 +19,11 @@ MS_ROLE_RULES = ms_role_verbs()
 ESCALATION_VERBS = frozenset({"bind", "escalate", "impersonate"})
 
 
+def role_rules(props: Any) -> list[tuple[int, Any]]:
+    """(index, rule) of a Role's or ClusterRole's rules."""
+    return list(enumerate(seq(get(props, "rules"))))
+
+
 def is_ms_role(props: Any) -> bool:
     return object_name(props) == MS_ROLE_NAME or get(labels(props), COMPONENT_LABEL) == MS_SERVER
 
@@ -30,7 +35,7 @@ def is_ms_role(props: Any) -> bool:
 def rbac_no_wildcards(props: Any, ctx: ResourceContext) -> list[str]:
     return [
         f"{kind_of(ctx.type) or 'role'} {object_name(props)} rules[{i}].{key} contains '*'"
-        for i, r in enumerate(seq(get(props, "rules")))
+        for i, r in role_rules(props)
         for key in ("verbs", "resources", "apiGroups", "nonResourceURLs")
         if any("*" in str(v) for v in seq(get(r, key)))
     ]
@@ -43,7 +48,7 @@ def rbac_no_wildcards(props: Any, ctx: ResourceContext) -> list[str]:
 def rbac_no_escalation(props: Any, ctx: ResourceContext) -> list[str]:
     return [
         f"{object_name(props)} rules[{i}] grants {sorted(bad)}"
-        for i, r in enumerate(seq(get(props, "rules")))
+        for i, r in role_rules(props)
         if (bad := {str(v) for v in seq(get(r, "verbs"))} & ESCALATION_VERBS)
     ]
 
@@ -57,7 +62,7 @@ def rbac_ms_role_verbs(props: Any, ctx: ResourceContext) -> list[str]:
     if not is_ms_role(props):
         return []
     problems = []
-    for i, r in enumerate(seq(get(props, "rules"))):
+    for i, r in role_rules(props):
         if seq(get(r, "nonResourceURLs")):
             problems.append(f"rules[{i}]: nonResourceURLs are not in the seed's table")
         verbs = {str(v) for v in seq(get(r, "verbs"))}
