@@ -128,6 +128,11 @@ def per_container(props: Any, check: ContainerCheck, keys: Sequence[str] = CONTA
     return [f"{where}: {problem}" for where, c in containers(spec, keys) for problem in check(spec, c)]
 
 
+def env_entries(props: Any) -> list[tuple[str, Any]]:
+    """(container label, env entry) for every env entry of every container of the pod."""
+    return [(where, env) for where, c in containers(pod_spec(props)) for env in seq(get(c, "env"))]
+
+
 def npu_counts(container: Any) -> dict[str, tuple[Any, Any]]:
     """NPU resource -> (request, limit) for the NPU resources a container mentions."""
     requests = get(container, "resources", "requests", default={})

@@ -11,7 +11,7 @@ from domain.host_paths import FORBIDDEN_HOST_PATHS, forbidden_host_path
 
 from .access import get, pod_spec, seq
 from .kinds import WORKLOAD_KINDS
-from .registry import rule
+from .registry import STRINGS, rule
 from .views import ResourceContext
 
 
@@ -66,9 +66,9 @@ def hostpath_type(props: Any, ctx: ResourceContext) -> list[str]:
       "Use the default mode (ConfigMap/Secret/emptyDir/PersistentVolumeClaim) or list the prepared host "
       "directory under allowedHostPaths in policy/<env>.json.",
       types=WORKLOAD_KINDS, severity=Severity.MEDIUM,
-      config={"allowedHostPaths": {"type": "array", "items": {"type": "string"}}})
+      config={"allowedHostPaths": STRINGS})
 def hostpath_volumes(props: Any, ctx: ResourceContext) -> list[str]:
-    allowed = [str(x) for x in seq(get(ctx.config, "allowedHostPaths"))]
+    allowed = ctx.strings("allowedHostPaths")
     return [
         f"volume {name}: hostPath {path!r} is not in allowedHostPaths {allowed}"
         for name, path, _type in host_paths(props)

@@ -130,18 +130,25 @@ def npu_matches_config(stack: StackView) -> list[tuple[str, Optional[str]]]:
             problems.append((
                 f"{object_name(w.props)}: NPU count {fmt(chips)} != npu_chip_num "
                 f"{fmt(get(group, 'npu_chip_num'))} of group {get(group, 'group')!r}", w.urn))
-        for cm, key, doc in server_configs(stack, w):
-            for path, value in find_keys(doc, lambda k: k == "worldSize"):
-                if number(value) != chips:
-                    problems.append((
-                        f"{object_name(w.props)}: NPU count {fmt(chips)} != {object_name(cm.props)}/{key} "
-                        f"{path} = {fmt(value)}", w.urn))
-            for path, value in find_keys(doc, lambda k: k == "npuDeviceIds"):
-                for ids in seq(value):
-                    if len(seq(ids)) != chips:
-                        problems.append((
-                            f"{object_name(w.props)}: {object_name(cm.props)}/{key} {path} lists "
-                            f"{len(seq(ids))} devices, the pod gets {fmt(chips)}", w.urn))
+        problems += [(message, w.urn) for message in _config_mismatches(stack, w, chips)]
+    return problems
+
+
+def _config_mismatches(stack: StackView, w: StackResource, chips: float) -> list[str]:
+    """Where the config.json a server mounts disagrees with its NPU count (worldSize, npuDeviceIds)."""
+    problems = []
+    name = object_name(w.props)
+    for cm, key, doc in server_configs(stack, w):
+        source = f"{object_name(cm.props)}/{key}"
+        for path, value in find_keys(doc, lambda k: k == "worldSize"):
+            if number(value) != chips:
+                problems.append(f"{name}: NPU count {fmt(chips)} != {source} {path} = {fmt(value)}")
+        for path, value in find_keys(doc, lambda k: k == "npuDeviceIds"):
+            problems += [
+                f"{name}: {source} {path} lists {len(seq(ids))} devices, the pod gets {fmt(chips)}"
+                for ids in seq(value)
+                if len(seq(ids)) != chips
+            ]
     return problems
 
 
@@ -162,46 +169,56 @@ def rollout_fits_npu_inventory(stack: StackView) -> list[tuple[str, Optional[str
     if not inventory:
         return _against_planned_capacity(stack)
     problems: list[tuple[str, Optional[str]]] = []
-    by_type: dict[str, list[tuple[StackResource, int, int]]] = {}
+    for npu_type, groups in sorted(npu_groups(stack).items()):
+        problems += _fits_inventory(npu_type, groups, get(inventory, npu_type))
+    return problems
+
+
+NpuGroup = tuple[StackResource, int, int]
+"""(workload, NPUs of one pod, replicas)."""
+
+
+def npu_groups(stack: StackView) -> dict[str, list[NpuGroup]]:
+    """NPU type (Ascend910, ...) -> the workloads that request it."""
+    by_type: dict[str, list[NpuGroup]] = {}
     for w in stack.workloads():
+        replicas = int(number(get(w.props, "spec", "replicas", default=1)) or 0)
         for _, c in containers(pod_spec(w.props)):
             for npu, (_, lim) in npu_counts(c).items():
-                n = int(number(lim) or 0)
-                replicas = int(number(get(w.props, "spec", "replicas", default=1)) or 0)
-                by_type.setdefault(npu.split("/", 1)[1], []).append((w, n, replicas))
-    for npu_type, groups in sorted(by_type.items()):
-        capacity = get(inventory, npu_type)
-        if capacity is None:
-            for w, _, _ in groups:
-                problems.append(
-                    (f"{object_name(w.props)} needs {npu_type} but the inventory declares none", w.urn)
-                )
+                by_type.setdefault(npu.split("/", 1)[1], []).append((w, int(number(lim) or 0), replicas))
+    return by_type
+
+
+def _fits_inventory(npu_type: str, groups: list[NpuGroup], capacity: Any) -> list[tuple[str, Optional[str]]]:
+    """The groups of one NPU type against that type's inventory (nodes x chipsPerNode)."""
+    if capacity is None:
+        return [
+            (f"{object_name(w.props)} needs {npu_type} but the inventory declares none", w.urn)
+            for w, _, _ in groups
+        ]
+    nodes = int(number(get(capacity, "nodes")) or 0)
+    per_node = int(number(get(capacity, "chipsPerNode")) or 0)
+    total = nodes * per_node
+    used = sum(n * r for _, n, r in groups)
+    what = f"{npu_type} inventory {nodes} nodes x {per_node} chips"
+    problems: list[tuple[str, Optional[str]]] = []
+    if used > total:
+        problems.append((f"{what} = {total} chips; the server groups need {used} at steady state", None))
+    for w, n, replicas in groups:
+        if n > per_node:
+            problems.append(
+                (f"{object_name(w.props)}: one pod needs {n} chips, a node has {per_node}", w.urn)
+            )
             continue
-        nodes = int(number(get(capacity, "nodes")) or 0)
-        per_node = int(number(get(capacity, "chipsPerNode")) or 0)
-        total = nodes * per_node
-        used = sum(n * r for _, n, r in groups)
-        what = f"{npu_type} inventory {nodes} nodes x {per_node} chips"
-        if used > total:
-            problems.append((f"{what} = {total} chips; the server groups need {used} at steady state", None))
-        for w, n, replicas in groups:
-            if n > per_node:
-                problems.append(
-                    (f"{object_name(w.props)}: one pod needs {n} chips, a node has {per_node}", w.urn)
-                )
-                continue
-            bounds = rollout_bounds(w.props)
-            if bounds is None:
-                continue
-            _, surge, unavailable = bounds
-            if unavailable >= 1:
-                continue
-            if len(groups) == 1:
-                free_pods = nodes * (per_node // n) - replicas
-            else:  # several groups share the nodes: count chips (an optimistic packing)
-                free_pods = (total - used) // n
-            if surge >= 1 and free_pods >= 1:
-                continue
+        bounds = rollout_bounds(w.props)
+        if bounds is None or bounds[2] >= 1:
+            continue  # not a rolling update, or maxUnavailable frees a pod's NPUs first
+        surge = bounds[1]
+        if len(groups) == 1:
+            free_pods = nodes * (per_node // n) - replicas
+        else:  # several groups share the nodes: count chips (an optimistic packing)
+            free_pods = (total - used) // n
+        if surge < 1 or free_pods < 1:
             peak = (replicas + max(surge, 1)) * n
             problems.append((
                 f"{object_name(w.props)}: the rollout needs {peak} {npu_type} chips at peak "

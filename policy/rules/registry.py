@@ -13,6 +13,9 @@ from .views import ResourceContext, StackView
 
 PACK_NAME = "mindie"
 
+STRINGS = {"type": "array", "items": {"type": "string"}}
+"""JSON schema of a rule config property that lists names (components, containers, path prefixes)."""
+
 ResourceCheck = Callable[[Any, ResourceContext], list[str]]
 StackCheck = Callable[[StackView], list[tuple[str, Optional[str]]]]
 

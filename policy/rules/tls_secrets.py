@@ -11,7 +11,7 @@ from domain.pki import INTERMEDIATE_SUBJECT, MAX_VALIDITY_HOURS, RSA_BITS
 from domain.tls_switches import TLS_SWITCHES
 
 from .access import (
-    containers,
+    env_entries,
     find_keys,
     fmt,
     get,
@@ -19,8 +19,6 @@ from .access import (
     kind_of,
     number,
     object_name,
-    pod_spec,
-    seq,
     walk,
 )
 from .kinds import TLS_CERT_REQUEST, TLS_LOCALLY_SIGNED, TLS_PRIVATE_KEY, TLS_SELF_SIGNED, WORKLOAD_KINDS
@@ -45,11 +43,10 @@ def tls_switches(stack: StackView) -> list[tuple[str, Any, Optional[str]]]:
             urn = stack.stack.urn if stack.stack else None
             found.append((f"stack output {key}", get(stack.outputs, key), urn))
     for w in stack.workloads("server"):
-        for where, c in containers(pod_spec(w.props)):
-            for env in seq(get(c, "env")):
-                if get(env, "name") == "MINDIE_USE_HTTPS" and get(env, "value") is not None:
-                    where_env = f"{object_name(w.props)} {where} env MINDIE_USE_HTTPS"
-                    found.append((where_env, get(env, "value"), w.urn))
+        for where, env in env_entries(w.props):
+            if get(env, "name") == "MINDIE_USE_HTTPS" and get(env, "value") is not None:
+                where_env = f"{object_name(w.props)} {where} env MINDIE_USE_HTTPS"
+                found.append((where_env, get(env, "value"), w.urn))
     for cm in stack.of_kind("ConfigMap"):
         for key, doc in json_documents(cm.props).items():
             for path, value in find_keys(doc, lambda k: k in TLS_SWITCHES):
@@ -169,12 +166,11 @@ def key_material(props: Any) -> list[tuple[str, str]]:
 def _env_passphrases(props: Any) -> list[tuple[str, str]]:
     """Container env entries named like a passphrase with a literal value."""
     found = []
-    for where, c in containers(pod_spec(props)):
-        for env in seq(get(c, "env")):
-            value = get(env, "value")
-            named = PASSPHRASE_KEY.search(str(get(env, "name", default="")))
-            if named and value and not is_reference(str(value)):
-                found.append((f"{where} env {get(env, 'name')}", "a passphrase"))
+    for where, env in env_entries(props):
+        value = get(env, "value")
+        named = PASSPHRASE_KEY.search(str(get(env, "name", default="")))
+        if named and value and not is_reference(str(value)):
+            found.append((f"{where} env {get(env, 'name')}", "a passphrase"))
     return found
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .access import component, get, kind_of
+from .access import component, get, kind_of, seq
 from .kinds import STACK_TYPE, WORKLOAD_KINDS
 
 
@@ -20,6 +20,10 @@ class ResourceContext:
     config: Mapping[str, Any] = field(default_factory=dict)
     secret_paths: frozenset[str] = frozenset()
     """Top-level property names Pulumi keeps secret (additionalSecretOutputs + schema secrets)."""
+
+    def strings(self, *path: str) -> list[str]:
+        """A list of names from the policy's config (STRINGS), [] when not set."""
+        return [str(x) for x in seq(get(self.config, *path))]
 
 
 @dataclass

@@ -22,7 +22,7 @@ from .access import (
     seq,
 )
 from .kinds import WORKLOAD_KINDS
-from .registry import rule
+from .registry import STRINGS, rule
 from .views import ResourceContext
 
 
@@ -130,10 +130,10 @@ def workload_no_host_ports(spec: Any, c: Any) -> Iterator[str]:
       "Set securityContext.readOnlyRootFilesystem: true and mount emptyDir volumes where the program writes; "
       "or list the component under writableRootComponents in the policy config with the reason in docs.",
       types=WORKLOAD_KINDS, severity=Severity.MEDIUM,
-      config={"writableRootComponents": {"type": "array", "items": {"type": "string"}}})
+      config={"writableRootComponents": STRINGS})
 def workload_read_only_root(props: Any, ctx: ResourceContext) -> list[str]:
     comp = component(props)
-    if comp in [str(x) for x in seq(get(ctx.config, "writableRootComponents"))]:
+    if comp in ctx.strings("writableRootComponents"):
         return []
 
     def writable(spec: Any, c: Any) -> Iterator[str]:
@@ -161,11 +161,11 @@ def token_volumes(spec: Any) -> list[str]:
       "kubeclient certificate, not a token). A sidecar that reads the API gets a projected token volume "
       "mounted in that container only, a dedicated serviceAccountName, and an entry in `tokenProjections`.",
       types=WORKLOAD_KINDS, severity=Severity.MEDIUM,
-      config={"apiClientComponents": {"type": "array", "items": {"type": "string"}},
+      config={"apiClientComponents": STRINGS,
               "tokenProjections": {"type": "object",
-                                   "additionalProperties": {"type": "array", "items": {"type": "string"}}}})
+                                   "additionalProperties": STRINGS}})
 def workload_service_account_token(props: Any, ctx: ResourceContext) -> list[str]:
-    allowed = [str(x) for x in seq(get(ctx.config, "apiClientComponents"))]
+    allowed = ctx.strings("apiClientComponents")
     comp = component(props)
     if comp in allowed:
         return []
@@ -178,7 +178,7 @@ def workload_service_account_token(props: Any, ctx: ResourceContext) -> list[str
     tokens = token_volumes(spec)
     if not tokens:
         return problems
-    readers = [str(x) for x in seq(get(ctx.config, "tokenProjections", comp))]
+    readers = ctx.strings("tokenProjections", comp)
     if not readers:
         problems.append(f"volume(s) {tokens} project a service-account token but component "
                         f"{comp or '(none)'!r} is not listed in tokenProjections")
