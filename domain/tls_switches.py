@@ -5,9 +5,16 @@ SERVER_SWITCHES = ("httpsEnabled", "tls_enable", "enable_tls", "enableTls")
 MS_SERVER_SWITCHES = ("client_k8s_tls_enable", "client_mindie_server_tls_enable", "server_tls_enable")
 """ms_server.json."""
 MOTOR_SWITCHES = (
-    "controller_server_tls_enable", "request_server_tls_enable", "mindie_client_tls_enable",
-    "mindie_mangment_tls_enable", "external_tls_enable", "status_tls_enable", "alarm_client_tls_enable",
-    "request_coordinator_tls_enable", "http_server_tls_enable", "alarm_tls_enable",
+    "controller_server_tls_enable",
+    "request_server_tls_enable",
+    "mindie_client_tls_enable",
+    "mindie_mangment_tls_enable",
+    "external_tls_enable",
+    "status_tls_enable",
+    "alarm_client_tls_enable",
+    "request_coordinator_tls_enable",
+    "http_server_tls_enable",
+    "alarm_tls_enable",
     "external_coordinator_tls_enable",
 )
 """Motor: ms_coordinator.json / ms_controller.json channels that exist in single_node (MindIE's own

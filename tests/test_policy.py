@@ -60,11 +60,13 @@ def add_volume(props: dict, volume: dict) -> None:
 
 # (rule, resource type, base props factory, mutation that breaks it, text the message contains, config)
 
+
 def pinned(props: dict) -> dict:
     """The fixture with every container's image pinned by digest."""
     for c in pod(props)["containers"]:
         c["image"] = c["image"] + "@sha256:" + "ab" * 32
     return props
+
 
 RESOURCE_CASES: list[tuple[str, str, Callable[[], dict], Callable[[dict], Any], str, dict]] = [
     (

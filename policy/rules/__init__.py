@@ -47,8 +47,18 @@ RULES: list[Rule] = sorted(REGISTERED, key=lambda r: FAMILIES.index(r.family))
 tests and docs/policy.md's table follow this order."""
 
 __all__ = [
-    "FAMILIES", "PACK_NAME", "RULES", "ResourceContext", "Rule", "StackResource", "StackView", "by_name",
-    "forbidden_host_path", "policies", "rule", "to_policy",
+    "FAMILIES",
+    "PACK_NAME",
+    "RULES",
+    "ResourceContext",
+    "Rule",
+    "StackResource",
+    "StackView",
+    "by_name",
+    "forbidden_host_path",
+    "policies",
+    "rule",
+    "to_policy",
 ]
 
 

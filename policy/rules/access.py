@@ -123,7 +123,7 @@ ContainerCheck = Callable[[Any, Any], Iterable[str]]
 
 
 def per_container(props: Any, check: ContainerCheck, keys: Sequence[str] = CONTAINER_KEYS) -> list[str]:
-    """"<container label>: <problem>" for every problem `check` finds in a container of the pod."""
+    """ "<container label>: <problem>" for every problem `check` finds in a container of the pod."""
     spec = pod_spec(props)
     return [f"{where}: {problem}" for where, c in containers(spec, keys) for problem in check(spec, c)]
 
@@ -199,4 +199,3 @@ def percent_or_int(value: Any, replicas: int, round_up: bool) -> Optional[int]:
         return math.ceil(scaled) if round_up else math.floor(scaled)
     n = number(value)
     return None if n is None else int(n)
-

@@ -38,8 +38,11 @@ def secret_roots(resource_type: str, additional_secret_outputs: Iterable[str]) -
 def resource_context(args: ResourceValidationArgs) -> ResourceContext:
     secret = getattr(args.opts, "additional_secret_outputs", None) or []
     return ResourceContext(
-        type=args.resource_type, name=args.name, urn=args.urn,
-        config=args.get_config() or {}, secret_paths=secret_roots(args.resource_type, secret),
+        type=args.resource_type,
+        name=args.name,
+        urn=args.urn,
+        config=args.get_config() or {},
+        secret_paths=secret_roots(args.resource_type, secret),
     )
 
 
@@ -47,13 +50,18 @@ def stack_view(args: StackValidationArgs) -> StackView:
     resources = []
     for r in args.resources:
         secret = getattr(r.opts, "additional_secret_outputs", None) or []
-        resources.append(StackResource(
-            type=r.resource_type, name=r.name, urn=r.urn, props=r.props,
-            parent=r.parent.urn if r.parent is not None else "",
-            dependencies=[d.urn for d in r.dependencies],
-            property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
-            secret_paths=secret_roots(r.resource_type, secret),
-        ))
+        resources.append(
+            StackResource(
+                type=r.resource_type,
+                name=r.name,
+                urn=r.urn,
+                props=r.props,
+                parent=r.parent.urn if r.parent is not None else "",
+                dependencies=[d.urn for d in r.dependencies],
+                property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
+                secret_paths=secret_roots(r.resource_type, secret),
+            )
+        )
     return StackView(resources, args.get_config() or {})
 
 
@@ -61,10 +69,14 @@ def to_policy(r: Rule) -> Policy:
     """The rule as a pulumi_policy ResourceValidationPolicy / StackValidationPolicy."""
     schema = PolicyConfigSchema(properties=r.config) if r.config else None
     common = dict(
-        enforcement_level=r.level, config_schema=schema, severity=r.severity,
-        remediation_steps=r.remediation, tags=[r.family],
+        enforcement_level=r.level,
+        config_schema=schema,
+        severity=r.severity,
+        remediation_steps=r.remediation,
+        tags=[r.family],
     )
     if r.scope == "resource":
+
         def validate_resource(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
             if not r.applies_to(args.resource_type):
                 return
@@ -78,5 +90,3 @@ def to_policy(r: Rule) -> Policy:
             report_violation(message, urn)
 
     return StackValidationPolicy(r.name, r.description, validate_stack, **common)
-
-

@@ -15,11 +15,14 @@ PROTECTED_COMPONENTS = MINDIE_WORKLOADS
 """Components whose ingress a NetworkPolicy must restrict."""
 
 
-@rule("service-no-load-balancer", "network",
-      "No Service is of type LoadBalancer or has externalIPs: the entry is a NodePort, everything else stays "
-      "in-cluster.",
-      "Use type NodePort for the entry (mindie:entry) and ClusterIP otherwise.",
-      types=("Service",))
+@rule(
+    "service-no-load-balancer",
+    "network",
+    "No Service is of type LoadBalancer or has externalIPs: the entry is a NodePort, everything else stays "
+    "in-cluster.",
+    "Use type NodePort for the entry (mindie:entry) and ClusterIP otherwise.",
+    types=("Service",),
+)
 def service_no_load_balancer(props: Any, ctx: ResourceContext) -> list[str]:
     problems = []
     if get(props, "spec", "type") == "LoadBalancer":
@@ -30,10 +33,13 @@ def service_no_load_balancer(props: Any, ctx: ResourceContext) -> list[str]:
     return problems
 
 
-@rule("service-node-port-range", "network",
-      "Every nodePort lies in 30000-32767 (the seed's service_port range).",
-      "Set service_port within 30000-32767.",
-      types=("Service",))
+@rule(
+    "service-node-port-range",
+    "network",
+    "Every nodePort lies in 30000-32767 (the seed's service_port range).",
+    "Set service_port within 30000-32767.",
+    types=("Service",),
+)
 def service_node_port_range(props: Any, ctx: ResourceContext) -> list[str]:
     lo, hi = NODE_PORT_RANGE
     return [
@@ -43,16 +49,22 @@ def service_node_port_range(props: Any, ctx: ResourceContext) -> list[str]:
     ]
 
 
-@rule("service-node-port-only-entry", "network",
-      "Only the entry component's Service (stack output `entry`: server or coordinator) is a NodePort.",
-      "Make every other Service ClusterIP; choose the entry with mindie:entry.",
-      scope="stack")
+@rule(
+    "service-node-port-only-entry",
+    "network",
+    "Only the entry component's Service (stack output `entry`: server or coordinator) is a NodePort.",
+    "Make every other Service ClusterIP; choose the entry with mindie:entry.",
+    scope="stack",
+)
 def service_node_port_only_entry(stack: StackView) -> list[tuple[str, Optional[str]]]:
     entry = stack.entry
     allowed = (entry,) if entry else ("server", "coordinator")
     return [
-        (f"Service {object_name(s.props)} (component {component(s.props) or '(none)'!r}) is a NodePort "
-         f"but the entry is {entry or 'server or coordinator'}", s.urn)
+        (
+            f"Service {object_name(s.props)} (component {component(s.props) or '(none)'!r}) is a NodePort "
+            f"but the entry is {entry or 'server or coordinator'}",
+            s.urn,
+        )
         for s in stack.of_kind("Service")
         if get(s.props, "spec", "type") == "NodePort" and component(s.props) not in allowed
     ]
@@ -103,13 +115,16 @@ def ingress_policies(stack: StackView, namespace: str, pod_labels: Mapping[str, 
     return found
 
 
-@rule("network-policies", "network",
-      "NetworkPolicies select the server, coordinator, controller and ms-server pods (those deployed) "
-      "and restrict their ingress: no rule admits every source, except the entry component's, which "
-      "may be reached from anywhere on named ports only. The ms-server's API creates Deployments: "
-      "only msctl's sources (addresses, namespaces) may reach it.",
-      "Declare the mindie:network:NetworkPolicies component (components/network.py) or equivalent policies.",
-      scope="stack")
+@rule(
+    "network-policies",
+    "network",
+    "NetworkPolicies select the server, coordinator, controller and ms-server pods (those deployed) "
+    "and restrict their ingress: no rule admits every source, except the entry component's, which "
+    "may be reached from anywhere on named ports only. The ms-server's API creates Deployments: "
+    "only msctl's sources (addresses, namespaces) may reach it.",
+    "Declare the mindie:network:NetworkPolicies component (components/network.py) or equivalent policies.",
+    scope="stack",
+)
 def network_policies(stack: StackView) -> list[tuple[str, Optional[str]]]:
     problems: list[tuple[str, Optional[str]]] = []
     for w in stack.workloads(*PROTECTED_COMPONENTS):
@@ -127,9 +142,12 @@ def network_policies(stack: StackView) -> list[tuple[str, Optional[str]]]:
                     continue
                 if comp == stack.entry and seq(get(r, "ports")):
                     continue  # the entry: reachable from outside on its named ports only
-                problems.append((
-                    f"{name}: NetworkPolicy {object_name(np.props)} ingress[{i}] admits every source"
-                    + ("" if comp == stack.entry else f" but {comp} is not the entry")
-                    + ("" if seq(get(r, "ports")) else " on every port"), np.urn))
+                problems.append(
+                    (
+                        f"{name}: NetworkPolicy {object_name(np.props)} ingress[{i}] admits every source"
+                        + ("" if comp == stack.entry else f" but {comp} is not the entry")
+                        + ("" if seq(get(r, "ports")) else " on every port"),
+                        np.urn,
+                    )
+                )
     return problems
-

@@ -26,10 +26,13 @@ from .registry import rule
 from .views import ResourceContext, StackResource, StackView
 
 
-@rule("npu-request-equals-limit", "npu-rollout",
-      "NPU requests equal NPU limits (extended resources cannot be overcommitted) and are positive integers.",
-      "Set the same count for huawei.com/Ascend910 (or Ascend310P) under resources.requests and limits.",
-      types=WORKLOAD_KINDS)
+@rule(
+    "npu-request-equals-limit",
+    "npu-rollout",
+    "NPU requests equal NPU limits (extended resources cannot be overcommitted) and are positive integers.",
+    "Set the same count for huawei.com/Ascend910 (or Ascend310P) under resources.requests and limits.",
+    types=WORKLOAD_KINDS,
+)
 def npu_request_equals_limit(props: Any, ctx: ResourceContext) -> list[str]:
     problems = []
     for where, c in containers(pod_spec(props)):
@@ -61,11 +64,14 @@ def rollout_bounds(props: Any) -> Optional[tuple[int, int, int]]:
     return replicas, surge, unavailable
 
 
-@rule("rollout-can-move", "npu-rollout",
-      "A rolling update's maxSurge and maxUnavailable never both resolve to 0 pods "
-      "(surge = ceil(replicas x max_surge), unavailable = floor(replicas x max_unavailable)).",
-      "Raise max_unavailable (e.g. 25%, or 100% for one replica) or max_surge.",
-      types=("Deployment",))
+@rule(
+    "rollout-can-move",
+    "npu-rollout",
+    "A rolling update's maxSurge and maxUnavailable never both resolve to 0 pods "
+    "(surge = ceil(replicas x max_surge), unavailable = floor(replicas x max_unavailable)).",
+    "Raise max_unavailable (e.g. 25%, or 100% for one replica) or max_surge.",
+    types=("Deployment",),
+)
 def rollout_can_move(props: Any, ctx: ResourceContext) -> list[str]:
     bounds = rollout_bounds(props)
     if bounds is None:
@@ -73,8 +79,9 @@ def rollout_can_move(props: Any, ctx: ResourceContext) -> list[str]:
     replicas, surge, unavailable = bounds
     if surge == 0 and unavailable == 0:
         strategy = plain(get(props, "spec", "strategy", "rollingUpdate", default={}))
-        return [f"replicas {replicas}, rollingUpdate {strategy}: surge and unavailable both resolve "
-                "to 0 pods"]
+        return [
+            f"replicas {replicas}, rollingUpdate {strategy}: surge and unavailable both resolve to 0 pods"
+        ]
     return []
 
 
@@ -108,12 +115,15 @@ def declared_groups(stack: StackView) -> list[Any]:
     return groups
 
 
-@rule("npu-matches-config", "npu-rollout",
-      "Each server Deployment's NPU count equals its group's npu_chip_num and the worldSize "
-      "(and npuDeviceIds) of the config.json it mounts.",
-      "Derive the NPU request, worldSize and npuDeviceIds from the same npu_chip_num (the seed: "
-      "huawei.com/Ascend910 must match config.json's worldSize).",
-      scope="stack")
+@rule(
+    "npu-matches-config",
+    "npu-rollout",
+    "Each server Deployment's NPU count equals its group's npu_chip_num and the worldSize "
+    "(and npuDeviceIds) of the config.json it mounts.",
+    "Derive the NPU request, worldSize and npuDeviceIds from the same npu_chip_num (the seed: "
+    "huawei.com/Ascend910 must match config.json's worldSize).",
+    scope="stack",
+)
 def npu_matches_config(stack: StackView) -> list[tuple[str, Optional[str]]]:
     problems: list[tuple[str, Optional[str]]] = []
     groups = {str(get(g, "deployment")): g for g in declared_groups(stack)}
@@ -127,9 +137,13 @@ def npu_matches_config(stack: StackView) -> list[tuple[str, Optional[str]]]:
         chips = sum(c or 0 for c in counts)
         group = groups.get(object_name(w.props))
         if group is not None and number(get(group, "npu_chip_num")) != chips:
-            problems.append((
-                f"{object_name(w.props)}: NPU count {fmt(chips)} != npu_chip_num "
-                f"{fmt(get(group, 'npu_chip_num'))} of group {get(group, 'group')!r}", w.urn))
+            problems.append(
+                (
+                    f"{object_name(w.props)}: NPU count {fmt(chips)} != npu_chip_num "
+                    f"{fmt(get(group, 'npu_chip_num'))} of group {get(group, 'group')!r}",
+                    w.urn,
+                )
+            )
         problems += [(message, w.urn) for message in _config_mismatches(stack, w, chips)]
     return problems
 
@@ -157,13 +171,16 @@ def npu_inventory(stack: StackView) -> Mapping[str, Any]:
     return get(stack.config, "npuInventory") or get(stack.outputs, "npuInventory") or {}
 
 
-@rule("rollout-fits-npu-inventory", "npu-rollout",
-      "With the declared NPU inventory, every server group fits and its rolling update can complete: "
-      "either maxUnavailable frees a pod's NPUs first, or there are free NPUs for a surge pod on one node.",
-      "Raise max_unavailable (so an old pod leaves first), lower max_surge, lower replicas or add capacity "
-      "to mindie:npuInventory.",
-      scope="stack",
-      config={"npuInventory": {"type": "object"}})
+@rule(
+    "rollout-fits-npu-inventory",
+    "npu-rollout",
+    "With the declared NPU inventory, every server group fits and its rolling update can complete: "
+    "either maxUnavailable frees a pod's NPUs first, or there are free NPUs for a surge pod on one node.",
+    "Raise max_unavailable (so an old pod leaves first), lower max_surge, lower replicas or add capacity "
+    "to mindie:npuInventory.",
+    scope="stack",
+    config={"npuInventory": {"type": "object"}},
+)
 def rollout_fits_npu_inventory(stack: StackView) -> list[tuple[str, Optional[str]]]:
     inventory = npu_inventory(stack)
     if not inventory:
@@ -220,11 +237,15 @@ def _fits_inventory(npu_type: str, groups: list[NpuGroup], capacity: Any) -> lis
             free_pods = (total - used) // n
         if surge < 1 or free_pods < 1:
             peak = (replicas + max(surge, 1)) * n
-            problems.append((
-                f"{object_name(w.props)}: the rollout needs {peak} {npu_type} chips at peak "
-                f"({replicas} replicas + {surge} surge x {n} chips) but {what} has room for "
-                f"{max(free_pods, 0)} more pod(s), and maxUnavailable rounds to 0: the surge pod stays "
-                "Pending and the rollout never completes", w.urn))
+            problems.append(
+                (
+                    f"{object_name(w.props)}: the rollout needs {peak} {npu_type} chips at peak "
+                    f"({replicas} replicas + {surge} surge x {n} chips) but {what} has room for "
+                    f"{max(free_pods, 0)} more pod(s), and maxUnavailable rounds to 0: the surge pod stays "
+                    "Pending and the rollout never completes",
+                    w.urn,
+                )
+            )
     return problems
 
 
@@ -253,8 +274,11 @@ def _against_planned_capacity(stack: StackView) -> list[tuple[str, Optional[str]
                 (f"{name}: {replicas} replicas but the NPU inventory has room for {slots} pods", w.urn)
             )
         elif unavailable < 1 and (surge < 1 or slots - replicas < 1):
-            problems.append((
-                f"{name}: the rollout cannot complete: maxUnavailable rounds to 0 and the inventory has room "
-                f"for {slots} pods, {replicas} in use, surge {surge}: the surge pod stays Pending", w.urn))
+            problems.append(
+                (
+                    f"{name}: the rollout cannot complete: maxUnavailable rounds to 0 and the inventory has "
+                    f"room for {slots} pods, {replicas} in use, surge {surge}: the surge pod stays Pending",
+                    w.urn,
+                )
+            )
     return problems
-

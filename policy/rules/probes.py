@@ -34,11 +34,14 @@ def server_containers(props: Any) -> list[tuple[str, Any]]:
     return with_npu or main
 
 
-@rule("server-probes", "probes",
-      "Every MindIE Server container has a startup, a readiness and a liveness probe.",
-      "Declare startupProbe (init_delay), readinessProbe and livenessProbe as the Deployer did "
-      "(http_client_ctl on the management port).",
-      types=WORKLOAD_KINDS)
+@rule(
+    "server-probes",
+    "probes",
+    "Every MindIE Server container has a startup, a readiness and a liveness probe.",
+    "Declare startupProbe (init_delay), readinessProbe and livenessProbe as the Deployer did "
+    "(http_client_ctl on the management port).",
+    types=WORKLOAD_KINDS,
+)
 def server_probes(props: Any, ctx: ResourceContext) -> list[str]:
     if component(props) != "server":
         return []
@@ -50,13 +53,17 @@ def server_probes(props: Any, ctx: ResourceContext) -> list[str]:
     ]
 
 
-@rule("server-probe-ranges", "probes",
-      "Server probe settings stay within the seed's ranges: liveness/readiness timeoutSeconds 1-600 and "
-      "failureThreshold 1-10; the startup window (initialDelaySeconds + periodSeconds x failureThreshold) "
-      "10-1800 s (init_delay).",
-      "Take the probe values from mindie:inferServer (liveness_timeout, readiness_timeout, "
-      "*_failure_threshold, init_delay) within the seed's ranges.",
-      types=WORKLOAD_KINDS, severity=Severity.MEDIUM)
+@rule(
+    "server-probe-ranges",
+    "probes",
+    "Server probe settings stay within the seed's ranges: liveness/readiness timeoutSeconds 1-600 and "
+    "failureThreshold 1-10; the startup window (initialDelaySeconds + periodSeconds x failureThreshold) "
+    "10-1800 s (init_delay).",
+    "Take the probe values from mindie:inferServer (liveness_timeout, readiness_timeout, "
+    "*_failure_threshold, init_delay) within the seed's ranges.",
+    types=WORKLOAD_KINDS,
+    severity=Severity.MEDIUM,
+)
 def server_probe_ranges(props: Any, ctx: ResourceContext) -> list[str]:
     if component(props) != "server":
         return []
@@ -71,15 +78,12 @@ def server_probe_ranges(props: Any, ctx: ResourceContext) -> list[str]:
                     problems.append(f"{where}: {probe}.{key} = {fmt(value)}: allowed {lo} to {hi}")
         startup = get(c, "startupProbe")
         if startup is not None:
-            window = (
-                (number(get(startup, "initialDelaySeconds", default=0)) or 0)
-                + (number(get(startup, "periodSeconds", default=10)) or 0)
-                * (number(get(startup, "failureThreshold", default=3)) or 0)
-            )
+            window = (number(get(startup, "initialDelaySeconds", default=0)) or 0) + (
+                number(get(startup, "periodSeconds", default=10)) or 0
+            ) * (number(get(startup, "failureThreshold", default=3)) or 0)
             lo, hi = STARTUP_WINDOW
             if not lo <= window <= hi:
                 problems.append(
                     f"{where}: startupProbe window {fmt(window)} s: allowed {lo} to {hi} (init_delay)"
                 )
     return problems
-

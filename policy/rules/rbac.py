@@ -28,10 +28,14 @@ def is_ms_role(props: Any) -> bool:
     return object_name(props) == MS_ROLE_NAME or get(labels(props), COMPONENT_LABEL) == MS_SERVER
 
 
-@rule("rbac-no-wildcards", "rbac",
-      "No Role or ClusterRole rule uses * in verbs, resources, apiGroups or nonResourceURLs.",
-      "List the verbs and resources the component needs (the seed's ms-role table).",
-      types=ROLE_KINDS, severity=Severity.CRITICAL)
+@rule(
+    "rbac-no-wildcards",
+    "rbac",
+    "No Role or ClusterRole rule uses * in verbs, resources, apiGroups or nonResourceURLs.",
+    "List the verbs and resources the component needs (the seed's ms-role table).",
+    types=ROLE_KINDS,
+    severity=Severity.CRITICAL,
+)
 def rbac_no_wildcards(props: Any, ctx: ResourceContext) -> list[str]:
     return [
         f"{kind_of(ctx.type) or 'role'} {object_name(props)} rules[{i}].{key} contains '*'"
@@ -41,10 +45,14 @@ def rbac_no_wildcards(props: Any, ctx: ResourceContext) -> list[str]:
     ]
 
 
-@rule("rbac-no-escalation", "rbac",
-      "No Role or ClusterRole grants bind, escalate or impersonate.",
-      "Remove the bind / escalate / impersonate verbs.",
-      types=ROLE_KINDS, severity=Severity.CRITICAL)
+@rule(
+    "rbac-no-escalation",
+    "rbac",
+    "No Role or ClusterRole grants bind, escalate or impersonate.",
+    "Remove the bind / escalate / impersonate verbs.",
+    types=ROLE_KINDS,
+    severity=Severity.CRITICAL,
+)
 def rbac_no_escalation(props: Any, ctx: ResourceContext) -> list[str]:
     return [
         f"{object_name(props)} rules[{i}] grants {sorted(bad)}"
@@ -53,11 +61,14 @@ def rbac_no_escalation(props: Any, ctx: ResourceContext) -> list[str]:
     ]
 
 
-@rule("rbac-ms-role-verbs", "rbac",
-      "The ms-server's role (ms-role) grants nothing beyond the seed's table: deployments create/delete/get/"
-      "patch; pods get/list/patch; configmaps get/create/delete; services get/create/delete.",
-      "Keep ms-role to exactly the seed's rules (components/rbac.py).",
-      types=ROLE_KINDS)
+@rule(
+    "rbac-ms-role-verbs",
+    "rbac",
+    "The ms-server's role (ms-role) grants nothing beyond the seed's table: deployments create/delete/get/"
+    "patch; pods get/list/patch; configmaps get/create/delete; services get/create/delete.",
+    "Keep ms-role to exactly the seed's rules (components/rbac.py).",
+    types=ROLE_KINDS,
+)
 def rbac_ms_role_verbs(props: Any, ctx: ResourceContext) -> list[str]:
     if not is_ms_role(props):
         return []
@@ -97,11 +108,14 @@ def kubeclient_cn(stack: StackView, binding: StackResource) -> Optional[str]:
     return None
 
 
-@rule("rbac-binding-subject", "rbac",
-      "The binding of ms-role names exactly one subject: the User whose name is the kubeclient "
-      "certificate's CN.",
-      "Bind ms-role to kind User, name = the CA component's kubeclient_cn output (not a repeated string).",
-      scope="stack")
+@rule(
+    "rbac-binding-subject",
+    "rbac",
+    "The binding of ms-role names exactly one subject: the User whose name is the kubeclient "
+    "certificate's CN.",
+    "Bind ms-role to kind User, name = the CA component's kubeclient_cn output (not a repeated string).",
+    scope="stack",
+)
 def rbac_binding_subject(stack: StackView) -> list[tuple[str, Optional[str]]]:
     role_names = {object_name(r.props) for r in stack.of_kind(*ROLE_KINDS) if is_ms_role(r.props)}
     problems: list[tuple[str, Optional[str]]] = []
@@ -114,7 +128,11 @@ def rbac_binding_subject(stack: StackView) -> list[tuple[str, Optional[str]]]:
         if cn is None:
             continue  # issued outside the stack (the seed's manual way): nothing to compare
         if len(subjects) != 1 or get(subjects[0], "kind") != "User" or get(subjects[0], "name") != cn:
-            problems.append((f"{object_name(b.props)}: subjects {shown}, expected exactly User:{cn} "
-                             "(the kubeclient certificate's CN)", b.urn))
+            problems.append(
+                (
+                    f"{object_name(b.props)}: subjects {shown}, expected exactly User:{cn} "
+                    "(the kubeclient certificate's CN)",
+                    b.urn,
+                )
+            )
     return problems
-

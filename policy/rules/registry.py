@@ -48,7 +48,14 @@ class Rule:
 
 
 FAMILIES = (
-    "workload-security", "host-paths", "npu-rollout", "probes", "network", "rbac", "tls-secrets", "stack",
+    "workload-security",
+    "host-paths",
+    "npu-rollout",
+    "probes",
+    "network",
+    "rbac",
+    "tls-secrets",
+    "stack",
 )
 """The rule families, in the pack's order (one module each)."""
 

@@ -12,11 +12,14 @@ from .registry import rule
 from .views import StackResource, StackView
 
 
-@rule("one-service-per-namespace", "stack",
-      "One MindIE service per namespace (the Deployer supports only one): at most one ms-server, one "
-      "coordinator, one controller and one NodePort entry per namespace.",
-      "Deploy a second service into its own namespace (its own stack).",
-      scope="stack")
+@rule(
+    "one-service-per-namespace",
+    "stack",
+    "One MindIE service per namespace (the Deployer supports only one): at most one ms-server, one "
+    "coordinator, one controller and one NodePort entry per namespace.",
+    "Deploy a second service into its own namespace (its own stack).",
+    scope="stack",
+)
 def one_service_per_namespace(stack: StackView) -> list[tuple[str, Optional[str]]]:
     problems: list[tuple[str, Optional[str]]] = []
     groups: dict[tuple[str, str], list[StackResource]] = {}
@@ -32,11 +35,14 @@ def one_service_per_namespace(stack: StackView) -> list[tuple[str, Optional[str]
     return problems
 
 
-@rule("environment-consistent", "stack",
-      "The stack's environment (output `environment`) is dev, staging or prod, agrees with the stack name "
-      "and the namespace label, and staging/prod talk to a cluster (no renderYamlToDirectory).",
-      "Set mindie:environment to the stack's environment; give staging and prod a kubeconfig context.",
-      scope="stack")
+@rule(
+    "environment-consistent",
+    "stack",
+    "The stack's environment (output `environment`) is dev, staging or prod, agrees with the stack name "
+    "and the namespace label, and staging/prod talk to a cluster (no renderYamlToDirectory).",
+    "Set mindie:environment to the stack's environment; give staging and prod a kubeconfig context.",
+    scope="stack",
+)
 def environment_consistent(stack: StackView) -> list[tuple[str, Optional[str]]]:
     env = stack.environment
     urn = stack.stack.urn if stack.stack else None
@@ -50,9 +56,12 @@ def environment_consistent(stack: StackView) -> list[tuple[str, Optional[str]]]:
     for ns in stack.of_kind("Namespace"):
         label = get(labels(ns.props), ENVIRONMENT_LABEL)
         if label is not None and label != env:
-            problems.append((
-                f"Namespace {object_name(ns.props)} labelled environment {label!r}, stack is {env!r}",
-                ns.urn))
+            problems.append(
+                (
+                    f"Namespace {object_name(ns.props)} labelled environment {label!r}, stack is {env!r}",
+                    ns.urn,
+                )
+            )
     if env in ("staging", "prod"):
         for p in stack.of_type("pulumi:providers:kubernetes"):
             if get(p.props, "renderYamlToDirectory"):
@@ -60,4 +69,3 @@ def environment_consistent(stack: StackView) -> list[tuple[str, Optional[str]]]:
                     (f"provider {p.name} renders YAML in {env}: nothing would reach the cluster", p.urn)
                 )
     return problems
-

@@ -58,12 +58,16 @@ def is_off(value: Any) -> bool:
     return value is False or (isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"))
 
 
-@rule("tls-enabled", "tls-secrets",
-      "In staging and prod TLS is on everywhere: mindie_server_config.enable_tls, the server's httpsEnabled "
-      "and MINDIE_USE_HTTPS, the probes' and Motor's tls_enable, ms_server.json's client TLS switches.",
-      "Set mindie:inferServer.mindie_server_config.enable_tls: true (the seed warns that plain HTTP is a "
-      "high network security risk).",
-      scope="stack", severity=Severity.CRITICAL)
+@rule(
+    "tls-enabled",
+    "tls-secrets",
+    "In staging and prod TLS is on everywhere: mindie_server_config.enable_tls, the server's httpsEnabled "
+    "and MINDIE_USE_HTTPS, the probes' and Motor's tls_enable, ms_server.json's client TLS switches.",
+    "Set mindie:inferServer.mindie_server_config.enable_tls: true (the seed warns that plain HTTP is a "
+    "high network security risk).",
+    scope="stack",
+    severity=Severity.CRITICAL,
+)
 def tls_enabled(stack: StackView) -> list[tuple[str, Optional[str]]]:
     if stack.environment not in ("staging", "prod"):
         return []
@@ -78,19 +82,27 @@ def _subject_of(r: StackResource) -> dict[str, str]:
     return {k: str(get(r.props, "subject", k, default="")) for k in INTERMEDIATE_SUBJECT}
 
 
-@rule("tls-intermediate-subject", "tls-secrets",
-      "The intermediate CA (a CA certificate signed by another CA) has the subject CN=mindiems, O=msgroup, "
-      "the only intermediate the ms components accept.",
-      "Issue the intermediate from a CSR with subject common_name=mindiems, organization=msgroup.",
-      scope="stack")
+@rule(
+    "tls-intermediate-subject",
+    "tls-secrets",
+    "The intermediate CA (a CA certificate signed by another CA) has the subject CN=mindiems, O=msgroup, "
+    "the only intermediate the ms components accept.",
+    "Issue the intermediate from a CSR with subject common_name=mindiems, organization=msgroup.",
+    scope="stack",
+)
 def tls_intermediate_subject(stack: StackView) -> list[tuple[str, Optional[str]]]:
     problems: list[tuple[str, Optional[str]]] = []
     for csr in stack.of_type(TLS_CERT_REQUEST):
         # a CSR named for the intermediate, however it is then signed (pulumi-tls or a dynamic resource)
         subject = _subject_of(csr)
         if "intermediate" in csr.name and subject != INTERMEDIATE_SUBJECT:
-            problems.append((f"{csr.name}: intermediate subject CN={subject['commonName']}, "
-                             f"O={subject['organization']}; expected CN=mindiems, O=msgroup", csr.urn))
+            problems.append(
+                (
+                    f"{csr.name}: intermediate subject CN={subject['commonName']}, "
+                    f"O={subject['organization']}; expected CN=mindiems, O=msgroup",
+                    csr.urn,
+                )
+            )
     for cert in stack.of_type(TLS_LOCALLY_SIGNED):
         if get(cert.props, "isCaCertificate") is not True:
             continue
@@ -101,24 +113,33 @@ def tls_intermediate_subject(stack: StackView) -> list[tuple[str, Optional[str]]
         for csr in csrs:
             subject = _subject_of(csr)
             if subject != INTERMEDIATE_SUBJECT:
-                problems.append((f"{cert.name}: intermediate subject CN={subject['commonName']}, "
-                                 f"O={subject['organization']}; expected CN=mindiems, O=msgroup", cert.urn))
+                problems.append(
+                    (
+                        f"{cert.name}: intermediate subject CN={subject['commonName']}, "
+                        f"O={subject['organization']}; expected CN=mindiems, O=msgroup",
+                        cert.urn,
+                    )
+                )
     return problems
 
 
-@rule("tls-key-strength", "tls-secrets",
-      "Private keys are RSA with at least 4096 bits, or ECDSA P384/P521 when config chooses a stronger "
-      "alternative (config `allowEcdsa`).",
-      "Use algorithm RSA with rsa_bits 4096 (pulumi-tls defaults to 2048).",
-      types=(TLS_PRIVATE_KEY,),
-      config={"allowEcdsa": {"type": "boolean"}})
+@rule(
+    "tls-key-strength",
+    "tls-secrets",
+    "Private keys are RSA with at least 4096 bits, or ECDSA P384/P521 when config chooses a stronger "
+    "alternative (config `allowEcdsa`).",
+    "Use algorithm RSA with rsa_bits 4096 (pulumi-tls defaults to 2048).",
+    types=(TLS_PRIVATE_KEY,),
+    config={"allowEcdsa": {"type": "boolean"}},
+)
 def tls_key_strength(props: Any, ctx: ResourceContext) -> list[str]:
     algorithm = str(get(props, "algorithm", default=""))
     if algorithm == "RSA":
         bits = number(get(props, "rsaBits", default=2048))
         if bits is None or bits < MIN_RSA_BITS:
-            return [f"RSA key of {fmt(bits)} bits (pulumi-tls default 2048); at least {MIN_RSA_BITS} "
-                    "required"]
+            return [
+                f"RSA key of {fmt(bits)} bits (pulumi-tls default 2048); at least {MIN_RSA_BITS} required"
+            ]
         return []
     if algorithm == "ECDSA" and get(ctx.config, "allowEcdsa") is True:
         curve = str(get(props, "ecdsaCurve", default="P224"))
@@ -126,13 +147,16 @@ def tls_key_strength(props: Any, ctx: ResourceContext) -> list[str]:
     return [f"algorithm {algorithm or '(none)'}: RSA >= {MIN_RSA_BITS} required"]
 
 
-@rule("tls-validity", "tls-secrets",
-      "Certificates are valid for at most 365 days (8760 hours), as the seed's openssl -days 365. A "
-      "self-signed CA may get a longer, explicitly reviewed limit (config `selfSignedCaMaxHours`).",
-      "Set validity_period_hours <= 8760 and early_renewal_hours so that `pulumi up` re-issues in time "
-      "(in-cluster trust anchors are rotated by the program, pods roll on checksum/tls).",
-      types=(TLS_LOCALLY_SIGNED, TLS_SELF_SIGNED),
-      config={"selfSignedCaMaxHours": {"type": "integer"}})
+@rule(
+    "tls-validity",
+    "tls-secrets",
+    "Certificates are valid for at most 365 days (8760 hours), as the seed's openssl -days 365. A "
+    "self-signed CA may get a longer, explicitly reviewed limit (config `selfSignedCaMaxHours`).",
+    "Set validity_period_hours <= 8760 and early_renewal_hours so that `pulumi up` re-issues in time "
+    "(in-cluster trust anchors are rotated by the program, pods roll on checksum/tls).",
+    types=(TLS_LOCALLY_SIGNED, TLS_SELF_SIGNED),
+    config={"selfSignedCaMaxHours": {"type": "integer"}},
+)
 def tls_validity(props: Any, ctx: ResourceContext) -> list[str]:
     limit = MAX_VALIDITY_HOURS
     exception = number(get(ctx.config, "selfSignedCaMaxHours"))
@@ -182,12 +206,15 @@ not told so (no additional_secret_outputs on a default provider), so checking it
 registers no default providers."""
 
 
-@rule("secrets-key-material", "tls-secrets",
-      "Private keys and passphrases live only in Kubernetes Secrets or Pulumi secrets: never in a ConfigMap, "
-      "an env value, an annotation or a plain (non-secret) property.",
-      "Put the material in the CA component's Secrets (mounted as files) and keep Pulumi values "
-      "pulumi.Output.secret / additional_secret_outputs.",
-      severity=Severity.CRITICAL)
+@rule(
+    "secrets-key-material",
+    "tls-secrets",
+    "Private keys and passphrases live only in Kubernetes Secrets or Pulumi secrets: never in a ConfigMap, "
+    "an env value, an annotation or a plain (non-secret) property.",
+    "Put the material in the CA component's Secrets (mounted as files) and keep Pulumi values "
+    "pulumi.Output.secret / additional_secret_outputs.",
+    severity=Severity.CRITICAL,
+)
 def secrets_key_material(props: Any, ctx: ResourceContext) -> list[str]:
     kind = kind_of(ctx.type)
     if kind == "Secret" or ctx.type == DYNAMIC_PROVIDER:
@@ -206,10 +233,14 @@ def secrets_key_material(props: Any, ctx: ResourceContext) -> list[str]:
     return problems
 
 
-@rule("secrets-stack-outputs", "tls-secrets",
-      "No stack output carries a private key or passphrase unless it is a Pulumi secret.",
-      "Export key material with pulumi.Output.secret (or do not export it at all).",
-      scope="stack", severity=Severity.CRITICAL)
+@rule(
+    "secrets-stack-outputs",
+    "tls-secrets",
+    "No stack output carries a private key or passphrase unless it is a Pulumi secret.",
+    "Export key material with pulumi.Output.secret (or do not export it at all).",
+    scope="stack",
+    severity=Severity.CRITICAL,
+)
 def secrets_stack_outputs(stack: StackView) -> list[tuple[str, Optional[str]]]:
     if stack.stack is None:
         return []
@@ -218,4 +249,3 @@ def secrets_stack_outputs(stack: StackView) -> list[tuple[str, Optional[str]]]:
         for path, what in key_material(stack.outputs)
         if re.split(r"[.\[]", path)[0] not in stack.stack.secret_paths
     ]
-
