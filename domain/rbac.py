@@ -1,5 +1,7 @@
 """The seed's `ms-role`: the Deployer's rights, exactly (ms-role.yaml and table 1 of the seed)."""
 
+RBAC_API_GROUP = "rbac.authorization.k8s.io"
+
 MS_ROLE_NAME = "ms-role"
 MS_ROLE_BINDING_NAME = "ms-role-bind"
 
