@@ -1,4 +1,4 @@
-"""The rule model and its registry: `@rule(name, family, ...)` appends to RULES in definition order."""
+"""The rule model and its registry: `@rule(name, family, ...)` appends to REGISTERED as a module is read."""
 
 from __future__ import annotations
 
