@@ -25,6 +25,7 @@ from domain.pki import INTERMEDIATE_SUBJECT
 from domain.probes import INIT_DELAY, PROBE_FAILURE_THRESHOLD, PROBE_TIMEOUT
 from domain.rbac import MS_ROLE_NAME, MS_ROLE_RULES
 from domain.tls_switches import TLS_SWITCHES, UNUSED_CHANNELS, UNUSED_COMPONENT_PREFIXES
+from policy.rules import by_name
 from stacks.settings.infer_server import InferServer, NpuType
 from stacks.settings.ms_server import HostPaths
 from stacks.settings.servers import ExtraGroup, HostPathVolume
@@ -177,3 +178,10 @@ def test_every_tls_switch_the_program_writes_is_known_to_the_policy(run_stack):
         k for k in found - TLS_SWITCHES - set(UNUSED_CHANNELS) if not k.startswith(UNUSED_COMPONENT_PREFIXES)
     }
     assert found & TLS_SWITCHES and unknown == set()
+
+
+def test_ms_role_rule_describes_the_domain_table():
+    described = dict(re.findall(r"(\w+) ([a-z/]+)[;.]", by_name("rbac-ms-role-verbs").description))
+    assert {res: set(verbs.split("/")) for res, verbs in described.items()} == {
+        res: set(verbs) for _, res, verbs in MS_ROLE_RULES
+    }

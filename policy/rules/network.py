@@ -11,6 +11,7 @@ from .access import component, fmt, get, is_map, namespace_of, number, object_na
 from .registry import rule
 from .views import ResourceContext, StackResource, StackView
 
+NODE_PORTS = "{}-{}".format(*NODE_PORT_RANGE)
 PROTECTED_COMPONENTS = MINDIE_WORKLOADS
 """Components whose ingress a NetworkPolicy must restrict."""
 
@@ -36,8 +37,8 @@ def service_no_load_balancer(props: Any, ctx: ResourceContext) -> list[str]:
 @rule(
     "service-node-port-range",
     "network",
-    "Every nodePort lies in 30000-32767 (the seed's service_port range).",
-    "Set service_port within 30000-32767.",
+    f"Every nodePort lies in {NODE_PORTS} (the seed's service_port range).",
+    f"Set service_port within {NODE_PORTS}.",
     types=("Service",),
 )
 def service_node_port_range(props: Any, ctx: ResourceContext) -> list[str]:

@@ -56,9 +56,9 @@ def server_probes(props: Any, ctx: ResourceContext) -> list[str]:
 @rule(
     "server-probe-ranges",
     "probes",
-    "Server probe settings stay within the seed's ranges: liveness/readiness timeoutSeconds 1-600 and "
-    "failureThreshold 1-10; the startup window (initialDelaySeconds + periodSeconds x failureThreshold) "
-    "10-1800 s (init_delay).",
+    "Server probe settings stay within the seed's ranges: liveness/readiness timeoutSeconds "
+    "{}-{} and failureThreshold {}-{}; the startup window (initialDelaySeconds + periodSeconds x "
+    "failureThreshold) {}-{} s (init_delay).".format(*PROBE_TIMEOUT, *PROBE_FAILURE_THRESHOLD, *INIT_DELAY),
     "Take the probe values from mindie:inferServer (liveness_timeout, readiness_timeout, "
     "*_failure_threshold, init_delay) within the seed's ranges.",
     types=WORKLOAD_KINDS,

@@ -7,7 +7,14 @@ from typing import Any, Optional
 
 from pulumi_policy import Severity
 
-from domain.pki import INTERMEDIATE_SUBJECT, MAX_VALIDITY_HOURS, RSA_BITS
+from domain.pki import (
+    INTERMEDIATE_CN,
+    INTERMEDIATE_SUBJECT,
+    MAX_VALIDITY_DAYS,
+    MAX_VALIDITY_HOURS,
+    ORGANIZATION,
+    RSA_BITS,
+)
 from domain.tls_switches import TLS_SWITCHES
 
 from .access import (
@@ -82,27 +89,35 @@ def _subject_of(r: StackResource) -> dict[str, str]:
     return {k: str(get(r.props, "subject", k, default="")) for k in INTERMEDIATE_SUBJECT}
 
 
+INTERMEDIATE = f"CN={INTERMEDIATE_CN}, O={ORGANIZATION}"
+
+
+def _wrong_subject(name: str, csr: StackResource) -> Optional[str]:
+    """Why `csr` is not the intermediate's (the message names `name`), or None."""
+    subject = _subject_of(csr)
+    if subject == INTERMEDIATE_SUBJECT:
+        return None
+    return (
+        f"{name}: intermediate subject CN={subject['commonName']}, O={subject['organization']}; "
+        f"expected {INTERMEDIATE}"
+    )
+
+
 @rule(
     "tls-intermediate-subject",
     "tls-secrets",
-    "The intermediate CA (a CA certificate signed by another CA) has the subject CN=mindiems, O=msgroup, "
+    f"The intermediate CA (a CA certificate signed by another CA) has the subject {INTERMEDIATE}, "
     "the only intermediate the ms components accept.",
-    "Issue the intermediate from a CSR with subject common_name=mindiems, organization=msgroup.",
+    f"Issue the intermediate from a CSR with subject common_name={INTERMEDIATE_CN}, "
+    f"organization={ORGANIZATION}.",
     scope="stack",
 )
 def tls_intermediate_subject(stack: StackView) -> list[tuple[str, Optional[str]]]:
     problems: list[tuple[str, Optional[str]]] = []
     for csr in stack.of_type(TLS_CERT_REQUEST):
         # a CSR named for the intermediate, however it is then signed (pulumi-tls or a dynamic resource)
-        subject = _subject_of(csr)
-        if "intermediate" in csr.name and subject != INTERMEDIATE_SUBJECT:
-            problems.append(
-                (
-                    f"{csr.name}: intermediate subject CN={subject['commonName']}, "
-                    f"O={subject['organization']}; expected CN=mindiems, O=msgroup",
-                    csr.urn,
-                )
-            )
+        if "intermediate" in csr.name and (why := _wrong_subject(csr.name, csr)):
+            problems.append((why, csr.urn))
     for cert in stack.of_type(TLS_LOCALLY_SIGNED):
         if get(cert.props, "isCaCertificate") is not True:
             continue
@@ -110,25 +125,16 @@ def tls_intermediate_subject(stack: StackView) -> list[tuple[str, Optional[str]]
         csrs = [r for u in deps if (r := stack.by_urn(u)) is not None and r.type == TLS_CERT_REQUEST]
         if not csrs:
             problems.append((f"{cert.name}: cannot find the CSR of this CA certificate", cert.urn))
-        for csr in csrs:
-            subject = _subject_of(csr)
-            if subject != INTERMEDIATE_SUBJECT:
-                problems.append(
-                    (
-                        f"{cert.name}: intermediate subject CN={subject['commonName']}, "
-                        f"O={subject['organization']}; expected CN=mindiems, O=msgroup",
-                        cert.urn,
-                    )
-                )
+        problems += [(why, cert.urn) for csr in csrs if (why := _wrong_subject(cert.name, csr))]
     return problems
 
 
 @rule(
     "tls-key-strength",
     "tls-secrets",
-    "Private keys are RSA with at least 4096 bits, or ECDSA P384/P521 when config chooses a stronger "
+    f"Private keys are RSA with at least {RSA_BITS} bits, or ECDSA P384/P521 when config chooses a stronger "
     "alternative (config `allowEcdsa`).",
-    "Use algorithm RSA with rsa_bits 4096 (pulumi-tls defaults to 2048).",
+    f"Use algorithm RSA with rsa_bits {RSA_BITS} (pulumi-tls defaults to 2048).",
     types=(TLS_PRIVATE_KEY,),
     config={"allowEcdsa": {"type": "boolean"}},
 )
@@ -150,10 +156,11 @@ def tls_key_strength(props: Any, ctx: ResourceContext) -> list[str]:
 @rule(
     "tls-validity",
     "tls-secrets",
-    "Certificates are valid for at most 365 days (8760 hours), as the seed's openssl -days 365. A "
-    "self-signed CA may get a longer, explicitly reviewed limit (config `selfSignedCaMaxHours`).",
-    "Set validity_period_hours <= 8760 and early_renewal_hours so that `pulumi up` re-issues in time "
-    "(in-cluster trust anchors are rotated by the program, pods roll on checksum/tls).",
+    f"Certificates are valid for at most {MAX_VALIDITY_DAYS} days ({MAX_VALIDITY_HOURS} hours), as the "
+    f"seed's openssl -days {MAX_VALIDITY_DAYS}. A self-signed CA may get a longer, explicitly reviewed limit "
+    "(config `selfSignedCaMaxHours`).",
+    f"Set validity_period_hours <= {MAX_VALIDITY_HOURS} and early_renewal_hours so that `pulumi up` "
+    "re-issues in time (in-cluster trust anchors are rotated by the program, pods roll on checksum/tls).",
     types=(TLS_LOCALLY_SIGNED, TLS_SELF_SIGNED),
     config={"selfSignedCaMaxHours": {"type": "integer"}},
 )
