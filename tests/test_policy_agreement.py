@@ -9,7 +9,6 @@ import re
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from components.ca import INTERMEDIATE_CN, ORG
 from components.rbac import SEED_RULES
 from domain.host_paths import FORBIDDEN_HOST_PATHS, RUNTIME_PATHS
 from domain.kubernetes import (
@@ -102,7 +101,6 @@ def test_npu_types_and_environments_are_the_settings_values():
 
 def test_component_constants_are_the_domain_ones():
     assert SEED_RULES == MS_ROLE_RULES
-    assert {"commonName": INTERMEDIATE_CN, "organization": ORG} == INTERMEDIATE_SUBJECT
 
 
 def manifests(result, kind: str) -> list[dict]:
