@@ -20,18 +20,15 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from domain.rbac import MS_ROLE_BINDING_NAME, MS_ROLE_NAME, MS_ROLE_RULES, RBAC_API_GROUP
+
 from .labels import standard_labels
 
-ROLE_NAME = "ms-role"
-BINDING_NAME = "ms-role-bind"
-RBAC_GROUP = "rbac.authorization.k8s.io"
-
-SEED_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("apps", "deployments", ("create", "delete", "get", "patch")),
-    ("", "pods", ("get", "list", "patch")),
-    ("", "configmaps", ("get", "create", "delete")),
-    ("", "services", ("get", "delete", "create")),
-)
+# The seed's ms-role lives in domain.rbac (the policy pack checks the same facts).
+ROLE_NAME = MS_ROLE_NAME
+BINDING_NAME = MS_ROLE_BINDING_NAME
+RBAC_GROUP = RBAC_API_GROUP
+SEED_RULES = MS_ROLE_RULES
 """The seed's ms-role rules, exactly: (apiGroup, resource, verbs). Nothing more."""
 
 SCOPES = ("namespace", "role", "cluster")

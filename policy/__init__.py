@@ -1,1 +1,1 @@
-"""The MindIE CrossGuard policy pack (rules in policy/rules.py)."""
+"""The MindIE CrossGuard policy pack (rules in policy/rules/, one module per rule family)."""

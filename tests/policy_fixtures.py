@@ -138,6 +138,11 @@ def server_configmap(world_size: int = 8, https: bool = True, name: str = "mindi
     }
 
 
+def configmap(data: dict[str, str]) -> dict:
+    """A ConfigMap `c` holding `data`."""
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": data}
+
+
 def service(component: str, type_: str = "ClusterIP", node_port: Optional[int] = None) -> dict:
     port: dict[str, Any] = {"name": "infer", "port": 1025.0, "targetPort": 1025.0}
     if node_port is not None:

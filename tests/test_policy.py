@@ -7,15 +7,21 @@ Sequence, not dict/list), and the policies' validate functions.
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
+import re
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
-from policy.rules import RULES, ResourceContext, by_name, forbidden_host_path, policies
+from domain.host_paths import FORBIDDEN_HOST_PATHS
+from policy.rules import FAMILIES, RULES, ResourceContext, by_name, forbidden_host_path, policies
 
 from .policy_fixtures import (
     CLUSTERROLE,
@@ -28,6 +34,7 @@ from .policy_fixtures import (
     SECRET,
     SERVICE,
     cluster_role,
+    configmap,
     deployment,
     good_stack,
     resource_violations,
@@ -53,11 +60,13 @@ def add_volume(props: dict, volume: dict) -> None:
 
 # (rule, resource type, base props factory, mutation that breaks it, text the message contains, config)
 
+
 def pinned(props: dict) -> dict:
     """The fixture with every container's image pinned by digest."""
     for c in pod(props)["containers"]:
         c["image"] = c["image"] + "@sha256:" + "ab" * 32
     return props
+
 
 RESOURCE_CASES: list[tuple[str, str, Callable[[], dict], Callable[[dict], Any], str, dict]] = [
     (
@@ -377,12 +386,7 @@ RESOURCE_CASES: list[tuple[str, str, Callable[[], dict], Callable[[dict], Any], 
     (
         "secrets-key-material",
         CONFIGMAP,
-        lambda: {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "c"},
-            "data": {"a.json": "{}"},
-        },
+        lambda: configmap({"a.json": "{}"}),
         lambda p: p["data"].update({"cert.key.pem": KEY_PEM}),
         "a private key in a ConfigMap",
         {},
@@ -390,12 +394,7 @@ RESOURCE_CASES: list[tuple[str, str, Callable[[], dict], Callable[[dict], Any], 
     (
         "secrets-key-material",
         CONFIGMAP,
-        lambda: {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "c"},
-            "data": {"a.json": "{}"},
-        },
+        lambda: configmap({"a.json": "{}"}),
         lambda p: p["data"].update({"key_pwd.txt": "Secret#123"}),
         "a passphrase in a ConfigMap",
         {},
@@ -694,12 +693,7 @@ def test_passphrase_keys_in_generated_json():
         body = json.dumps(
             {"server_tls_items": {"tls_passwd": value, "tls_key": "security/keys/cert.key.pem"}}
         )
-        return {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "c"},
-            "data": {"ms_server.json": body},
-        }
+        return configmap({"ms_server.json": body})
 
     assert resource_violations("secrets-key-material", CONFIGMAP, cm("security/pass/key_pwd.txt")) == []
     found = resource_violations("secrets-key-material", CONFIGMAP, cm("Secret#12345"))
@@ -754,9 +748,6 @@ def test_intermediate_csr_by_name_and_external_kubeclient_cert():
 
 def test_pack_serves_every_policy_over_the_analyzer_protocol(project_dir):
     """Start policy/__main__.py as the Pulumi CLI does and ask it for its policies (GetAnalyzerInfo)."""
-    import subprocess
-    import sys
-
     import grpc
     from google.protobuf import empty_pb2
     from pulumi.runtime.proto import analyzer_pb2_grpc
@@ -774,3 +765,60 @@ def test_pack_serves_every_policy_over_the_analyzer_protocol(project_dir):
     assert info.name == "mindie"
     assert {p.name for p in info.policies} == {r.name for r in RULES}
     assert all(p.remediation_steps for p in info.policies)
+
+
+PACK_ORDER = """
+workload-non-root workload-no-privilege-escalation workload-drop-all-capabilities workload-seccomp
+workload-not-privileged workload-no-host-namespaces workload-no-host-ports workload-read-only-root
+workload-service-account-token workload-resources workload-image-pinned workload-image-digest
+hostpath-forbidden hostpath-type hostpath-volumes
+npu-request-equals-limit rollout-can-move npu-matches-config rollout-fits-npu-inventory
+server-probes server-probe-ranges
+service-no-load-balancer service-node-port-range service-node-port-only-entry network-policies
+rbac-no-wildcards rbac-no-escalation rbac-ms-role-verbs rbac-binding-subject
+tls-enabled tls-intermediate-subject tls-key-strength tls-validity secrets-key-material secrets-stack-outputs
+one-service-per-namespace environment-consistent
+""".split()
+
+
+def test_pack_order_is_by_family_and_stable(project_dir):
+    """policies() keeps its order (the config files, the CLI's output and the docs follow it)."""
+    assert [p.name for p in policies()] == [r.name for r in RULES] == PACK_ORDER
+    families = [r.family for r in RULES]
+    assert sorted(set(families), key=families.index) == list(FAMILIES)  # one block per family
+    docs = (project_dir / "docs" / "policy.md").read_text()
+    table = docs.split("## Rules", 1)[1].split("\n## ", 1)[0]
+    assert set(re.findall(r"^\|[^|]*\| `([a-z0-9-]+)`", table, re.MULTILINE)) == set(PACK_ORDER)
+
+
+def test_hostpath_rule_names_the_domain_paths():
+    description = by_name("hostpath-forbidden").description
+    assert all(f" {path}," in description for path in FORBIDDEN_HOST_PATHS)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    found |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module}
+    return {name.split(".")[0] for name in found}
+
+
+def test_pack_is_self_contained(project_dir):
+    """The CrossGuard host has only policy/requirements.txt: the rules import the standard library,
+    pulumi_policy, their own package (relative imports) and `domain`, which imports the standard
+    library only."""
+    allowed = set(sys.stdlib_module_names) | {"__future__"}
+    for path in (project_dir / "policy" / "rules").glob("*.py"):
+        assert _imports(path) <= allowed | {"pulumi_policy", "domain"}, path.name
+    for path in (project_dir / "domain").glob("*.py"):
+        assert _imports(path) <= allowed, path.name
+
+
+def test_pack_imports_as_the_policy_host_does(project_dir):
+    """`from rules import ...` with policy/ first on sys.path and the project root after it, as
+    policy/__main__.py arranges (without building the pack, which would start its server)."""
+    code = "import sys; sys.path[1:1] = ['..']; import rules; print(len(rules.policies()))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=project_dir / "policy", capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == str(len(RULES))
