@@ -18,6 +18,8 @@ from typing import Annotated, Optional
 
 from pydantic import Field, model_validator
 
+from domain.enums import MotorLogLevel, PullPolicy
+
 from .fields import (
     AbsolutePath,
     DnsSubdomain,
@@ -47,20 +49,6 @@ class Algorithm(StrEnum):
 
     CACHE_AFFINITY = "cache_affinity"  # OpenAI multi-turn sessions: recommended there
     ROUND_ROBIN = "round_robin"  # every other API: the default
-
-
-class PullPolicy(StrEnum):
-    IF_NOT_PRESENT = "IfNotPresent"
-    ALWAYS = "Always"
-    NEVER = "Never"
-
-
-class LogLevel(StrEnum):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARN = "WARN"
-    ERROR = "ERROR"
-    CRITICAL = "CRITICAL"
 
 
 def _tag_or_digest(value: str) -> bool:
@@ -273,7 +261,7 @@ class Motor(StrictModel):
     read_only_root_filesystem: StrictBool = Field(
         True, description="Read-only root filesystem; logs, tmp and state are writable volumes."
     )
-    log_level: LogLevel = Field(LogLevel.INFO, description="MINDIE_LOG_LEVEL of both components.")
+    log_level: MotorLogLevel = Field(MotorLogLevel.INFO, description="MINDIE_LOG_LEVEL of both components.")
     avoid_npu_nodes: StrictBool = Field(
         True,
         description="Keep the CPU-only coordinator and controller off NPU nodes (required node affinity "

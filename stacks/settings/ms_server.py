@@ -15,6 +15,8 @@ from typing import Annotated, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
+from domain.enums import MotorLogLevel
+
 from .fields import (
     AbsolutePath,
     Cpu,
@@ -115,14 +117,6 @@ HostPath = Annotated[AbsolutePath, AfterValidator(_check_host_path)]
 class ImageSource(StrEnum):
     EXISTING = "existing"  # use `reference` as is (built the seed's way, or by CI)
     BUILD = "build"  # build images/ms-server/Dockerfile with pulumi-docker
-
-
-class LogLevel(StrEnum):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARN = "WARN"
-    ERROR = "ERROR"
-    CRITICAL = "CRITICAL"
 
 
 class RbacScope(StrEnum):
@@ -275,7 +269,7 @@ class Msctl(StrictModel):
         description="Where the operator imported the msclientuser certificate (the seed: ./security).",
     )
     timeout: IntRange(1, 60, "s") = Field(60, description="Seconds msctl waits for a response.")  # type: ignore[valid-type]
-    log_level: LogLevel = Field(LogLevel.INFO, description="msctl's log level.")
+    log_level: MotorLogLevel = Field(MotorLogLevel.INFO, description="msctl's log level.")
     source_cidrs: Optional[list[SourceCidr]] = Field(  # type: ignore[valid-type]
         None,
         description="Addresses msctl may connect from (NetworkPolicy ipBlock on the ms-server port); "
@@ -305,7 +299,7 @@ class MsServer(StrictModel):
         description="IP of the Kubernetes API server (the seed: the management node's physical IP)."
     )
     k8s_apiserver_port: Port = Field(6443, description="HTTPS port of the API server.")  # type: ignore[valid-type]
-    log_level: LogLevel = Field(LogLevel.INFO, description="ms_server.json log_info.log_level.")
+    log_level: MotorLogLevel = Field(MotorLogLevel.INFO, description="ms_server.json log_info.log_level.")
     client_mindie_server_tls_enable: Optional[StrictBool] = Field(
         None,
         description="HTTPS towards the MindIE Servers; unset: the servers' enable_tls (the Deployer "

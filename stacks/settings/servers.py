@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
+from domain.enums import PullPolicy, ServerLogLevel
+
 from .errors import SettingsError
 from .fields import (
     AbsolutePath,
@@ -136,24 +138,11 @@ def _check_relative(value: str) -> str:
 
 RelativePath = Annotated[StrictStr, AfterValidator(_check_relative)]
 
+
 class HostPathType(StrEnum):
     """hostPath types allowed for server volumes: the path must already exist as a directory."""
 
     DIRECTORY = "Directory"
-
-
-class PullPolicy(StrEnum):
-    ALWAYS = "Always"
-    IF_NOT_PRESENT = "IfNotPresent"
-    NEVER = "Never"
-
-
-class LogLevel(StrEnum):
-    DEBUG = "Debug"
-    INFO = "Info"
-    WARN = "Warn"
-    ERROR = "Error"
-    CRITICAL = "Critical"
 
 
 class LimitPolicy(StrEnum):
@@ -280,8 +269,8 @@ class Engine(StrictModel):
     metrics_port: Port = Field(  # type: ignore[valid-type]
         1027, alias="metricsPort", description="ServerConfig.metricsPort; differs from infer/management port."
     )
-    log_level: LogLevel = Field(
-        LogLevel.INFO, alias="logLevel", description="config.json LogConfig.logLevel."
+    log_level: ServerLogLevel = Field(
+        ServerLogLevel.INFO, alias="logLevel", description="config.json LogConfig.logLevel."
     )
 
     @model_validator(mode="after")
