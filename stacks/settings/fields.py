@@ -15,11 +15,14 @@ from typing import Annotated, Optional
 
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
 
+from domain.images import DIGEST
+
 __all__ = [
     "AbsolutePath",
     "DnsSubdomain",
     "LabelKey",
     "LabelValue",
+    "LinuxName",
     "Namespace",
     "Cpu",
     "Digest",
@@ -212,7 +215,7 @@ Cpu = Pattern(
 """A positive CPU quantity in cores or millicores."""
 
 Digest = Pattern(
-    r"^sha256:[0-9a-f]{64}$",
+    DIGEST.pattern,
     'must be an image digest "sha256:" followed by 64 lower-case hex digits',
 )
 """An OCI image digest."""
@@ -259,6 +262,22 @@ def _check_label_value(value: str) -> str:
 
 
 LabelValue = Annotated[StrictStr, AfterValidator(_check_label_value)]
+
+def _not_root(value: str) -> str:
+    if value == "root":
+        raise ValueError("must not be root: the ms-server runs as a dedicated user")
+    return value
+
+
+LinuxName = Annotated[
+    Pattern(
+        r"^[a-z_][a-z0-9_-]{0,31}$",
+        "must be a portable Linux user/group name: 1-32 characters, lower-case letters, digits, "
+        "'_' or '-', not starting with a digit or '-'",
+    ),
+    AfterValidator(_not_root),
+]
+"""A user or group name an image creates (useradd's portable names), never root."""
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 """Namespaces the cluster owns: this program declares, labels (Pod Security) and deletes its

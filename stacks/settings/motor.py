@@ -26,12 +26,11 @@ from .fields import (
     IntRange,
     LabelKey,
     LabelValue,
-    Pattern,
     Port,
     StorageSize,
     StrictBool,
 )
-from .images import ImageBuild
+from .images import ImageBuild, TaggedImageRef
 from .infer_server import NpuType, StrictModel
 
 DEPLOY_MODE = "single_node"
@@ -50,18 +49,6 @@ class Algorithm(StrEnum):
     CACHE_AFFINITY = "cache_affinity"  # OpenAI multi-turn sessions: recommended there
     ROUND_ROBIN = "round_robin"  # every other API: the default
 
-
-def _tag_or_digest(value: str) -> bool:
-    last = value.rsplit("/", 1)[-1]
-    return ":" in last or "@" in last
-
-
-Image = Pattern(
-    r"^[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[0-9a-f]{64})?$"
-    r"|^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$",
-    'must be an image reference with an explicit tag or digest, e.g. "mindie:2.0.RC1-800I-A2"',
-    also=_tag_or_digest,
-)
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -150,7 +137,7 @@ def _controller_resources() -> Resources:
 class Coordinator(StrictModel):
     """The Coordinator (ms_coordinator): scheduler, ports, pod placement."""
 
-    image: Optional[Image] = Field(None, description="Image override; unset: mindie:motor.image.")  # type: ignore[valid-type]
+    image: Optional[TaggedImageRef] = Field(None, description="Image override; unset: mindie:motor.image.")  # type: ignore[valid-type]
     node_selector: dict[LabelKey, LabelValue] = Field(  # type: ignore[valid-type]
         default_factory=dict,
         description="Node labels the coordinator pod must match (the seed: nodeSelector).",
@@ -199,7 +186,7 @@ class RanktableWriter(StrictModel):
     global_ranktable.json into the volume the controller reads (docs/motor.md).
     """
 
-    image: Optional[Image] = Field(  # type: ignore[valid-type]
+    image: Optional[TaggedImageRef] = Field(  # type: ignore[valid-type]
         None, description="Image with python3 for the writer; unset: the controller's image."
     )
     refresh_seconds: IntRange(5, 600, "s") = Field(  # type: ignore[valid-type]
@@ -214,7 +201,7 @@ class RanktableWriter(StrictModel):
 class Controller(StrictModel):
     """The Controller (ms_controller): cluster state, fault recovery."""
 
-    image: Optional[Image] = Field(None, description="Image override; unset: mindie:motor.image.")  # type: ignore[valid-type]
+    image: Optional[TaggedImageRef] = Field(None, description="Image override; unset: mindie:motor.image.")  # type: ignore[valid-type]
     node_selector: dict[LabelKey, LabelValue] = Field(  # type: ignore[valid-type]
         default_factory=dict,
         description="Node labels the controller pod must match (the seed: nodeSelector).",
@@ -240,7 +227,7 @@ class Motor(StrictModel):
         None,
         description="Deploy Coordinator and Controller. Unset: exactly when mindie:entry is coordinator.",
     )
-    image: Optional[Image] = Field(  # type: ignore[valid-type]
+    image: Optional[TaggedImageRef] = Field(  # type: ignore[valid-type]
         None,
         description="MindIE image holding ms_coordinator/ms_controller; required when Motor is deployed.",
     )

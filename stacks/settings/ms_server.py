@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 from pydantic import AfterValidator, Field, model_validator
 
 from domain.enums import MotorLogLevel
+from domain.images import image_tag
 
 from .fields import (
     AbsolutePath,
@@ -24,33 +25,18 @@ from .fields import (
     DnsLabel,
     DnsSubdomain,
     IntRange,
+    LinuxName,
     Memory,
-    Pattern,
     Port,
     StrictBool,
     StrictStr,
     cpu_millicores,
     memory_bytes,
 )
+from .images import ImageRef, qualified
 from .infer_server import StrictModel
 
 # --- small validated types ----------------------------------------------------------------------
-
-def _not_root(value: str) -> str:
-    if value == "root":
-        raise ValueError("must not be root: the ms-server runs as a dedicated user")
-    return value
-
-
-LinuxName = Annotated[
-    Pattern(
-        r"^[a-z_][a-z0-9_-]{0,31}$",
-        "must be a portable Linux user/group name: 1-32 characters, lower-case letters, digits, "
-        "'_' or '-', not starting with a digit or '-'",
-    ),
-    AfterValidator(_not_root),
-]
-
 
 def _check_ip(value: str) -> str:
     try:
@@ -76,12 +62,6 @@ def _check_source_cidr(value: str) -> str:
 
 
 SourceCidr = Annotated[StrictStr, AfterValidator(_check_source_cidr)]
-
-ImageRef = Pattern(
-    r"^[a-z0-9]([a-z0-9._/:-]*[a-zA-Z0-9_.-])?(@sha256:[0-9a-f]{64})?$",
-    'must be an image reference like "registry.example.com/mindie/ms-server:2.0"',
-    also=lambda value: len(value) <= 255,
-)
 
 _FORBIDDEN_HOST_ROOTS = (
     "/home", "/root", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr", "/boot",
@@ -171,7 +151,7 @@ class MsServerImage(StrictModel):
                 raise ValueError(
                     f"reference = {self.reference!r}: a built image is named by tag, not by digest"
                 )
-            if self.push and not _qualified(self.reference):
+            if self.push and not qualified(self.reference):
                 raise ValueError(
                     f"reference = {self.reference!r}: pushing needs a fully qualified name "
                     "(registry host first, e.g. registry.example.com/mindie/ms-server:2.0)"
@@ -183,17 +163,10 @@ class MsServerImage(StrictModel):
     @property
     def tag(self) -> Optional[str]:
         """The reference's tag ("2.0" of "registry:5000/ms-server:2.0@sha256:..."), if any."""
-        name = self.reference.split("@", 1)[0]
-        _, _, last = name.rpartition("/")
-        return last.rpartition(":")[2] if ":" in last else None
+        return image_tag(self.reference)
 
     def base_reference(self) -> str:
         return f"{self.base_image}@{self.base_digest}" if self.base_digest else self.base_image
-
-
-def _qualified(reference: str) -> bool:
-    first = reference.split("/", 1)[0]
-    return "/" in reference and ("." in first or ":" in first or first == "localhost")
 
 
 class ResourceAmounts(StrictModel):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 from pydantic import AfterValidator, Field, model_validator
 
 from domain.enums import PullPolicy, ServerLogLevel
+from domain.images import image_tag, repository
 
 from .errors import SettingsError
 from .fields import (
@@ -477,13 +478,6 @@ def device_model(server: InferServer, servers: ServersSettings) -> DeviceModel:
     return servers.device_models.get(npu, DEFAULT_DEVICE_MODELS[npu])
 
 
-def image_repository(image: str) -> str:
-    """registry/path/name of an image reference, without tag or digest."""
-    name = image.split("@", 1)[0]
-    head, _, last = name.rpartition("/")
-    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
-
-
 def hardware_problems(settings: Settings) -> list[str]:
     """Device model, chips and image variant of every group agree (issue 11 point 6, issue 18)."""
     problems: list[str] = []
@@ -505,7 +499,7 @@ def hardware_problems(settings: Settings) -> list[str]:
                 f"{group.setting}.resource_requests.npu_chip_num = {chips}: a {model.value} node has "
                 f"{CHIPS_PER_NODE[model]} chips (npuDeviceIds 0..{CHIPS_PER_NODE[model] - 1})"
             )
-        tag = group.image.split("@", 1)[0].rpartition("/")[2].partition(":")[2]
+        tag = image_tag(group.image) or ""
         for variant in IMAGE_VARIANTS.values():
             if variant in tag and variant != IMAGE_VARIANTS[model]:
                 where = "image" if group.setting == "mindie:inferServer" else f"{group.setting}.image"
@@ -518,13 +512,13 @@ def hardware_problems(settings: Settings) -> list[str]:
                 break
     motor = settings.motor
     if motor is not None and motor.image is not None:
-        repos = {image_repository(g.image) for g in server_groups(settings)}
+        repos = {repository(g.image) for g in server_groups(settings)}
         for where, image in (("mindie:motor.image", motor.image),
                              ("mindie:motor.coordinator.image", motor.coordinator.image),
                              ("mindie:motor.controller.image", motor.controller.image)):
-            if image is not None and image_repository(image) not in repos:
+            if image is not None and repository(image) not in repos:
                 problems.append(
-                    f'{where} = "{image}": repository {image_repository(image)} differs from the servers\' '
+                    f'{where} = "{image}": repository {repository(image)} differs from the servers\' '
                     f"{', '.join(sorted(repos))}; MindIE Server and Motor ship in one MindIE image, pull "
                     "both from one repository path"
                 )

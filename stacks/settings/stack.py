@@ -18,6 +18,8 @@ from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
+from domain.images import is_pinned
+
 from .errors import SettingsError, describe_value, near_miss
 from .fields import AbsolutePath, IntRange, Namespace, StrictBool, StrictStr
 from .images import build_problems
@@ -342,8 +344,6 @@ def _unpinned_images(settings: Settings) -> list[str]:
 
     A tag can be moved to other bytes after the release was tested; a digest cannot. Dev may
     use tags; prod runs exactly the digest that was promoted (policy `workload-image-digest`)."""
-    import re
-
     found = [("servers.image", settings.servers.image)]
     motor = settings.motor
     found += [("motor.image", motor.image), ("motor.coordinator.image", motor.coordinator.image),
@@ -352,11 +352,10 @@ def _unpinned_images(settings: Settings) -> list[str]:
     ms = settings.ms_server
     if ms is not None and ms.image.source.value == "existing":
         found.append(("msServer.image.reference", ms.image.reference))
-    digest = re.compile(r".+@sha256:[0-9a-f]{64}")
     return [
         f"{path} = {describe_value(ref)}: prod runs images pinned by digest: append "
         "@sha256:<digest> of the image you promoted (tags may be moved)"
-        for path, ref in found if ref is not None and not digest.fullmatch(ref)
+        for path, ref in found if ref is not None and not is_pinned(ref)
     ]
 
 
