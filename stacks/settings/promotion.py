@@ -38,6 +38,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, Field
 
+from domain.numbers import integral
+
 from .fields import StrictStr
 from .infer_server import StrictModel
 
@@ -431,17 +433,6 @@ def release_fingerprint(settings: BaseModel) -> str:
 def part_fingerprints(settings: BaseModel) -> dict[str, str]:
     """One fingerprint per config key of the release (inferServer, motor, ...): which parts match."""
     return {key: fingerprint({key: value}) for key, value in sorted(release_settings(settings).items())}
-
-
-def integral(value: Any) -> Any:
-    """Numbers come back from the engine (StackReference outputs) as floats: 1025.0 -> 1025."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, Mapping):
-        return {k: integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [integral(v) for v in value]
-    return value
 
 
 def release_output(settings: Any) -> dict[str, Any]:
