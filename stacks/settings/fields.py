@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
 
+from domain.host_paths import forbidden_host_path, shared_top_level
 from domain.images import DIGEST
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Cpu",
     "Digest",
     "DnsLabel",
+    "HostPath",
     "IntRange",
     "Memory",
     "Pattern",
@@ -126,6 +128,25 @@ def _check_absolute(value: str) -> str:
 
 
 AbsolutePath = Annotated[StrictStr, AfterValidator(_check_absolute)]
+
+
+def HostPath(example: str):  # noqa: N802 - reads as a type
+    """A node directory a pod mounts (hostPath): absolute, dedicated, never one domain.host_paths forbids.
+
+    `example` is the dedicated directory the message suggests instead."""
+
+    def check(value: str) -> str:
+        reason = forbidden_host_path(value)  # "is under /etc", "is a socket", ...
+        if reason is not None:
+            raise ValueError(
+                f"must not be {reason.removeprefix('is ')} (the seed forbids public and system directories: "
+                f"mounting one risks a container escape); use a dedicated directory such as {example}"
+            )
+        if shared_top_level(value):
+            raise ValueError(f"must be a dedicated directory (e.g. {example}), not a shared top-level one")
+        return value
+
+    return Annotated[AbsolutePath, AfterValidator(check)]
 
 
 def Pattern(regex: str, message: str, *, also: Optional[Callable[[str], bool]] = None):  # noqa: N802

@@ -24,6 +24,7 @@ from .fields import (
     Digest,
     DnsLabel,
     DnsSubdomain,
+    HostPath,
     IntRange,
     LinuxName,
     Memory,
@@ -63,32 +64,7 @@ def _check_source_cidr(value: str) -> str:
 
 SourceCidr = Annotated[StrictStr, AfterValidator(_check_source_cidr)]
 
-_FORBIDDEN_HOST_ROOTS = (
-    "/home", "/root", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr", "/boot",
-    "/dev", "/proc", "/sys", "/run", "/var/run", "/tmp", "/var/tmp", "/var/lib/kubelet",
-    "/var/lib/docker", "/var/lib/containerd", "/var/lib/etcd", "/etc/kubernetes",
-)
-"""hostPath roots the seed's rule forbids: public directories such as /home, and system or
-runtime directories whose contents a container could use to escape."""
-
-_TOO_SHALLOW = {"/", "/var", "/var/lib", "/var/log", "/opt", "/mnt", "/srv", "/data"}
-
-
-def _check_host_path(value: str) -> str:
-    for root in _FORBIDDEN_HOST_ROOTS:
-        if value == root or value.startswith(root + "/"):
-            raise ValueError(
-                f"must not be {root} or under it: the seed forbids public directories such as /home "
-                "and system directories as hostPath mounts"
-            )
-    if value.rstrip("/") in _TOO_SHALLOW or value.endswith("/"):
-        raise ValueError(
-            "must be a dedicated directory (e.g. /var/lib/mindie-ms), not a shared top-level one"
-        )
-    return value
-
-
-HostPath = Annotated[AbsolutePath, AfterValidator(_check_host_path)]
+SafeHostPath = HostPath("/var/lib/mindie-ms")
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -212,9 +188,11 @@ class Rbac(StrictModel):
 class HostPaths(StrictModel):
     """The seed's hostPath directories (storage.mode = host_path)."""
 
-    logs: HostPath = Field("/var/log/mindie-ms", description="Log directory on the node (the seed's dir1).")  # type: ignore[valid-type]
-    data: HostPath = Field("/var/lib/mindie-ms", description="status.json directory on the node (dir2).")  # type: ignore[valid-type]
-    security: Optional[HostPath] = Field(  # type: ignore[valid-type]
+    logs: SafeHostPath = Field(  # type: ignore[valid-type]
+        "/var/log/mindie-ms", description="Log directory on the node (the seed's dir1)."
+    )
+    data: SafeHostPath = Field("/var/lib/mindie-ms", description="status.json directory on the node (dir2).")  # type: ignore[valid-type]
+    security: Optional[SafeHostPath] = Field(  # type: ignore[valid-type]
         None,
         description="The seed's imported security tree on the node (with KMC key stores); "
         "unset: the certificates come from the CA component's Secrets.",

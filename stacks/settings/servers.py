@@ -29,6 +29,7 @@ from .errors import SettingsError
 from .fields import (
     AbsolutePath,
     DnsLabel,
+    HostPath,
     IntRange,
     Percent,
     Port,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .stack import Settings
 
 MS_ROOT = "/mnt/mindie-service/ms"
+"""The seed's host/container directory of the server's config, model, writable data and run.sh."""
 
 
 class DeviceModel(StrEnum):
@@ -86,47 +88,8 @@ IMAGE_VARIANTS = {
     DeviceModel.ASCEND_910: "800I-A2",
     DeviceModel.ATLAS_300I_DUO: "300I-Duo",
 }
-"""The seed's host/container directory of the server's config, model, writable data and run.sh."""
 
-# Host paths that must never be mounted into a server pod: the seed says "避免挂载/home等公共目录"
-# and "非系统危险路径"; these are the system, credential and container-runtime directories.
-FORBIDDEN_HOST_PATHS = (
-    "/home",
-    "/root",
-    "/etc",
-    "/proc",
-    "/sys",
-    "/dev",
-    "/boot",
-    "/bin",
-    "/sbin",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/usr",
-    "/run",
-    "/var/run",
-    "/var/lib/kubelet",
-    "/var/lib/docker",
-    "/var/lib/containerd",
-    "/var/lib/etcd",
-    "/tmp",
-)
-
-
-def _check_host_path(value: str) -> str:
-    if value == "/":
-        raise ValueError("must not be the root directory")
-    for bad in FORBIDDEN_HOST_PATHS:
-        if value == bad or value.startswith(bad + "/"):
-            raise ValueError(
-                f"must not be under {bad} (a public or system directory: mounting it risks a container "
-                f"escape); use a dedicated directory such as {MS_ROOT}/model or /data/models"
-            )
-    return value
-
-
-SafeHostPath = Annotated[AbsolutePath, AfterValidator(_check_host_path)]
+SafeHostPath = HostPath(f"{MS_ROOT}/model or /data/models")
 
 _RELATIVE = re.compile(r"^([A-Za-z0-9._-]+)(/[A-Za-z0-9._-]+)*$")
 
