@@ -29,8 +29,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.settings.motor import DEPLOY_MODE, SCHEDULER_TYPE, Algorithm
-from stacks.settings.motor import Motor as MotorSettings
+from stacks.settings.motor import DEPLOY_MODE, SCHEDULER_TYPE, Algorithm, MotorSettings
 from stacks.settings.runtime_user import RuntimeUser
 
 from . import staging

@@ -17,6 +17,7 @@ from mindiectl.render import manifests
 from mindiectl.runtime import StackReferenceError
 from stacks.settings import promotion
 from stacks.settings.errors import SettingsError
+from stacks.settings.stack import Settings
 
 from .helpers import STACKS
 
@@ -90,7 +91,7 @@ def reference_stacks(tmp_path: Path, project_dir: Path, monkeypatch) -> Path:
     doc = stackfile.read_document(path)
     config = doc["config"]
     plain = {str(k)[len("mindie:"):]: v for k, v in config.items() if str(k).startswith("mindie:")}
-    release, _ = promotion.split(plain)
+    release, _ = promotion.split(plain, promotion.setting_tree(Settings))
     removed: list[str] = []
 
     def strip(node: Any, part: dict[str, Any], prefix: str) -> None:

@@ -453,8 +453,7 @@ def test_tls_secrets_and_tls_checksum(tmp_path: Path):
     (tmp_path / "__main__.py").write_text(
         "import pulumi\n"
         "from components.server import ServerGroup, ServerGroupArgs\n"
-        "from stacks.settings.servers import server_groups\n"
-        "from stacks.settings.stack import load_settings\n"
+        "from stacks.settings.stack import load_settings, server_groups\n"
         "settings = load_settings()\n"
         "g = server_groups(settings)[0]\n"
         "secrets = {i: pulumi.Output.from_input(f'own-{i}') for i in "
@@ -481,8 +480,7 @@ def test_tls_secrets_and_tls_checksum(tmp_path: Path):
 def test_tls_without_secrets_is_refused(tmp_path: Path):
     (tmp_path / "__main__.py").write_text(
         "from components.server import ServerGroup, ServerGroupArgs\n"
-        "from stacks.settings.servers import server_groups\n"
-        "from stacks.settings.stack import load_settings\n"
+        "from stacks.settings.stack import load_settings, server_groups\n"
         "settings = load_settings()\n"
         "g = server_groups(settings)[0]\n"
         "ServerGroup(g.server.server_name, ServerGroupArgs(namespace='mindie', server=g.server,\n"

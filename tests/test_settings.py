@@ -309,3 +309,34 @@ def test_motor_images_name_a_tag_or_digest():
     assert image_ok("ImageRef", "registry/mindie") and not image_ok("TaggedImageRef", "registry/mindie")
     assert not image_ok("TaggedImageRef", "registry:5000/mindie")
 
+
+
+# --- the settings package imports one way --------------------------------------------------------
+
+
+def test_settings_modules_import_one_way():
+    """No cycle among stacks.settings' modules (lazy and TYPE_CHECKING imports count), and no section
+    imports the root (stack.py): what needs the whole Settings lives in stack.py."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "stacks" / "settings"
+    edges: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found |= {node.module} if node.module else {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("stacks.settings"):
+                rest = node.module.removeprefix("stacks.settings").lstrip(".")
+                found |= {rest} if rest else {a.name for a in node.names}
+        edges[path.stem] = {m.split(".")[0] for m in found} - {path.stem}
+    assert [m for m, deps in edges.items() if "stack" in deps] == []
+
+    def visit(module: str, trail: tuple[str, ...]) -> None:
+        assert module not in trail, "import cycle: " + " -> ".join((*trail, module))
+        for dep in sorted(edges.get(module, ())):
+            visit(dep, (*trail, module))
+
+    for module in edges:
+        visit(module, ())

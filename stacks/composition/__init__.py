@@ -22,12 +22,11 @@ from components.rbac import DeployerRbac, DeployerRbacArgs
 from components.server import SERVER_IDENTITIES, ServerGroup, ServerGroupArgs, all_endpoints
 from stacks.settings.images import ImageBuild
 from stacks.settings.motor import motor_deployed, prefix_cache_required
-from stacks.settings.ms_server import ImageSource
-from stacks.settings.ms_server import MsServer as MsServerSettings
+from stacks.settings.ms_server import ImageSource, MsServerSettings
 from stacks.settings.promotion import release_output
 from stacks.settings.runtime_user import RuntimeUser
-from stacks.settings.servers import ascend_home, rollout_plans, server_groups, uses_host_path
-from stacks.settings.stack import Entry, Environment, Settings
+from stacks.settings.servers import ascend_home
+from stacks.settings.stack import Entry, Environment, Settings, rollout_plans, server_groups, uses_host_path
 from stacks.settings.tls import ca_args
 
 from . import accepted_findings

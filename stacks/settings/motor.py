@@ -220,7 +220,7 @@ class Controller(StrictModel):
     ranktable_writer: RanktableWriter = Field(default_factory=RanktableWriter)
 
 
-class Motor(StrictModel):
+class MotorSettings(StrictModel):
     """The whole `mindie:motor` key."""
 
     enabled: Optional[StrictBool] = Field(
@@ -258,7 +258,7 @@ class Motor(StrictModel):
     controller: Controller = Field(default_factory=Controller)
 
     @model_validator(mode="after")
-    def _placement_consistent(self) -> Motor:
+    def _placement_consistent(self) -> MotorSettings:
         for name, part in (("coordinator", self.coordinator), ("controller", self.controller)):
             value = part.node_selector.get(NPU_NODE_LABEL)
             if self.avoid_npu_nodes and value in NPU_NODE_VALUES:
@@ -283,12 +283,12 @@ class Motor(StrictModel):
         return image
 
 
-def motor_deployed(entry_is_coordinator: bool, motor: Motor) -> bool:
+def motor_deployed(entry_is_coordinator: bool, motor: MotorSettings) -> bool:
     """Motor runs when the Coordinator is the entry, or when asked for explicitly."""
     return entry_is_coordinator if motor.enabled is None else motor.enabled
 
 
-def prefix_cache_required(entry_is_coordinator: bool, motor: Motor) -> bool:
+def prefix_cache_required(entry_is_coordinator: bool, motor: MotorSettings) -> bool:
     """What compose passes to the servers as `prefix_cache`.
 
     The rule: the servers enable prefix cache exactly when the Coordinator is
@@ -319,7 +319,7 @@ def prefix_cache_mismatch(required: bool, servers_prefix_cache: Optional[bool]) 
     return []
 
 
-def motor_problems(entry_is_coordinator: bool, motor: Motor, motor_given: bool) -> list[str]:
+def motor_problems(entry_is_coordinator: bool, motor: MotorSettings, motor_given: bool) -> list[str]:
     """Cross-field rules between mindie:entry and mindie:motor (empty when consistent)."""
     problems: list[str] = []
     deployed = motor_deployed(entry_is_coordinator, motor)

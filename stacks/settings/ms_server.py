@@ -233,7 +233,7 @@ class Msctl(StrictModel):
     )
 
 
-class MsServer(StrictModel):
+class MsServerSettings(StrictModel):
     """The ms-server Deployer: image, user, ms_server.json, Deployment, RBAC, storage."""
 
     image: MsServerImage

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -40,11 +40,9 @@ from .fields import (
 )
 from .images import ImageBuild, ImageRef
 from .infer_server import InferServer, NpuType, ResourceRequests, StrictModel
+from .motor import MotorSettings
 from .ms_server import SourceCidr
 from .rollout import GroupDemand, Pool, RolloutPlan, plan_all
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .stack import Settings
 
 MS_ROOT = "/mnt/mindie-service/ms"
 """The seed's host/container directory of the server's config, model, writable data and run.sh."""
@@ -342,6 +340,16 @@ class ServersSettings(StrictModel):
         description="More instance groups (e.g. Ascend310P beside Ascend910), each its own Deployment.",
     )
 
+    @property
+    def uses_host_path(self) -> bool:
+        """True when a server pod mounts a hostPath (Pod Security 'baseline' and 'restricted' forbid it)."""
+        models = [self.model, *(g.model for g in self.extra_groups if g.model is not None)]
+        return (
+            self.mount_driver_from_host
+            or self.writable_data.host_path is not None
+            or any(m.host_path is not None for m in models)
+        )
+
 
 class NpuPool(StrictModel):
     """Capacity of one NPU type: identical nodes with this many chips each."""
@@ -367,11 +375,10 @@ class ServerGroupSpec:
     """The group's image (ExtraGroup.image or mindie:servers.image)."""
 
 
-def server_groups(settings: Settings) -> list[ServerGroupSpec]:
+def instance_groups(main: InferServer, servers: ServersSettings) -> list[ServerGroupSpec]:
     """The main group from inferServer, then each extra group with inferServer's other values."""
-    main = settings.infer_server
-    groups = [ServerGroupSpec("mindie:inferServer", main, settings.servers.model, settings.servers.image)]
-    for i, extra in enumerate(settings.servers.extra_groups):
+    groups = [ServerGroupSpec("mindie:inferServer", main, servers.model, servers.image)]
+    for i, extra in enumerate(servers.extra_groups):
         update = {
             "server_name": extra.server_name,
             "replicas": extra.replicas,
@@ -384,8 +391,8 @@ def server_groups(settings: Settings) -> list[ServerGroupSpec]:
             ServerGroupSpec(
                 f"mindie:servers.extraGroups[{i}]",
                 main.model_copy(update=update),
-                extra.model or settings.servers.model,
-                extra.image or settings.servers.image,
+                extra.model or servers.model,
+                extra.image or servers.image,
             )
         )
     return groups
@@ -399,17 +406,7 @@ def ascend_home(settings_servers: ServersSettings, install_path: str) -> Optiona
     return head if sep and head else None
 
 
-def uses_host_path(settings: Settings) -> bool:
-    """True when any server pod mounts a hostPath (Pod Security 'baseline' and 'restricted' forbid it)."""
-    servers = settings.servers
-    return (
-        servers.mount_driver_from_host
-        or servers.writable_data.host_path is not None
-        or any(g.model.host_path is not None for g in server_groups(settings))
-    )
-
-
-def demands(settings: Settings) -> list[GroupDemand]:
+def group_demands(groups: list[ServerGroupSpec]) -> list[GroupDemand]:
     return [
         GroupDemand(
             group=g.server.server_name,
@@ -420,19 +417,18 @@ def demands(settings: Settings) -> list[GroupDemand]:
             max_surge=g.server.max_surge,
             max_unavailable=g.server.max_unavailable,
         )
-        for g in server_groups(settings)
+        for g in groups
     ]
 
 
-def rollout_plans(settings: Settings) -> list[RolloutPlan]:
+def plan_rollouts(groups: list[ServerGroupSpec], npu_inventory: Optional[NpuInventory]) -> list[RolloutPlan]:
     """The rollout plan of every group (raises SettingsError when one cannot run or finish)."""
     inventory = None
-    if settings.npu_inventory is not None:
+    if npu_inventory is not None:
         inventory = {
-            t.value: Pool(nodes=p.nodes, chips_per_node=p.chips_per_node)
-            for t, p in settings.npu_inventory.items()
+            t.value: Pool(nodes=p.nodes, chips_per_node=p.chips_per_node) for t, p in npu_inventory.items()
         }
-    return plan_all(demands(settings), inventory)
+    return plan_all(group_demands(groups), inventory)
 
 
 def device_model(server: InferServer, servers: ServersSettings) -> DeviceModel:
@@ -441,10 +437,12 @@ def device_model(server: InferServer, servers: ServersSettings) -> DeviceModel:
     return servers.device_models.get(npu, DEFAULT_DEVICE_MODELS[npu])
 
 
-def hardware_problems(settings: Settings) -> list[str]:
-    """Device model, chips and image variant of every group agree (issue 11 point 6, issue 18)."""
+def hardware_problems(
+    groups: list[ServerGroupSpec], servers: ServersSettings, motor: MotorSettings
+) -> list[str]:
+    """Device model, chips and image variant of every group agree (issue 11 point 6, issue 18), and
+    Motor's images come from the servers' repository."""
     problems: list[str] = []
-    servers = settings.servers
     for npu_type, model in servers.device_models.items():
         if NPU_TYPE_OF_MODEL[model] != npu_type.value:
             problems.append(
@@ -454,7 +452,7 @@ def hardware_problems(settings: Settings) -> list[str]:
             )
     if problems:
         return problems
-    for group in server_groups(settings):
+    for group in groups:
         model = device_model(group.server, servers)
         chips = group.server.resource_requests.npu_chip_num
         if chips > CHIPS_PER_NODE[model]:
@@ -473,9 +471,8 @@ def hardware_problems(settings: Settings) -> list[str]:
                     f"use the {IMAGE_VARIANTS[model]} variant of the same release"
                 )
                 break
-    motor = settings.motor
-    if motor is not None and motor.image is not None:
-        repos = {repository(g.image) for g in server_groups(settings)}
+    if motor.image is not None:
+        repos = {repository(g.image) for g in groups}
         for where, image in (("mindie:motor.image", motor.image),
                              ("mindie:motor.coordinator.image", motor.coordinator.image),
                              ("mindie:motor.controller.image", motor.controller.image)):
@@ -488,11 +485,10 @@ def hardware_problems(settings: Settings) -> list[str]:
     return problems
 
 
-def check_servers(settings: Settings, entry_is_server: bool) -> None:
+def check_servers(main: InferServer, servers: ServersSettings, motor: MotorSettings,
+                  npu_inventory: Optional[NpuInventory], entry_is_server: bool) -> None:
     """Cross-key rules of the server groups; raise one SettingsError listing every problem."""
     problems: list[str] = []
-    main = settings.infer_server
-    servers = settings.servers
     seen = {main.server_name: "mindie:inferServer.server_name"}
     ports = {main.service_port: "mindie:inferServer.service_port"}
     for i, extra in enumerate(servers.extra_groups):
@@ -536,10 +532,11 @@ def check_servers(settings: Settings, entry_is_server: bool) -> None:
             f"mies_install_path = \"{config.mies_install_path}\" has no '/mindie/' to derive it from "
             f"(run.sh sources <ascendHome>/ascend-toolkit/set_env.sh etc.)"
         )
-    problems += hardware_problems(settings)
+    groups = instance_groups(main, servers)
+    problems += hardware_problems(groups, servers, motor)
     if problems:
         raise SettingsError(problems)
-    rollout_plans(settings)
+    plan_rollouts(groups, npu_inventory)
 
 
 __all__ = [
@@ -554,7 +551,6 @@ __all__ = [
     "ServerGroupSpec",
     "ServersSettings",
     "check_servers",
-    "rollout_plans",
-    "server_groups",
-    "uses_host_path",
+    "instance_groups",
+    "plan_rollouts",
 ]

@@ -20,16 +20,25 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from domain.images import is_pinned
 
+from . import promotion
 from .errors import SettingsError, describe_value, near_miss
 from .fields import AbsolutePath, IntRange, Namespace, StrictBool, StrictStr
 from .images import build_problems
 from .infer_server import InferServer, StrictModel
-from .motor import Motor, motor_problems
-from .ms_server import MsServer
+from .motor import MotorSettings, motor_problems
+from .ms_server import MsServerSettings
 from .promotion import STACK_NAME_PATTERN, ReleaseRecord
 from .release import release_problems
+from .rollout import RolloutPlan
 from .runtime_user import RuntimeUser
-from .servers import NpuInventory, ServersSettings, check_servers
+from .servers import (
+    NpuInventory,
+    ServerGroupSpec,
+    ServersSettings,
+    check_servers,
+    instance_groups,
+    plan_rollouts,
+)
 from .tls import DEMO_CA_MARK, SECRET_FIELDS, TlsSettings, plaintext_secret_problems
 
 PROJECT = "mindie"
@@ -161,7 +170,7 @@ class Settings(StrictModel):
         "of the server, Motor and ms-server pods, the owner of staged files (default 1001/1001).",
     )
     # --- ms-server Deployer (issue 4) ---
-    ms_server: Optional[MsServer] = Field(
+    ms_server: Optional[MsServerSettings] = Field(
         None,
         alias="msServer",
         description="The ms-server Deployer (image, ms_server.json, Deployment, RBAC); unset: not deployed.",
@@ -180,12 +189,13 @@ class Settings(StrictModel):
     @model_validator(mode="after")
     def _server_groups_consistent(self) -> Settings:
         # Raises SettingsError (not ValueError), so pydantic lets it through with its own messages.
-        check_servers(self, entry_is_server=self.entry is Entry.SERVER)
+        check_servers(self.infer_server, self.servers, self.motor, self.npu_inventory,
+                      entry_is_server=self.entry is Entry.SERVER)
         return self
 
     # --- Coordinator/Controller (issue 6) ---
-    motor: Motor = Field(
-        default_factory=Motor,
+    motor: MotorSettings = Field(
+        default_factory=MotorSettings,
         description="MindIE Motor's Coordinator and Controller (deployed when entry is coordinator).",
     )
 
@@ -337,6 +347,21 @@ class Settings(StrictModel):
                 "(docs/tls.md), or tls.allowDemoRootCa: true for an offline preview only"
             )
         return self
+
+
+def server_groups(settings: Settings) -> list[ServerGroupSpec]:
+    """Every instance group: inferServer's, then mindie:servers.extraGroups."""
+    return instance_groups(settings.infer_server, settings.servers)
+
+
+def rollout_plans(settings: Settings) -> list[RolloutPlan]:
+    """The rollout plan of every group (validation has checked that each can run and finish)."""
+    return plan_rollouts(server_groups(settings), settings.npu_inventory)
+
+
+def uses_host_path(settings: Settings) -> bool:
+    """True when any server pod mounts a hostPath (Pod Security 'baseline' and 'restricted' forbid it)."""
+    return settings.servers.uses_host_path
 
 
 def _unpinned_images(settings: Settings) -> list[str]:
@@ -500,18 +525,17 @@ def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, An
     """StackReference mode: the release settings come from another stack's `release` output."""
     import re
 
-    from . import promotion
-
     if not re.fullmatch(STACK_NAME_PATTERN, reference):
         raise SettingsError([
             f"mindie:releaseFrom = {describe_value(reference)}: not a stack name: allowed `stack`, "
             "`project/stack` or `org/project/stack` (letters, digits, '-', '_', '.')"
         ])
     release = promotion.read_referenced_release(reference)
-    problems = promotion.reference_problems(raw, reference, release)
+    tree = promotion.setting_tree(Settings)
+    problems = promotion.reference_problems(raw, reference, release, tree)
     if problems:
         raise SettingsError(problems)
-    return promotion.overlay_release(raw, release)
+    return promotion.overlay_release(raw, release, tree)
 
 
 def _raw_values(get: ConfigGetter, keys: list[str]) -> tuple[dict[str, Any], list[str]]:
