@@ -406,7 +406,7 @@ def ascend_home(settings_servers: ServersSettings, install_path: str) -> Optiona
     return head if sep and head else None
 
 
-def group_demands(groups: list[ServerGroupSpec]) -> list[GroupDemand]:
+def _demands(groups: list[ServerGroupSpec]) -> list[GroupDemand]:
     return [
         GroupDemand(
             group=g.server.server_name,
@@ -428,7 +428,7 @@ def plan_rollouts(groups: list[ServerGroupSpec], npu_inventory: Optional[NpuInve
         inventory = {
             t.value: Pool(nodes=p.nodes, chips_per_node=p.chips_per_node) for t, p in npu_inventory.items()
         }
-    return plan_all(group_demands(groups), inventory)
+    return plan_all(_demands(groups), inventory)
 
 
 def device_model(server: InferServer, servers: ServersSettings) -> DeviceModel:

@@ -396,14 +396,6 @@ def config_keys() -> list[str]:
     return sorted(keys)
 
 
-def is_runtime_secret(key: str) -> bool:
-    """True when the runtime was told `key` is secret (CLI: the run request's secret keys or
-    PULUMI_CONFIG_SECRET_KEYS; mocks: set_all_config's secret_keys)."""
-    from pulumi.runtime import config as runtime_config
-
-    return runtime_config.is_config_secret(key) or key in runtime_config.get_config_secret_keys_env()
-
-
 def load_settings(
     get: Optional[ConfigGetter] = None,
     keys: Optional[list[str]] = None,
