@@ -16,7 +16,8 @@ from mindiectl.__main__ import main
 from mindiectl.preview import run_stack as preview_run_stack
 from mindiectl.promote import PromotionError, promote
 from stacks.settings import promotion
-from stacks.settings.infer_server import InferServer, StrictModel
+from stacks.settings.fields import StrictModel
+from stacks.settings.infer_server import InferServer
 from stacks.settings.promotion import CLASSIFICATION, Kind
 from stacks.settings.stack import Settings
 

@@ -1,4 +1,4 @@
-"""Reusable constrained field types for the settings models.
+"""Reusable constrained field types for the settings models, and their base `StrictModel`.
 
 Each type states its allowed range in its error message, so that a bad value
 reads as `field = value: allowed ...` without the user having to look it up.
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Optional
 
-from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from domain.host_paths import forbidden_host_path, shared_top_level
 from domain.images import DIGEST
@@ -38,11 +38,18 @@ __all__ = [
     "StorageSize",
     "StrictBool",
     "StrictInt",
+    "StrictModel",
     "StrictStr",
     "cpu_millicores",
     "memory_bytes",
     "quantity_bytes",
 ]
+
+
+class StrictModel(BaseModel):
+    """Base of every settings model: unknown keys are errors, values are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_enum_values=False)
 
 
 def IntRange(lo: int, hi: int, unit: str = ""):  # noqa: N802 - reads as a type

@@ -18,8 +18,7 @@ from pydantic import Field
 
 from domain.images import MAX_REFERENCE_LENGTH, REFERENCE, REFERENCE_FORM, image_tag, is_pinned
 
-from .fields import Digest, LinuxName, Pattern, StrictBool, StrictStr
-from .infer_server import StrictModel
+from .fields import Digest, LinuxName, Pattern, StrictBool, StrictModel, StrictStr
 from .release import STOCK_IMAGE
 
 

@@ -29,9 +29,10 @@ from .fields import (
     Port,
     StorageSize,
     StrictBool,
+    StrictModel,
 )
 from .images import ImageBuild, TaggedImageRef
-from .infer_server import NpuType, StrictModel
+from .infer_server import NpuType
 
 DEPLOY_MODE = "single_node"
 """ms_controller.json / ms_coordinator.json `deploy_mode` for the seed's single-node scheme."""

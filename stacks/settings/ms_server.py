@@ -30,12 +30,12 @@ from .fields import (
     Memory,
     Port,
     StrictBool,
+    StrictModel,
     StrictStr,
     cpu_millicores,
     memory_bytes,
 )
 from .images import ImageRef, qualified
-from .infer_server import StrictModel
 
 # --- small validated types ----------------------------------------------------------------------
 

@@ -40,8 +40,7 @@ from pydantic import BaseModel, Field
 from domain.hashing import sha256_hex
 from domain.numbers import integral
 
-from .fields import StrictStr
-from .infer_server import StrictModel
+from .fields import StrictModel, StrictStr
 
 
 class Kind(StrEnum):

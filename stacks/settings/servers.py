@@ -35,11 +35,12 @@ from .fields import (
     Port,
     Quantity,
     StrictBool,
+    StrictModel,
     StrictStr,
     percent_value,
 )
 from .images import ImageBuild, ImageRef
-from .infer_server import InferServer, NpuType, ResourceRequests, StrictModel
+from .infer_server import InferServer, NpuType, ResourceRequests
 from .motor import MotorSettings
 from .ms_server import SourceCidr
 from .rollout import GroupDemand, Pool, RolloutPlan, plan_all

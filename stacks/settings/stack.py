@@ -22,9 +22,9 @@ from domain.images import is_pinned
 
 from . import promotion
 from .errors import SettingsError, describe_value, near_miss
-from .fields import AbsolutePath, IntRange, Namespace, StrictBool, StrictStr
+from .fields import AbsolutePath, IntRange, Namespace, StrictBool, StrictModel, StrictStr
 from .images import build_problems
-from .infer_server import InferServer, StrictModel
+from .infer_server import InferServer
 from .motor import MotorSettings, motor_problems
 from .ms_server import MsServerSettings
 from .promotion import STACK_NAME_PATTERN, ReleaseRecord
