@@ -8,6 +8,7 @@ the generated config reference in docs/config-reference.md is built from.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -20,6 +21,7 @@ from domain.images import DIGEST
 
 __all__ = [
     "AbsolutePath",
+    "Cidr",
     "DnsSubdomain",
     "LabelKey",
     "LabelValue",
@@ -35,6 +37,7 @@ __all__ = [
     "Percent",
     "Port",
     "Quantity",
+    "SourceCidr",
     "StorageSize",
     "StrictBool",
     "StrictInt",
@@ -247,6 +250,37 @@ Digest = Pattern(
     'must be an image digest "sha256:" followed by 64 lower-case hex digits',
 )
 """An OCI image digest."""
+
+
+# --- networks -----------------------------------------------------------------------------------
+
+
+def _network(value: str, example: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(
+            f'must be an IPv4 or IPv6 network in CIDR form with no host bits set, e.g. "{example}"'
+        ) from None
+
+
+def _check_cidr(value: str) -> str:
+    _network(value, "10.30.0.0/16")
+    return value
+
+
+Cidr = Annotated[StrictStr, AfterValidator(_check_cidr)]
+"""A network in CIDR form (a NetworkPolicy ipBlock)."""
+
+
+def _check_source_cidr(value: str) -> str:
+    if _network(value, "10.30.0.11/32").prefixlen == 0:
+        raise ValueError("must not admit every address (the ms-server API can create Deployments)")
+    return value
+
+
+SourceCidr = Annotated[StrictStr, AfterValidator(_check_source_cidr)]
+"""A source network a NetworkPolicy admits to a sensitive port: never every address (0.0.0.0/0)."""
 
 
 # --- Kubernetes names (apimachinery pkg/util/validation/validation.go) --------------------------

@@ -29,6 +29,7 @@ from .fields import (
     LinuxName,
     Memory,
     Port,
+    SourceCidr,
     StrictBool,
     StrictModel,
     StrictStr,
@@ -49,20 +50,6 @@ def _check_ip(value: str) -> str:
 
 IpAddress = Annotated[StrictStr, AfterValidator(_check_ip)]
 
-
-def _check_source_cidr(value: str) -> str:
-    try:
-        net = ipaddress.ip_network(value, strict=True)
-    except ValueError:
-        raise ValueError(
-            'must be an IPv4 or IPv6 network in CIDR form with no host bits set, e.g. "10.30.0.11/32"'
-        ) from None
-    if net.prefixlen == 0:
-        raise ValueError("must not admit every address (the ms-server API can create Deployments)")
-    return value
-
-
-SourceCidr = Annotated[StrictStr, AfterValidator(_check_source_cidr)]
 
 SafeHostPath = HostPath("/var/lib/mindie-ms")
 

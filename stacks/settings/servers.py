@@ -34,6 +34,7 @@ from .fields import (
     Percent,
     Port,
     Quantity,
+    SourceCidr,
     StrictBool,
     StrictModel,
     StrictStr,
@@ -42,7 +43,6 @@ from .fields import (
 from .images import ImageBuild, ImageRef
 from .infer_server import InferServer, NpuType, ResourceRequests
 from .motor import MotorSettings
-from .ms_server import SourceCidr
 from .rollout import GroupDemand, Pool, RolloutPlan, plan_all
 
 MS_ROOT = "/mnt/mindie-service/ms"

@@ -14,15 +14,15 @@ import json
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Optional
+from typing import Any, Optional
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from domain.images import is_pinned
 
 from . import promotion
 from .errors import SettingsError, describe_value, near_miss
-from .fields import AbsolutePath, IntRange, Namespace, StrictBool, StrictModel, StrictStr
+from .fields import AbsolutePath, Cidr, IntRange, Namespace, StrictBool, StrictModel, StrictStr
 from .images import build_problems
 from .infer_server import InferServer
 from .motor import MotorSettings, motor_problems
@@ -82,20 +82,6 @@ class KubernetesTarget(StrictModel):
                 "a stack either renders YAML or talks to a cluster"
             )
         return self
-
-
-def _check_cidr(value: str) -> str:
-    import ipaddress
-
-    try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError:
-        raise ValueError('must be an IPv4 or IPv6 network in CIDR form with no host bits set, '
-                         'e.g. "10.30.0.0/16"') from None
-    return value
-
-
-Cidr = Annotated[StrictStr, AfterValidator(_check_cidr)]
 
 
 class ApiServer(StrictModel):
