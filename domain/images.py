@@ -27,3 +27,10 @@ def image_tag(reference: str) -> Optional[str]:
     name = reference.split("@", 1)[0]
     last = name.rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else None
+
+
+def repository(reference: str) -> str:
+    """registry/path/name without tag or digest ("r:5000/ns/mindie" of "r:5000/ns/mindie:2.3@sha256:..")."""
+    name = reference.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]

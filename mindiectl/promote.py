@@ -37,7 +37,7 @@ from ruamel.yaml.comments import CommentedMap
 from stacks.settings import promotion
 from stacks.settings.errors import SettingsError
 from stacks.settings.promotion import ORDER, Kind, SettingNode
-from stacks.settings.stack import PROJECT, load_settings
+from stacks.settings.stack import PROJECT, Settings, load_settings
 
 from . import progress, safefs, stackfile
 from .plain_json import plain
@@ -145,7 +145,7 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
     secrets = _secure_release_values(src_map)
     if secrets:
         raise PromotionError("release settings must not be secrets (each stack encrypts its own)", secrets)
-    skipped = _sync(src_map, tgt_map, promotion.setting_tree(), skipped=[])
+    skipped = _sync(src_map, tgt_map, promotion.setting_tree(Settings), skipped=[])
     for key in skipped:
         if key not in src_map:
             what = f"{key} is not configured in {source}: not promoted, {target} keeps its own"
@@ -330,7 +330,7 @@ def _is_secure(value: Any) -> bool:
 
 def _secure_release_values(src: Mapping[str, Any]) -> list[str]:
     plain = {str(k)[len(PREFIX):]: v for k, v in src.items() if str(k).startswith(PREFIX)}
-    release, _ = promotion.split(plain)
+    release, _ = promotion.split(plain, promotion.setting_tree(Settings))
     found: list[str] = []
 
     def walk(value: Any, path: str) -> None:

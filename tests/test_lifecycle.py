@@ -16,6 +16,7 @@ from mindiectl.runtime import StackReferenceError
 from mindiectl.stack_run import run_stack as preview_run_stack
 from stacks.settings import promotion
 from stacks.settings.errors import SettingsError
+from stacks.settings.stack import Settings
 
 from .helpers import STACKS
 
@@ -86,7 +87,7 @@ def reference_stacks(stack_copy: Path) -> Path:
     doc = stackfile.read_document(path)
     config = doc["config"]
     plain = {str(k)[len("mindie:"):]: v for k, v in config.items() if str(k).startswith("mindie:")}
-    release, _ = promotion.split(plain)
+    release, _ = promotion.split(plain, promotion.setting_tree(Settings))
     removed: list[str] = []
 
     def strip(node: Any, part: dict[str, Any], prefix: str) -> None:

@@ -12,7 +12,7 @@ from mindiectl.render import manifests
 from mindiectl.schema import schema_errors
 from stacks.composition.motor_files import server_list
 from stacks.settings.errors import SettingsError
-from stacks.settings.motor import Motor, prefix_cache_mismatch, prefix_cache_required
+from stacks.settings.motor import MotorSettings, prefix_cache_mismatch, prefix_cache_required
 from stacks.settings.stack import load_settings
 
 from .helpers import STACKS, secret_keys, stack_config
@@ -492,8 +492,10 @@ def test_motor_field_rules(change, expected):
 
 
 def test_prefix_cache_rule():
-    affinity = Motor.model_validate({"image": IMAGE, "coordinator": {"algorithm_type": "cache_affinity"}})
-    robin = Motor.model_validate({"image": IMAGE})
+    affinity = MotorSettings.model_validate(
+        {"image": IMAGE, "coordinator": {"algorithm_type": "cache_affinity"}}
+    )
+    robin = MotorSettings.model_validate({"image": IMAGE})
     assert prefix_cache_required(True, affinity) is True
     assert prefix_cache_required(True, robin) is False
     assert prefix_cache_required(False, robin) is False

@@ -404,12 +404,12 @@ def test_host_path_mode_follows_the_seed(run_stack):
 
 @pytest.mark.parametrize(("path", "why"), [
     ("var/log/mindie-ms", "must be an absolute path"),
-    ("/home/admin/mindie/security", "must not be /home or under it"),
-    ("/etc/mindie", "must not be /etc or under it"),
-    ("/var/lib/kubelet/pods", "must not be /var/lib/kubelet or under it"),
-    ("/root/ms", "must not be /root or under it"),
+    ("/home/admin/mindie/security", "must not be under /home"),
+    ("/etc/mindie", "must not be under /etc"),
+    ("/var/lib/kubelet/pods", "must not be a container runtime path (/var/lib/kubelet)"),
+    ("/root/ms", "must not be under /root"),
     ("/var/log", "must be a dedicated directory"),
-    ("/", "must be a dedicated directory"),
+    ("/", "must not be the node's root directory"),
 ])
 def test_host_paths_follow_the_seeds_rules(path, why):
     error = load_error(storage={"mode": "host_path", "host_paths": {"data": path}})

@@ -15,7 +15,8 @@ from mindiectl.__main__ import main
 from mindiectl.promote import PromotionError, promote
 from mindiectl.stack_run import run_stack as preview_run_stack
 from stacks.settings import promotion
-from stacks.settings.infer_server import InferServer, StrictModel
+from stacks.settings.fields import StrictModel
+from stacks.settings.infer_server import InferServer
 from stacks.settings.promotion import CLASSIFICATION, Kind
 from stacks.settings.stack import Settings
 
@@ -23,7 +24,7 @@ from stacks.settings.stack import Settings
 
 
 def test_every_setting_is_classified():
-    missing = promotion.unclassified()
+    missing = promotion.unclassified(promotion.setting_tree(Settings))
     assert missing == [], (
         f"settings without a release/environment decision: {missing}; "
         "add each to CLASSIFICATION in stacks/settings/promotion.py (see docs/lifecycle.md)"
@@ -31,7 +32,8 @@ def test_every_setting_is_classified():
 
 
 def test_no_entry_names_a_missing_setting():
-    assert promotion.stale_entries() == [], "CLASSIFICATION names settings the model does not have"
+    assert promotion.stale_entries(promotion.setting_tree(Settings)) == [], (
+        "CLASSIFICATION names settings the model does not have")
 
 
 def test_every_entry_has_a_kind_and_a_reason():
@@ -73,13 +75,14 @@ def test_dict_of_objects_is_classified_per_entry_field():
 def test_split_and_overlay():
     raw = {"environment": "prod", "inferServer": {"replicas": 4, "server_type": "mindie_single_node",
                                                   "mindie_server_config": {"infer_port": 1025}}}
-    release, env = promotion.split(raw)
+    tree = promotion.setting_tree(Settings)
+    release, env = promotion.split(raw, tree)
     assert release == {"inferServer": {"server_type": "mindie_single_node",
                                        "mindie_server_config": {"infer_port": 1025}}}
     assert env == {"environment": "prod", "inferServer": {"replicas": 4}}
     # StackReference values come back as floats; environment keys in the referenced data are ignored
     merged = promotion.overlay_release(env, {"inferServer": {"mindie_server_config": {"infer_port": 2025.0},
-                                                             "replicas": 99}})
+                                                             "replicas": 99}}, tree)
     assert merged == {"environment": "prod", "inferServer": {"replicas": 4,
                                                              "mindie_server_config": {"infer_port": 2025}}}
 

@@ -474,8 +474,7 @@ def test_tls_secrets_and_tls_checksum(tmp_path: Path):
         "import pulumi\n"
         "from components.server import ServerGroup\n"
         "from stacks.composition.servers import server_group_args\n"
-        "from stacks.settings.servers import server_groups\n"
-        "from stacks.settings.stack import load_settings\n"
+        "from stacks.settings.stack import load_settings, server_groups\n"
         "settings = load_settings()\n"
         "g = server_groups(settings)[0]\n"
         "secrets = {i: pulumi.Output.from_input(f'own-{i}') for i in "
@@ -503,8 +502,7 @@ def test_tls_without_secrets_is_refused(tmp_path: Path):
     (tmp_path / "__main__.py").write_text(
         "from components.server import ServerGroup\n"
         "from stacks.composition.servers import server_group_args\n"
-        "from stacks.settings.servers import server_groups\n"
-        "from stacks.settings.stack import load_settings\n"
+        "from stacks.settings.stack import load_settings, server_groups\n"
         "settings = load_settings()\n"
         "g = server_groups(settings)[0]\n"
         "ServerGroup(g.server.server_name, server_group_args(namespace='mindie', server=g.server,\n"
@@ -698,8 +696,8 @@ def test_extra_group_rollout_both_zero():
         ("/home/user/models", "must not be under /home"),
         ("/etc/models", "must not be under /etc"),
         ("/usr/local/Ascend/models", "must not be under /usr"),
-        ("/var/lib/kubelet/pods", "must not be under /var/lib/kubelet"),
-        ("/", "must not be the root directory"),
+        ("/var/lib/kubelet/pods", "must not be a container runtime path (/var/lib/kubelet)"),
+        ("/", "must not be the node's root directory"),
         ("models", "must be an absolute path"),
         ("/data/../etc", "must be a normalised absolute path"),
     ],

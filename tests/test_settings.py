@@ -233,3 +233,110 @@ def test_typo_in_the_project_prefix_is_reported():
 def test_other_namespaces_are_left_to_the_stack():
     settings = load_with({}, extra={"kubernetes:context": "prod", "pulumi:tags": "{}", "aws:region": "x"})
     assert settings.namespace == "mindie"
+
+
+# --- shared facts: host paths and image references come from domain/ ----------------------------
+
+HOST_PATH_TYPES = pytest.mark.parametrize("kind", ["servers", "ms_server"])
+
+
+def host_path_error(kind: str, path: str) -> str:
+    from pydantic import TypeAdapter, ValidationError
+
+    from stacks.settings import ms_server, servers
+
+    module = servers if kind == "servers" else ms_server
+    with pytest.raises(ValidationError) as info:
+        TypeAdapter(module.SafeHostPath).validate_python(path)
+    return str(info.value)
+
+
+@HOST_PATH_TYPES
+@pytest.mark.parametrize("top", ["/home", "/etc", "/var/tmp", "/libx32", "/run"])
+def test_host_paths_refuse_every_forbidden_directory_alike(kind, top):
+    # One list (domain.host_paths) for the servers' and the ms-server's hostPaths, and the policy pack.
+    for path in (top, f"{top}/mindie"):
+        assert f"must not be under {top} (" in host_path_error(kind, path)
+
+
+@HOST_PATH_TYPES
+def test_host_paths_refuse_runtime_state_sockets_and_shared_directories(kind):
+    from domain.host_paths import RUNTIME_PATHS, SHARED_TOP_LEVEL
+
+    for path in RUNTIME_PATHS:  # /var/lib/kubelet, ...; /run/containerd is under /run already
+        assert "Value error, must not be " in host_path_error(kind, f"{path}/x")
+    assert "must not be a container runtime path (/var/lib/etcd)" in host_path_error(kind, "/var/lib/etcd")
+    assert "must not be a socket" in host_path_error(kind, "/srv/app/agent.sock")
+    for path in SHARED_TOP_LEVEL:
+        assert "must be a dedicated directory" in host_path_error(kind, path)
+    assert "must not be the node's root directory" in host_path_error(kind, "/")
+
+
+def test_host_path_messages_suggest_a_dedicated_directory():
+    assert "a dedicated directory such as /mnt/mindie-service/ms/model" in host_path_error("servers", "/etc")
+    assert "e.g. /var/lib/mindie-ms" in host_path_error("ms_server", "/data")
+
+
+def image_ok(kind: str, reference: str) -> bool:
+    from pydantic import TypeAdapter, ValidationError
+
+    from stacks.settings import images
+
+    try:
+        TypeAdapter(getattr(images, kind)).validate_python(reference)
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("reference", [
+    "mindie:server", "registry.example.com:5000/mindie/ms-server:2.0",
+    f"localhost/ns/mindie:2.3.0-800I-A2@sha256:{'a' * 64}", f"mindie@sha256:{'0' * 64}",
+])
+def test_image_references_follow_one_grammar(reference):
+    assert image_ok("ImageRef", reference) and image_ok("TaggedImageRef", reference)
+
+
+@pytest.mark.parametrize("reference", [
+    "a//b:1", "ms..server:1", "Mindie:1", "mindie:-x", f"mindie@sha256:{'A' * 64}", "x" * 250 + ":12345",
+])
+def test_image_references_outside_the_grammar_are_refused(reference):
+    # Before one grammar, the ms-server's and Motor's looser patterns accepted the first three.
+    assert not image_ok("ImageRef", reference) and not image_ok("TaggedImageRef", reference)
+
+
+def test_motor_images_name_a_tag_or_digest():
+    assert image_ok("ImageRef", "registry/mindie") and not image_ok("TaggedImageRef", "registry/mindie")
+    assert not image_ok("TaggedImageRef", "registry:5000/mindie")
+
+
+
+# --- the settings package imports one way --------------------------------------------------------
+
+
+def test_settings_modules_import_one_way():
+    """No cycle among stacks.settings' modules (lazy and TYPE_CHECKING imports count), and no section
+    imports the root (stack.py): what needs the whole Settings lives in stack.py."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "stacks" / "settings"
+    edges: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found |= {node.module} if node.module else {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("stacks.settings"):
+                rest = node.module.removeprefix("stacks.settings").lstrip(".")
+                found |= {rest} if rest else {a.name for a in node.names}
+        edges[path.stem] = {m.split(".")[0] for m in found} - {path.stem}
+    assert [m for m, deps in edges.items() if "stack" in deps] == []
+
+    def visit(module: str, trail: tuple[str, ...]) -> None:
+        assert module not in trail, "import cycle: " + " -> ".join((*trail, module))
+        for dep in sorted(edges.get(module, ())):
+            visit(dep, (*trail, module))
+
+    for module in edges:
+        visit(module, ())

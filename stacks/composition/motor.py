@@ -16,7 +16,7 @@ from components.motor.pods import MotorPod, Program, Resources
 from components.motor.ranktable_writer import RanktableWriterSpec
 from components.namespace import Namespace
 from domain.enums import MotorLogLevel, PullPolicy
-from stacks.settings.motor import Motor as MotorSettings
+from stacks.settings.motor import MotorSettings
 from stacks.settings.stack import Entry, Settings
 
 from .images import mindie_image

@@ -12,8 +12,7 @@ from typing import Any
 
 from components.motor.files import RANKTABLE_DIR, SECURITY_DIR
 from domain.security_tree import tls_items
-from stacks.settings.motor import DEPLOY_MODE, SCHEDULER_TYPE, Algorithm
-from stacks.settings.motor import Motor as MotorSettings
+from stacks.settings.motor import DEPLOY_MODE, SCHEDULER_TYPE, Algorithm, MotorSettings
 
 STRING_TOKEN_RATE = 4.02
 """ms_coordinator.json string_token_rate: read with .at() (Configure.cpp ReadStrTokenRateConfig),

@@ -12,8 +12,7 @@ from components.ms_server_image import MsServerImage, MsServerImageArgs
 from components.rbac import DeployerRbac, DeployerRbacArgs
 from domain.enums import MotorLogLevel
 from domain.images import image_tag
-from stacks.settings.ms_server import ImageSource
-from stacks.settings.ms_server import MsServer as MsServerSettings
+from stacks.settings.ms_server import ImageSource, MsServerSettings
 from stacks.settings.runtime_user import RuntimeUser
 from stacks.settings.stack import Settings
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from components.namespace import NamespaceArgs
-from stacks.settings.servers import uses_host_path
-from stacks.settings.stack import Settings
+from stacks.settings.stack import Settings, uses_host_path
 
 
 def namespace_args(settings: Settings, protect: bool) -> NamespaceArgs:

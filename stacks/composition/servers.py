@@ -27,10 +27,8 @@ from stacks.settings.servers import (
     ModelSource,
     ServersSettings,
     ascend_home,
-    rollout_plans,
-    server_groups,
 )
-from stacks.settings.stack import Entry, Settings
+from stacks.settings.stack import Entry, Settings, rollout_plans, server_groups
 
 from .images import mindie_image
 from .server_files import ACCELERATOR, config_files, fault_scheduling, limit_factor, ring_controller

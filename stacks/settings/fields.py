@@ -1,4 +1,4 @@
-"""Reusable constrained field types for the settings models.
+"""Reusable constrained field types for the settings models, and their base `StrictModel`.
 
 Each type states its allowed range in its error message, so that a bad value
 reads as `field = value: allowed ...` without the user having to look it up.
@@ -8,36 +8,51 @@ the generated config reference in docs/config-reference.md is built from.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Optional
 
-from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from domain.host_paths import forbidden_host_path, shared_top_level
+from domain.images import DIGEST
 
 __all__ = [
     "AbsolutePath",
+    "Cidr",
     "DnsSubdomain",
     "LabelKey",
     "LabelValue",
+    "LinuxName",
     "Namespace",
     "Cpu",
     "Digest",
     "DnsLabel",
+    "HostPath",
     "IntRange",
     "Memory",
     "Pattern",
     "Percent",
     "Port",
     "Quantity",
+    "SourceCidr",
     "StorageSize",
     "StrictBool",
     "StrictInt",
+    "StrictModel",
     "StrictStr",
     "cpu_millicores",
     "memory_bytes",
     "quantity_bytes",
 ]
+
+
+class StrictModel(BaseModel):
+    """Base of every settings model: unknown keys are errors, values are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_enum_values=False)
 
 
 def IntRange(lo: int, hi: int, unit: str = ""):  # noqa: N802 - reads as a type
@@ -123,6 +138,25 @@ def _check_absolute(value: str) -> str:
 
 
 AbsolutePath = Annotated[StrictStr, AfterValidator(_check_absolute)]
+
+
+def HostPath(example: str):  # noqa: N802 - reads as a type
+    """A node directory a pod mounts (hostPath): absolute, dedicated, never one domain.host_paths forbids.
+
+    `example` is the dedicated directory the message suggests instead."""
+
+    def check(value: str) -> str:
+        reason = forbidden_host_path(value)  # "is under /etc", "is a socket", ...
+        if reason is not None:
+            raise ValueError(
+                f"must not be {reason.removeprefix('is ')} (the seed forbids public and system directories: "
+                f"mounting one risks a container escape); use a dedicated directory such as {example}"
+            )
+        if shared_top_level(value):
+            raise ValueError(f"must be a dedicated directory (e.g. {example}), not a shared top-level one")
+        return value
+
+    return Annotated[AbsolutePath, AfterValidator(check)]
 
 
 def Pattern(regex: str, message: str, *, also: Optional[Callable[[str], bool]] = None):  # noqa: N802
@@ -212,10 +246,41 @@ Cpu = Pattern(
 """A positive CPU quantity in cores or millicores."""
 
 Digest = Pattern(
-    r"^sha256:[0-9a-f]{64}$",
+    DIGEST.pattern,
     'must be an image digest "sha256:" followed by 64 lower-case hex digits',
 )
 """An OCI image digest."""
+
+
+# --- networks -----------------------------------------------------------------------------------
+
+
+def _network(value: str, example: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(
+            f'must be an IPv4 or IPv6 network in CIDR form with no host bits set, e.g. "{example}"'
+        ) from None
+
+
+def _check_cidr(value: str) -> str:
+    _network(value, "10.30.0.0/16")
+    return value
+
+
+Cidr = Annotated[StrictStr, AfterValidator(_check_cidr)]
+"""A network in CIDR form (a NetworkPolicy ipBlock)."""
+
+
+def _check_source_cidr(value: str) -> str:
+    if _network(value, "10.30.0.11/32").prefixlen == 0:
+        raise ValueError("must not admit every address (the ms-server API can create Deployments)")
+    return value
+
+
+SourceCidr = Annotated[StrictStr, AfterValidator(_check_source_cidr)]
+"""A source network a NetworkPolicy admits to a sensitive port: never every address (0.0.0.0/0)."""
 
 
 # --- Kubernetes names (apimachinery pkg/util/validation/validation.go) --------------------------
@@ -259,6 +324,22 @@ def _check_label_value(value: str) -> str:
 
 
 LabelValue = Annotated[StrictStr, AfterValidator(_check_label_value)]
+
+def _not_root(value: str) -> str:
+    if value == "root":
+        raise ValueError("must not be root: the ms-server runs as a dedicated user")
+    return value
+
+
+LinuxName = Annotated[
+    Pattern(
+        r"^[a-z_][a-z0-9_-]{0,31}$",
+        "must be a portable Linux user/group name: 1-32 characters, lower-case letters, digits, "
+        "'_' or '-', not starting with a digit or '-'",
+    ),
+    AfterValidator(_not_root),
+]
+"""A user or group name an image creates (useradd's portable names), never root."""
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 """Namespaces the cluster owns: this program declares, labels (Pod Security) and deletes its

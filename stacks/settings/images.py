@@ -16,19 +16,31 @@ from typing import Optional
 
 from pydantic import Field
 
-from .fields import Digest, Pattern, StrictBool, StrictStr
-from .infer_server import StrictModel
-from .ms_server import LinuxName
-from .ms_server import _qualified as qualified
+from domain.images import MAX_REFERENCE_LENGTH, REFERENCE, REFERENCE_FORM, image_tag, is_pinned
+
+from .fields import Digest, LinuxName, Pattern, StrictBool, StrictModel, StrictStr
 from .release import STOCK_IMAGE
 
-# registry[:port]/path[:tag][@sha256:digest]; lower-case path components as the OCI distribution spec
-# wants, tags as MindIE names them (2.3.0-800I-A2-...). Shared by servers.image and the image builds.
-ImageRef = Pattern(
-    r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$",
-    'must be an image reference such as "mindie:server" or "registry/ns/mindie:2.0@sha256:..."',
+
+def _short_enough(reference: str) -> bool:
+    return len(reference) <= MAX_REFERENCE_LENGTH
+
+
+ImageRef = Pattern(REFERENCE.pattern, f"must be {REFERENCE_FORM}", also=_short_enough)
+"""An image reference (domain.images.REFERENCE, at most 255 characters): every image setting."""
+
+TaggedImageRef = Pattern(
+    REFERENCE.pattern,
+    'must be an image reference with an explicit tag or digest, e.g. "mindie:2.0.RC1-800I-A2"',
+    also=lambda value: _short_enough(value) and (image_tag(value) is not None or is_pinned(value)),
 )
+"""An image reference naming its tag or digest (Motor's images: "latest" is never implied)."""
+
+
+def qualified(reference: str) -> bool:
+    """True when the reference names its registry host (what a push needs)."""
+    first = reference.split("/", 1)[0]
+    return "/" in reference and ("." in first or ":" in first or first == "localhost")
 
 
 class ImageBuild(StrictModel):

@@ -11,15 +11,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from .fields import AbsolutePath, DnsLabel, IntRange, Percent, Port, StrictBool, percent_value
-
-
-class StrictModel(BaseModel):
-    """Base of every settings model: unknown keys are errors, values are not coerced."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_enum_values=False)
+from .fields import AbsolutePath, DnsLabel, IntRange, Percent, Port, StrictBool, StrictModel, percent_value
 
 
 class NpuType(StrEnum):

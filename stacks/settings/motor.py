@@ -18,19 +18,21 @@ from typing import Annotated, Optional
 
 from pydantic import Field, model_validator
 
+from domain.enums import MotorLogLevel, PullPolicy
+
 from .fields import (
     AbsolutePath,
     DnsSubdomain,
     IntRange,
     LabelKey,
     LabelValue,
-    Pattern,
     Port,
     StorageSize,
     StrictBool,
+    StrictModel,
 )
-from .images import ImageBuild
-from .infer_server import NpuType, StrictModel
+from .images import ImageBuild, TaggedImageRef
+from .infer_server import NpuType
 
 DEPLOY_MODE = "single_node"
 """ms_controller.json / ms_coordinator.json `deploy_mode` for the seed's single-node scheme."""
@@ -48,32 +50,6 @@ class Algorithm(StrEnum):
     CACHE_AFFINITY = "cache_affinity"  # OpenAI multi-turn sessions: recommended there
     ROUND_ROBIN = "round_robin"  # every other API: the default
 
-
-class PullPolicy(StrEnum):
-    IF_NOT_PRESENT = "IfNotPresent"
-    ALWAYS = "Always"
-    NEVER = "Never"
-
-
-class LogLevel(StrEnum):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARN = "WARN"
-    ERROR = "ERROR"
-    CRITICAL = "CRITICAL"
-
-
-def _tag_or_digest(value: str) -> bool:
-    last = value.rsplit("/", 1)[-1]
-    return ":" in last or "@" in last
-
-
-Image = Pattern(
-    r"^[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[0-9a-f]{64})?$"
-    r"|^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$",
-    'must be an image reference with an explicit tag or digest, e.g. "mindie:2.0.RC1-800I-A2"',
-    also=_tag_or_digest,
-)
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -162,7 +138,7 @@ def _controller_resources() -> Resources:
 class Coordinator(StrictModel):
     """The Coordinator (ms_coordinator): scheduler, ports, pod placement."""
 
-    image: Optional[Image] = Field(None, description="Image override; unset: mindie:motor.image.")  # type: ignore[valid-type]
+    image: Optional[TaggedImageRef] = Field(None, description="Image override; unset: mindie:motor.image.")  # type: ignore[valid-type]
     node_selector: dict[LabelKey, LabelValue] = Field(  # type: ignore[valid-type]
         default_factory=dict,
         description="Node labels the coordinator pod must match (the seed: nodeSelector).",
@@ -211,7 +187,7 @@ class RanktableWriter(StrictModel):
     global_ranktable.json into the volume the controller reads (docs/motor.md).
     """
 
-    image: Optional[Image] = Field(  # type: ignore[valid-type]
+    image: Optional[TaggedImageRef] = Field(  # type: ignore[valid-type]
         None, description="Image with python3 for the writer; unset: the controller's image."
     )
     refresh_seconds: IntRange(5, 600, "s") = Field(  # type: ignore[valid-type]
@@ -226,7 +202,7 @@ class RanktableWriter(StrictModel):
 class Controller(StrictModel):
     """The Controller (ms_controller): cluster state, fault recovery."""
 
-    image: Optional[Image] = Field(None, description="Image override; unset: mindie:motor.image.")  # type: ignore[valid-type]
+    image: Optional[TaggedImageRef] = Field(None, description="Image override; unset: mindie:motor.image.")  # type: ignore[valid-type]
     node_selector: dict[LabelKey, LabelValue] = Field(  # type: ignore[valid-type]
         default_factory=dict,
         description="Node labels the controller pod must match (the seed: nodeSelector).",
@@ -245,14 +221,14 @@ class Controller(StrictModel):
     ranktable_writer: RanktableWriter = Field(default_factory=RanktableWriter)
 
 
-class Motor(StrictModel):
+class MotorSettings(StrictModel):
     """The whole `mindie:motor` key."""
 
     enabled: Optional[StrictBool] = Field(
         None,
         description="Deploy Coordinator and Controller. Unset: exactly when mindie:entry is coordinator.",
     )
-    image: Optional[Image] = Field(  # type: ignore[valid-type]
+    image: Optional[TaggedImageRef] = Field(  # type: ignore[valid-type]
         None,
         description="MindIE image holding ms_coordinator/ms_controller; required when Motor is deployed.",
     )
@@ -273,7 +249,7 @@ class Motor(StrictModel):
     read_only_root_filesystem: StrictBool = Field(
         True, description="Read-only root filesystem; logs, tmp and state are writable volumes."
     )
-    log_level: LogLevel = Field(LogLevel.INFO, description="MINDIE_LOG_LEVEL of both components.")
+    log_level: MotorLogLevel = Field(MotorLogLevel.INFO, description="MINDIE_LOG_LEVEL of both components.")
     avoid_npu_nodes: StrictBool = Field(
         True,
         description="Keep the CPU-only coordinator and controller off NPU nodes (required node affinity "
@@ -283,7 +259,7 @@ class Motor(StrictModel):
     controller: Controller = Field(default_factory=Controller)
 
     @model_validator(mode="after")
-    def _placement_consistent(self) -> Motor:
+    def _placement_consistent(self) -> MotorSettings:
         for name, part in (("coordinator", self.coordinator), ("controller", self.controller)):
             value = part.node_selector.get(NPU_NODE_LABEL)
             if self.avoid_npu_nodes and value in NPU_NODE_VALUES:
@@ -308,12 +284,12 @@ class Motor(StrictModel):
         return image
 
 
-def motor_deployed(entry_is_coordinator: bool, motor: Motor) -> bool:
+def motor_deployed(entry_is_coordinator: bool, motor: MotorSettings) -> bool:
     """Motor runs when the Coordinator is the entry, or when asked for explicitly."""
     return entry_is_coordinator if motor.enabled is None else motor.enabled
 
 
-def prefix_cache_required(entry_is_coordinator: bool, motor: Motor) -> bool:
+def prefix_cache_required(entry_is_coordinator: bool, motor: MotorSettings) -> bool:
     """What compose passes to the servers as `prefix_cache`.
 
     The rule: the servers enable prefix cache exactly when the Coordinator is
@@ -344,7 +320,7 @@ def prefix_cache_mismatch(required: bool, servers_prefix_cache: Optional[bool]) 
     return []
 
 
-def motor_problems(entry_is_coordinator: bool, motor: Motor, motor_given: bool) -> list[str]:
+def motor_problems(entry_is_coordinator: bool, motor: MotorSettings, motor_given: bool) -> list[str]:
     """Cross-field rules between mindie:entry and mindie:motor (empty when consistent)."""
     problems: list[str] = []
     deployed = motor_deployed(entry_is_coordinator, motor)

@@ -15,40 +15,30 @@ from typing import Annotated, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
+from domain.enums import MotorLogLevel
+from domain.images import image_tag
+
 from .fields import (
     AbsolutePath,
     Cpu,
     Digest,
     DnsLabel,
     DnsSubdomain,
+    HostPath,
     IntRange,
+    LinuxName,
     Memory,
-    Pattern,
     Port,
+    SourceCidr,
     StrictBool,
+    StrictModel,
     StrictStr,
     cpu_millicores,
     memory_bytes,
 )
-from .infer_server import StrictModel
+from .images import ImageRef, qualified
 
 # --- small validated types ----------------------------------------------------------------------
-
-def _not_root(value: str) -> str:
-    if value == "root":
-        raise ValueError("must not be root: the ms-server runs as a dedicated user")
-    return value
-
-
-LinuxName = Annotated[
-    Pattern(
-        r"^[a-z_][a-z0-9_-]{0,31}$",
-        "must be a portable Linux user/group name: 1-32 characters, lower-case letters, digits, "
-        "'_' or '-', not starting with a digit or '-'",
-    ),
-    AfterValidator(_not_root),
-]
-
 
 def _check_ip(value: str) -> str:
     try:
@@ -61,52 +51,7 @@ def _check_ip(value: str) -> str:
 IpAddress = Annotated[StrictStr, AfterValidator(_check_ip)]
 
 
-def _check_source_cidr(value: str) -> str:
-    try:
-        net = ipaddress.ip_network(value, strict=True)
-    except ValueError:
-        raise ValueError(
-            'must be an IPv4 or IPv6 network in CIDR form with no host bits set, e.g. "10.30.0.11/32"'
-        ) from None
-    if net.prefixlen == 0:
-        raise ValueError("must not admit every address (the ms-server API can create Deployments)")
-    return value
-
-
-SourceCidr = Annotated[StrictStr, AfterValidator(_check_source_cidr)]
-
-ImageRef = Pattern(
-    r"^[a-z0-9]([a-z0-9._/:-]*[a-zA-Z0-9_.-])?(@sha256:[0-9a-f]{64})?$",
-    'must be an image reference like "registry.example.com/mindie/ms-server:2.0"',
-    also=lambda value: len(value) <= 255,
-)
-
-_FORBIDDEN_HOST_ROOTS = (
-    "/home", "/root", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/usr", "/boot",
-    "/dev", "/proc", "/sys", "/run", "/var/run", "/tmp", "/var/tmp", "/var/lib/kubelet",
-    "/var/lib/docker", "/var/lib/containerd", "/var/lib/etcd", "/etc/kubernetes",
-)
-"""hostPath roots the seed's rule forbids: public directories such as /home, and system or
-runtime directories whose contents a container could use to escape."""
-
-_TOO_SHALLOW = {"/", "/var", "/var/lib", "/var/log", "/opt", "/mnt", "/srv", "/data"}
-
-
-def _check_host_path(value: str) -> str:
-    for root in _FORBIDDEN_HOST_ROOTS:
-        if value == root or value.startswith(root + "/"):
-            raise ValueError(
-                f"must not be {root} or under it: the seed forbids public directories such as /home "
-                "and system directories as hostPath mounts"
-            )
-    if value.rstrip("/") in _TOO_SHALLOW or value.endswith("/"):
-        raise ValueError(
-            "must be a dedicated directory (e.g. /var/lib/mindie-ms), not a shared top-level one"
-        )
-    return value
-
-
-HostPath = Annotated[AbsolutePath, AfterValidator(_check_host_path)]
+SafeHostPath = HostPath("/var/lib/mindie-ms")
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -115,14 +60,6 @@ HostPath = Annotated[AbsolutePath, AfterValidator(_check_host_path)]
 class ImageSource(StrEnum):
     EXISTING = "existing"  # use `reference` as is (built the seed's way, or by CI)
     BUILD = "build"  # build images/ms-server/Dockerfile with pulumi-docker
-
-
-class LogLevel(StrEnum):
-    DEBUG = "DEBUG"
-    INFO = "INFO"
-    WARN = "WARN"
-    ERROR = "ERROR"
-    CRITICAL = "CRITICAL"
 
 
 class RbacScope(StrEnum):
@@ -177,7 +114,7 @@ class MsServerImage(StrictModel):
                 raise ValueError(
                     f"reference = {self.reference!r}: a built image is named by tag, not by digest"
                 )
-            if self.push and not _qualified(self.reference):
+            if self.push and not qualified(self.reference):
                 raise ValueError(
                     f"reference = {self.reference!r}: pushing needs a fully qualified name "
                     "(registry host first, e.g. registry.example.com/mindie/ms-server:2.0)"
@@ -189,17 +126,10 @@ class MsServerImage(StrictModel):
     @property
     def tag(self) -> Optional[str]:
         """The reference's tag ("2.0" of "registry:5000/ms-server:2.0@sha256:..."), if any."""
-        name = self.reference.split("@", 1)[0]
-        _, _, last = name.rpartition("/")
-        return last.rpartition(":")[2] if ":" in last else None
+        return image_tag(self.reference)
 
     def base_reference(self) -> str:
         return f"{self.base_image}@{self.base_digest}" if self.base_digest else self.base_image
-
-
-def _qualified(reference: str) -> bool:
-    first = reference.split("/", 1)[0]
-    return "/" in reference and ("." in first or ":" in first or first == "localhost")
 
 
 class ResourceAmounts(StrictModel):
@@ -245,9 +175,11 @@ class Rbac(StrictModel):
 class HostPaths(StrictModel):
     """The seed's hostPath directories (storage.mode = host_path)."""
 
-    logs: HostPath = Field("/var/log/mindie-ms", description="Log directory on the node (the seed's dir1).")  # type: ignore[valid-type]
-    data: HostPath = Field("/var/lib/mindie-ms", description="status.json directory on the node (dir2).")  # type: ignore[valid-type]
-    security: Optional[HostPath] = Field(  # type: ignore[valid-type]
+    logs: SafeHostPath = Field(  # type: ignore[valid-type]
+        "/var/log/mindie-ms", description="Log directory on the node (the seed's dir1)."
+    )
+    data: SafeHostPath = Field("/var/lib/mindie-ms", description="status.json directory on the node (dir2).")  # type: ignore[valid-type]
+    security: Optional[SafeHostPath] = Field(  # type: ignore[valid-type]
         None,
         description="The seed's imported security tree on the node (with KMC key stores); "
         "unset: the certificates come from the CA component's Secrets.",
@@ -275,7 +207,7 @@ class Msctl(StrictModel):
         description="Where the operator imported the msclientuser certificate (the seed: ./security).",
     )
     timeout: IntRange(1, 60, "s") = Field(60, description="Seconds msctl waits for a response.")  # type: ignore[valid-type]
-    log_level: LogLevel = Field(LogLevel.INFO, description="msctl's log level.")
+    log_level: MotorLogLevel = Field(MotorLogLevel.INFO, description="msctl's log level.")
     source_cidrs: Optional[list[SourceCidr]] = Field(  # type: ignore[valid-type]
         None,
         description="Addresses msctl may connect from (NetworkPolicy ipBlock on the ms-server port); "
@@ -288,7 +220,7 @@ class Msctl(StrictModel):
     )
 
 
-class MsServer(StrictModel):
+class MsServerSettings(StrictModel):
     """The ms-server Deployer: image, user, ms_server.json, Deployment, RBAC, storage."""
 
     image: MsServerImage
@@ -305,7 +237,7 @@ class MsServer(StrictModel):
         description="IP of the Kubernetes API server (the seed: the management node's physical IP)."
     )
     k8s_apiserver_port: Port = Field(6443, description="HTTPS port of the API server.")  # type: ignore[valid-type]
-    log_level: LogLevel = Field(LogLevel.INFO, description="ms_server.json log_info.log_level.")
+    log_level: MotorLogLevel = Field(MotorLogLevel.INFO, description="ms_server.json log_info.log_level.")
     client_mindie_server_tls_enable: Optional[StrictBool] = Field(
         None,
         description="HTTPS towards the MindIE Servers; unset: the servers' enable_tls (the Deployer "

@@ -27,7 +27,6 @@ where a stack takes its release from another stack's `release` output.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import types
 import typing
@@ -38,8 +37,10 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, Field
 
-from .fields import StrictStr
-from .infer_server import StrictModel
+from domain.hashing import sha256_hex
+from domain.numbers import integral
+
+from .fields import StrictModel, StrictStr
 
 
 class Kind(StrEnum):
@@ -233,16 +234,12 @@ class SettingNode:
             yield from node.walk()
 
 
-def setting_tree(model: Optional[type[BaseModel]] = None) -> SettingNode:
-    """The tree of setting paths of `model` (default: Settings), keyed as spelt in the stack file.
+def setting_tree(model: type[BaseModel]) -> SettingNode:
+    """The tree of setting paths of `model` (the root Settings, stack.py), keyed as spelt in the stack file.
 
     Sub-models are descended into; a `dict[str, Model]` gets one `*` child; lists
     and scalars are leaves (a list is classified as a whole).
     """
-    if model is None:
-        from .stack import Settings
-
-        model = Settings
     root = SettingNode("")
     _add_fields(root, model)
     return root
@@ -322,10 +319,8 @@ def is_mixed(path: str, table: Mapping[str, tuple[Kind, str]] = CLASSIFICATION) 
     return any(k.startswith(prefix) and kind != own for k, (kind, _) in table.items())
 
 
-def unclassified(tree: Optional[SettingNode] = None,
-                 table: Mapping[str, tuple[Kind, str]] = CLASSIFICATION) -> list[str]:
+def unclassified(tree: SettingNode, table: Mapping[str, tuple[Kind, str]] = CLASSIFICATION) -> list[str]:
     """Setting paths of the model that no entry of the table covers."""
-    tree = tree or setting_tree()
     missing = []
     for node in tree.walk():
         if node.path and kind_of(node.path, table) is None and not node.children:
@@ -333,28 +328,21 @@ def unclassified(tree: Optional[SettingNode] = None,
     return missing
 
 
-def stale_entries(tree: Optional[SettingNode] = None,
-                  table: Mapping[str, tuple[Kind, str]] = CLASSIFICATION) -> list[str]:
+def stale_entries(tree: SettingNode, table: Mapping[str, tuple[Kind, str]] = CLASSIFICATION) -> list[str]:
     """Entries of the table that name no setting of the model (typos, removed settings)."""
-    tree = tree or setting_tree()
     paths = {node.path for node in tree.walk()}
     return sorted(k for k in table if k not in paths)
-
-
-def release_paths(table: Mapping[str, tuple[Kind, str]] = CLASSIFICATION) -> list[str]:
-    return sorted(k for k, (kind, _) in table.items() if kind is Kind.RELEASE)
 
 
 # --------------------------------------------------------------------------- splitting config data
 
 
-def split(data: Mapping[str, Any], tree: Optional[SettingNode] = None,
+def split(data: Mapping[str, Any], tree: SettingNode,
           table: Mapping[str, tuple[Kind, str]] = CLASSIFICATION) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split a settings object (keys as in the stack file, no `mindie:`) into (release, environment).
 
-    Keys the model does not know stay with the environment (validation reports them).
+    Keys the model (`tree`) does not know stay with the environment (validation reports them).
     """
-    tree = tree or setting_tree()
     return _split(data, tree, table)
 
 
@@ -415,13 +403,13 @@ def release_settings(settings: BaseModel) -> dict[str, Any]:
         key = info.alias or name
         if is_mixed(key) and name not in settings.model_fields_set:
             dumped.pop(key, None)
-    return split(dumped)[0]
+    return split(dumped, setting_tree(type(settings)))[0]
 
 
 def fingerprint(release: Mapping[str, Any]) -> str:
     """`sha256:<hex>` of the release settings in canonical JSON: equal releases, equal fingerprints."""
     canonical = json.dumps(integral(release), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return "sha256:" + sha256_hex(canonical)
 
 
 def release_fingerprint(settings: BaseModel) -> str:
@@ -430,18 +418,11 @@ def release_fingerprint(settings: BaseModel) -> str:
 
 def part_fingerprints(settings: BaseModel) -> dict[str, str]:
     """One fingerprint per config key of the release (inferServer, motor, ...): which parts match."""
-    return {key: fingerprint({key: value}) for key, value in sorted(release_settings(settings).items())}
+    return _parts(release_settings(settings))
 
 
-def integral(value: Any) -> Any:
-    """Numbers come back from the engine (StackReference outputs) as floats: 1025.0 -> 1025."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, Mapping):
-        return {k: integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [integral(v) for v in value]
-    return value
+def _parts(release: Mapping[str, Any]) -> dict[str, str]:
+    return {key: fingerprint({key: value}) for key, value in sorted(release.items())}
 
 
 def release_output(settings: Any) -> dict[str, Any]:
@@ -456,7 +437,7 @@ def release_output(settings: Any) -> dict[str, Any]:
     """
     current = release_settings(settings)
     print_ = fingerprint(current)
-    parts = {key: fingerprint({key: value}) for key, value in sorted(current.items())}
+    parts = _parts(current)
     record = getattr(settings, "release", None)
     reference = getattr(settings, "release_from", None)
     if reference is not None:
@@ -484,10 +465,11 @@ def _supplied(key: str, referenced: Mapping[str, Any]) -> bool:
     return key in referenced or not is_mixed(key)
 
 
-def reference_problems(raw: Mapping[str, Any], reference: str, release: Mapping[str, Any]) -> list[str]:
+def reference_problems(raw: Mapping[str, Any], reference: str, release: Mapping[str, Any],
+                       tree: SettingNode) -> list[str]:
     """Release settings given locally although `mindie:releaseFrom` supplies them: ambiguous, refuse."""
-    local_release, _ = split(raw)
-    referenced, _ = split(release)
+    local_release, _ = split(raw, tree)
+    referenced, _ = split(release, tree)
     return [
         f"mindie:{path}: a release setting, but mindie:releaseFrom = {reference!r} supplies the release; "
         "remove it from this stack (or unset releaseFrom)"
@@ -496,10 +478,10 @@ def reference_problems(raw: Mapping[str, Any], reference: str, release: Mapping[
     ]
 
 
-def overlay_release(raw: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
+def overlay_release(raw: Mapping[str, Any], release: Mapping[str, Any], tree: SettingNode) -> dict[str, Any]:
     """This stack's settings with the referenced release on top (release paths only)."""
-    local_release, env = split(raw)
-    referenced, _ = split(integral(release))  # only release paths, whatever the other stack exported
+    local_release, env = split(raw, tree)
+    referenced, _ = split(integral(release), tree)  # only release paths, whatever the other stack exported
     kept = {k: v for k, v in local_release.items() if not _supplied(str(k), referenced)}
     return merge(merge(env, kept), referenced)
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from domain.images import image_tag
+
 RELEASE_LINE = "2.3.0"
 """First MindIE release without KMC; the stacks target this release and later ones."""
 KMC_FREE_SINCE = (2, 3, 0)
@@ -47,13 +49,6 @@ MS_SERVER_HINT = (
 # followed by the end or '-' (the upstream's naming: 2.0.RC1-800I-A2-..., 2.3.0-800I-A2-..., 2.0.T3-...).
 # The version leads the tag; whatever follows it starts with "-" or "." (2.3.0-800I-A2-py311-...).
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(?:(\d+)|RC(\d+)|T(\d+))(?:[-.].*)?", re.S)
-
-
-def image_tag(reference: str) -> Optional[str]:
-    """The tag of an image reference ("2.3.0-..." of "registry:5000/ns/mindie:2.3.0-...@sha256:..")."""
-    name = reference.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
 
 
 def release_of(reference: str) -> Optional[tuple[int, int, int, int]]:

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .infer_server import StrictModel
+from .fields import StrictModel
 
 RUNTIME_UID = 1001
 """Default UID: the seed's (fsGroup 1001, "集群管理组件通过添加配置fsGroup 1001")."""

@@ -18,31 +18,35 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 from pydantic import AfterValidator, Field, model_validator
+
+from domain.enums import PullPolicy, ServerLogLevel
+from domain.images import image_tag, repository
 
 from .errors import SettingsError
 from .fields import (
     AbsolutePath,
     DnsLabel,
+    HostPath,
     IntRange,
     Percent,
     Port,
     Quantity,
+    SourceCidr,
     StrictBool,
+    StrictModel,
     StrictStr,
     percent_value,
 )
 from .images import ImageBuild, ImageRef
-from .infer_server import InferServer, NpuType, ResourceRequests, StrictModel
-from .ms_server import SourceCidr
+from .infer_server import InferServer, NpuType, ResourceRequests
+from .motor import MotorSettings
 from .rollout import GroupDemand, Pool, RolloutPlan, plan_all
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .stack import Settings
-
 MS_ROOT = "/mnt/mindie-service/ms"
+"""The seed's host/container directory of the server's config, model, writable data and run.sh."""
 
 
 class DeviceModel(StrEnum):
@@ -83,47 +87,8 @@ IMAGE_VARIANTS = {
     DeviceModel.ASCEND_910: "800I-A2",
     DeviceModel.ATLAS_300I_DUO: "300I-Duo",
 }
-"""The seed's host/container directory of the server's config, model, writable data and run.sh."""
 
-# Host paths that must never be mounted into a server pod: the seed says "避免挂载/home等公共目录"
-# and "非系统危险路径"; these are the system, credential and container-runtime directories.
-FORBIDDEN_HOST_PATHS = (
-    "/home",
-    "/root",
-    "/etc",
-    "/proc",
-    "/sys",
-    "/dev",
-    "/boot",
-    "/bin",
-    "/sbin",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/usr",
-    "/run",
-    "/var/run",
-    "/var/lib/kubelet",
-    "/var/lib/docker",
-    "/var/lib/containerd",
-    "/var/lib/etcd",
-    "/tmp",
-)
-
-
-def _check_host_path(value: str) -> str:
-    if value == "/":
-        raise ValueError("must not be the root directory")
-    for bad in FORBIDDEN_HOST_PATHS:
-        if value == bad or value.startswith(bad + "/"):
-            raise ValueError(
-                f"must not be under {bad} (a public or system directory: mounting it risks a container "
-                f"escape); use a dedicated directory such as {MS_ROOT}/model or /data/models"
-            )
-    return value
-
-
-SafeHostPath = Annotated[AbsolutePath, AfterValidator(_check_host_path)]
+SafeHostPath = HostPath(f"{MS_ROOT}/model or /data/models")
 
 _RELATIVE = re.compile(r"^([A-Za-z0-9._-]+)(/[A-Za-z0-9._-]+)*$")
 
@@ -136,24 +101,11 @@ def _check_relative(value: str) -> str:
 
 RelativePath = Annotated[StrictStr, AfterValidator(_check_relative)]
 
+
 class HostPathType(StrEnum):
     """hostPath types allowed for server volumes: the path must already exist as a directory."""
 
     DIRECTORY = "Directory"
-
-
-class PullPolicy(StrEnum):
-    ALWAYS = "Always"
-    IF_NOT_PRESENT = "IfNotPresent"
-    NEVER = "Never"
-
-
-class LogLevel(StrEnum):
-    DEBUG = "Debug"
-    INFO = "Info"
-    WARN = "Warn"
-    ERROR = "Error"
-    CRITICAL = "Critical"
 
 
 class LimitPolicy(StrEnum):
@@ -280,8 +232,8 @@ class Engine(StrictModel):
     metrics_port: Port = Field(  # type: ignore[valid-type]
         1027, alias="metricsPort", description="ServerConfig.metricsPort; differs from infer/management port."
     )
-    log_level: LogLevel = Field(
-        LogLevel.INFO, alias="logLevel", description="config.json LogConfig.logLevel."
+    log_level: ServerLogLevel = Field(
+        ServerLogLevel.INFO, alias="logLevel", description="config.json LogConfig.logLevel."
     )
 
     @model_validator(mode="after")
@@ -389,6 +341,16 @@ class ServersSettings(StrictModel):
         description="More instance groups (e.g. Ascend310P beside Ascend910), each its own Deployment.",
     )
 
+    @property
+    def uses_host_path(self) -> bool:
+        """True when a server pod mounts a hostPath (Pod Security 'baseline' and 'restricted' forbid it)."""
+        models = [self.model, *(g.model for g in self.extra_groups if g.model is not None)]
+        return (
+            self.mount_driver_from_host
+            or self.writable_data.host_path is not None
+            or any(m.host_path is not None for m in models)
+        )
+
 
 class NpuPool(StrictModel):
     """Capacity of one NPU type: identical nodes with this many chips each."""
@@ -414,11 +376,10 @@ class ServerGroupSpec:
     """The group's image (ExtraGroup.image or mindie:servers.image)."""
 
 
-def server_groups(settings: Settings) -> list[ServerGroupSpec]:
+def instance_groups(main: InferServer, servers: ServersSettings) -> list[ServerGroupSpec]:
     """The main group from inferServer, then each extra group with inferServer's other values."""
-    main = settings.infer_server
-    groups = [ServerGroupSpec("mindie:inferServer", main, settings.servers.model, settings.servers.image)]
-    for i, extra in enumerate(settings.servers.extra_groups):
+    groups = [ServerGroupSpec("mindie:inferServer", main, servers.model, servers.image)]
+    for i, extra in enumerate(servers.extra_groups):
         update = {
             "server_name": extra.server_name,
             "replicas": extra.replicas,
@@ -431,8 +392,8 @@ def server_groups(settings: Settings) -> list[ServerGroupSpec]:
             ServerGroupSpec(
                 f"mindie:servers.extraGroups[{i}]",
                 main.model_copy(update=update),
-                extra.model or settings.servers.model,
-                extra.image or settings.servers.image,
+                extra.model or servers.model,
+                extra.image or servers.image,
             )
         )
     return groups
@@ -446,17 +407,7 @@ def ascend_home(settings_servers: ServersSettings, install_path: str) -> Optiona
     return head if sep and head else None
 
 
-def uses_host_path(settings: Settings) -> bool:
-    """True when any server pod mounts a hostPath (Pod Security 'baseline' and 'restricted' forbid it)."""
-    servers = settings.servers
-    return (
-        servers.mount_driver_from_host
-        or servers.writable_data.host_path is not None
-        or any(g.model.host_path is not None for g in server_groups(settings))
-    )
-
-
-def demands(settings: Settings) -> list[GroupDemand]:
+def _demands(groups: list[ServerGroupSpec]) -> list[GroupDemand]:
     return [
         GroupDemand(
             group=g.server.server_name,
@@ -467,19 +418,18 @@ def demands(settings: Settings) -> list[GroupDemand]:
             max_surge=g.server.max_surge,
             max_unavailable=g.server.max_unavailable,
         )
-        for g in server_groups(settings)
+        for g in groups
     ]
 
 
-def rollout_plans(settings: Settings) -> list[RolloutPlan]:
+def plan_rollouts(groups: list[ServerGroupSpec], npu_inventory: Optional[NpuInventory]) -> list[RolloutPlan]:
     """The rollout plan of every group (raises SettingsError when one cannot run or finish)."""
     inventory = None
-    if settings.npu_inventory is not None:
+    if npu_inventory is not None:
         inventory = {
-            t.value: Pool(nodes=p.nodes, chips_per_node=p.chips_per_node)
-            for t, p in settings.npu_inventory.items()
+            t.value: Pool(nodes=p.nodes, chips_per_node=p.chips_per_node) for t, p in npu_inventory.items()
         }
-    return plan_all(demands(settings), inventory)
+    return plan_all(_demands(groups), inventory)
 
 
 def device_model(server: InferServer, servers: ServersSettings) -> DeviceModel:
@@ -488,17 +438,12 @@ def device_model(server: InferServer, servers: ServersSettings) -> DeviceModel:
     return servers.device_models.get(npu, DEFAULT_DEVICE_MODELS[npu])
 
 
-def image_repository(image: str) -> str:
-    """registry/path/name of an image reference, without tag or digest."""
-    name = image.split("@", 1)[0]
-    head, _, last = name.rpartition("/")
-    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
-
-
-def hardware_problems(settings: Settings) -> list[str]:
-    """Device model, chips and image variant of every group agree (issue 11 point 6, issue 18)."""
+def hardware_problems(
+    groups: list[ServerGroupSpec], servers: ServersSettings, motor: MotorSettings
+) -> list[str]:
+    """Device model, chips and image variant of every group agree (issue 11 point 6, issue 18), and
+    Motor's images come from the servers' repository."""
     problems: list[str] = []
-    servers = settings.servers
     for npu_type, model in servers.device_models.items():
         if NPU_TYPE_OF_MODEL[model] != npu_type.value:
             problems.append(
@@ -508,7 +453,7 @@ def hardware_problems(settings: Settings) -> list[str]:
             )
     if problems:
         return problems
-    for group in server_groups(settings):
+    for group in groups:
         model = device_model(group.server, servers)
         chips = group.server.resource_requests.npu_chip_num
         if chips > CHIPS_PER_NODE[model]:
@@ -516,7 +461,7 @@ def hardware_problems(settings: Settings) -> list[str]:
                 f"{group.setting}.resource_requests.npu_chip_num = {chips}: a {model.value} node has "
                 f"{CHIPS_PER_NODE[model]} chips (npuDeviceIds 0..{CHIPS_PER_NODE[model] - 1})"
             )
-        tag = group.image.split("@", 1)[0].rpartition("/")[2].partition(":")[2]
+        tag = image_tag(group.image) or ""
         for variant in IMAGE_VARIANTS.values():
             if variant in tag and variant != IMAGE_VARIANTS[model]:
                 where = "image" if group.setting == "mindie:inferServer" else f"{group.setting}.image"
@@ -527,26 +472,24 @@ def hardware_problems(settings: Settings) -> list[str]:
                     f"use the {IMAGE_VARIANTS[model]} variant of the same release"
                 )
                 break
-    motor = settings.motor
-    if motor is not None and motor.image is not None:
-        repos = {image_repository(g.image) for g in server_groups(settings)}
+    if motor.image is not None:
+        repos = {repository(g.image) for g in groups}
         for where, image in (("mindie:motor.image", motor.image),
                              ("mindie:motor.coordinator.image", motor.coordinator.image),
                              ("mindie:motor.controller.image", motor.controller.image)):
-            if image is not None and image_repository(image) not in repos:
+            if image is not None and repository(image) not in repos:
                 problems.append(
-                    f'{where} = "{image}": repository {image_repository(image)} differs from the servers\' '
+                    f'{where} = "{image}": repository {repository(image)} differs from the servers\' '
                     f"{', '.join(sorted(repos))}; MindIE Server and Motor ship in one MindIE image, pull "
                     "both from one repository path"
                 )
     return problems
 
 
-def check_servers(settings: Settings, entry_is_server: bool) -> None:
+def check_servers(main: InferServer, servers: ServersSettings, motor: MotorSettings,
+                  npu_inventory: Optional[NpuInventory], entry_is_server: bool) -> None:
     """Cross-key rules of the server groups; raise one SettingsError listing every problem."""
     problems: list[str] = []
-    main = settings.infer_server
-    servers = settings.servers
     seen = {main.server_name: "mindie:inferServer.server_name"}
     ports = {main.service_port: "mindie:inferServer.service_port"}
     for i, extra in enumerate(servers.extra_groups):
@@ -590,10 +533,11 @@ def check_servers(settings: Settings, entry_is_server: bool) -> None:
             f"mies_install_path = \"{config.mies_install_path}\" has no '/mindie/' to derive it from "
             f"(run.sh sources <ascendHome>/ascend-toolkit/set_env.sh etc.)"
         )
-    problems += hardware_problems(settings)
+    groups = instance_groups(main, servers)
+    problems += hardware_problems(groups, servers, motor)
     if problems:
         raise SettingsError(problems)
-    rollout_plans(settings)
+    plan_rollouts(groups, npu_inventory)
 
 
 __all__ = [
@@ -608,7 +552,6 @@ __all__ = [
     "ServerGroupSpec",
     "ServersSettings",
     "check_servers",
-    "rollout_plans",
-    "server_groups",
-    "uses_host_path",
+    "instance_groups",
+    "plan_rollouts",
 ]

@@ -14,20 +14,31 @@ import json
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Optional
+from typing import Any, Optional
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from domain.images import is_pinned
+
+from . import promotion
 from .errors import SettingsError, describe_value, near_miss
-from .fields import AbsolutePath, IntRange, Namespace, StrictBool, StrictStr
+from .fields import AbsolutePath, Cidr, IntRange, Namespace, StrictBool, StrictModel, StrictStr
 from .images import build_problems
-from .infer_server import InferServer, StrictModel
-from .motor import Motor, motor_problems
-from .ms_server import MsServer
+from .infer_server import InferServer
+from .motor import MotorSettings, motor_problems
+from .ms_server import MsServerSettings
 from .promotion import STACK_NAME_PATTERN, ReleaseRecord
 from .release import release_problems
+from .rollout import RolloutPlan
 from .runtime_user import RuntimeUser
-from .servers import NpuInventory, ServersSettings, check_servers
+from .servers import (
+    NpuInventory,
+    ServerGroupSpec,
+    ServersSettings,
+    check_servers,
+    instance_groups,
+    plan_rollouts,
+)
 from .tls import DEMO_CA_MARK, SECRET_FIELDS, TlsSettings, plaintext_secret_problems
 
 PROJECT = "mindie"
@@ -71,20 +82,6 @@ class KubernetesTarget(StrictModel):
                 "a stack either renders YAML or talks to a cluster"
             )
         return self
-
-
-def _check_cidr(value: str) -> str:
-    import ipaddress
-
-    try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError:
-        raise ValueError('must be an IPv4 or IPv6 network in CIDR form with no host bits set, '
-                         'e.g. "10.30.0.0/16"') from None
-    return value
-
-
-Cidr = Annotated[StrictStr, AfterValidator(_check_cidr)]
 
 
 class ApiServer(StrictModel):
@@ -159,7 +156,7 @@ class Settings(StrictModel):
         "of the server, Motor and ms-server pods, the owner of staged files (default 1001/1001).",
     )
     # --- ms-server Deployer (issue 4) ---
-    ms_server: Optional[MsServer] = Field(
+    ms_server: Optional[MsServerSettings] = Field(
         None,
         alias="msServer",
         description="The ms-server Deployer (image, ms_server.json, Deployment, RBAC); unset: not deployed.",
@@ -178,12 +175,13 @@ class Settings(StrictModel):
     @model_validator(mode="after")
     def _server_groups_consistent(self) -> Settings:
         # Raises SettingsError (not ValueError), so pydantic lets it through with its own messages.
-        check_servers(self, entry_is_server=self.entry is Entry.SERVER)
+        check_servers(self.infer_server, self.servers, self.motor, self.npu_inventory,
+                      entry_is_server=self.entry is Entry.SERVER)
         return self
 
     # --- Coordinator/Controller (issue 6) ---
-    motor: Motor = Field(
-        default_factory=Motor,
+    motor: MotorSettings = Field(
+        default_factory=MotorSettings,
         description="MindIE Motor's Coordinator and Controller (deployed when entry is coordinator).",
     )
 
@@ -337,13 +335,26 @@ class Settings(StrictModel):
         return self
 
 
+def server_groups(settings: Settings) -> list[ServerGroupSpec]:
+    """Every instance group: inferServer's, then mindie:servers.extraGroups."""
+    return instance_groups(settings.infer_server, settings.servers)
+
+
+def rollout_plans(settings: Settings) -> list[RolloutPlan]:
+    """The rollout plan of every group (validation has checked that each can run and finish)."""
+    return plan_rollouts(server_groups(settings), settings.npu_inventory)
+
+
+def uses_host_path(settings: Settings) -> bool:
+    """True when any server pod mounts a hostPath (Pod Security 'baseline' and 'restricted' forbid it)."""
+    return settings.servers.uses_host_path
+
+
 def _unpinned_images(settings: Settings) -> list[str]:
     """Every image reference prod would run that is not pinned by digest (@sha256:<64 hex>).
 
     A tag can be moved to other bytes after the release was tested; a digest cannot. Dev may
     use tags; prod runs exactly the digest that was promoted (policy `workload-image-digest`)."""
-    import re
-
     found = [("servers.image", settings.servers.image)]
     motor = settings.motor
     found += [("motor.image", motor.image), ("motor.coordinator.image", motor.coordinator.image),
@@ -352,11 +363,10 @@ def _unpinned_images(settings: Settings) -> list[str]:
     ms = settings.ms_server
     if ms is not None and ms.image.source.value == "existing":
         found.append(("msServer.image.reference", ms.image.reference))
-    digest = re.compile(r".+@sha256:[0-9a-f]{64}")
     return [
         f"{path} = {describe_value(ref)}: prod runs images pinned by digest: append "
         "@sha256:<digest> of the image you promoted (tags may be moved)"
-        for path, ref in found if ref is not None and not digest.fullmatch(ref)
+        for path, ref in found if ref is not None and not is_pinned(ref)
     ]
 
 
@@ -370,14 +380,6 @@ def config_keys() -> list[str]:
     keys = set(runtime_config.CONFIG.get().keys())
     keys.update((runtime_config.get_config_env() or {}).keys())
     return sorted(keys)
-
-
-def is_runtime_secret(key: str) -> bool:
-    """True when the runtime was told `key` is secret (CLI: the run request's secret keys or
-    PULUMI_CONFIG_SECRET_KEYS; mocks: set_all_config's secret_keys)."""
-    from pulumi.runtime import config as runtime_config
-
-    return runtime_config.is_config_secret(key) or key in runtime_config.get_config_secret_keys_env()
 
 
 def load_settings(
@@ -501,18 +503,17 @@ def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, An
     """StackReference mode: the release settings come from another stack's `release` output."""
     import re
 
-    from . import promotion
-
     if not re.fullmatch(STACK_NAME_PATTERN, reference):
         raise SettingsError([
             f"mindie:releaseFrom = {describe_value(reference)}: not a stack name: allowed `stack`, "
             "`project/stack` or `org/project/stack` (letters, digits, '-', '_', '.')"
         ])
     release = promotion.read_referenced_release(reference)
-    problems = promotion.reference_problems(raw, reference, release)
+    tree = promotion.setting_tree(Settings)
+    problems = promotion.reference_problems(raw, reference, release, tree)
     if problems:
         raise SettingsError(problems)
-    return promotion.overlay_release(raw, release)
+    return promotion.overlay_release(raw, release, tree)
 
 
 def _raw_values(get: ConfigGetter, keys: list[str]) -> tuple[dict[str, Any], list[str]]:

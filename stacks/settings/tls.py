@@ -20,8 +20,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
-from .fields import IntRange, Pattern, StrictBool, StrictStr
-from .infer_server import StrictModel
+from .fields import IntRange, Pattern, StrictBool, StrictModel, StrictStr
 
 MIN_PASSPHRASE = 8
 MAX_PASSPHRASE = 256
