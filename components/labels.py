@@ -1,9 +1,17 @@
 """Label helpers shared by every component.
 
-Standard `app.kubernetes.io/*` labels go on every object; selectors use only the
-two labels that never change over an object's life (name and instance), so a
-version bump or a new label never orphans pods (a Deployment's selector is
-immutable).
+Standard `app.kubernetes.io/*` labels go on every object, each with one meaning:
+
+- `name`: the application the object is part of (a server group, ms-server, a Motor program; `mindie`
+  for objects of the whole stack);
+- `instance`: the installation it belongs to: a workload's objects carry its Deployment's name, objects
+  of the whole stack (CA Secrets, NetworkPolicies, the Namespace, Motor's shared files) the stack's,
+  which is its namespace (tests/test_labels.py);
+- `component`: its role in MindIE's architecture (server, coordinator, controller, ms-server, ca, ...);
+- `part-of`: always `mindie`; `managed-by`: always `pulumi`; `version`: the image tag it runs.
+
+Selectors use only name and instance, the two that never change over an object's life, so a version
+bump or a new label never orphans pods (a Deployment's selector is immutable).
 """
 
 from __future__ import annotations

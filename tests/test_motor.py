@@ -84,7 +84,7 @@ def test_coordinator_entry_service_is_nodeport_on_predict_port(staging):
     }
     assert service["spec"]["selector"] == {
         "app.kubernetes.io/name": "mindie-ms-coordinator",
-        "app.kubernetes.io/instance": "mindie",
+        "app.kubernetes.io/instance": "mindie-ms-coordinator",
     }
     assert service["metadata"]["labels"]["app.kubernetes.io/component"] == "coordinator"
 

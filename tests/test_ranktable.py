@@ -31,7 +31,7 @@ NEW_OBJECTS = (SERVICE_ACCOUNT, ROLE, BINDING, WRITER_CM)
 
 COORDINATOR_SELECTOR = {
     "app.kubernetes.io/name": "mindie-ms-coordinator",
-    "app.kubernetes.io/instance": "mindie",
+    "app.kubernetes.io/instance": "mindie-ms-coordinator",
 }
 MAIN = {"app.kubernetes.io/name": "mindie-server", "app.kubernetes.io/instance": "mindie-server"}
 SMALL = {"app.kubernetes.io/name": "mindie-server-310p", "app.kubernetes.io/instance": "mindie-server-310p"}

@@ -55,8 +55,9 @@ class Motor(pulumi.ComponentResource):
         _check_tls(name, args.pod)
         child = pulumi.ResourceOptions(parent=self)
         coordinator_name, controller_name = f"{name}-coordinator", f"{name}-controller"
+        # app.kubernetes.io/instance of a program's objects is its Deployment's name (components/labels.py)
         labels = program_labels(
-            controller_name, args.pod.instance, "controller", args.controller.program.reference
+            controller_name, controller_name, "controller", args.controller.program.reference
         )
         http_client_ctl = self._shared_file(
             args.pod,
@@ -74,7 +75,7 @@ class Motor(pulumi.ComponentResource):
                 pod=args.pod,
                 spec=args.coordinator,
                 labels=program_labels(
-                    coordinator_name, args.pod.instance, "coordinator", args.coordinator.program.reference
+                    coordinator_name, coordinator_name, "coordinator", args.coordinator.program.reference
                 ),
                 shared_config=[http_client_ctl],
                 child_aliases=self._moved(),
@@ -88,7 +89,7 @@ class Motor(pulumi.ComponentResource):
                 spec=args.writer,
                 account=controller_name,
                 labels=labels,
-                coordinator_selector=selector_labels(coordinator_name, args.pod.instance),
+                coordinator_selector=selector_labels(coordinator_name, coordinator_name),
                 server_list=server_list,
                 child_aliases=self._moved(),
             ),

@@ -187,7 +187,7 @@ class Coordinator(pulumi.ComponentResource):
             ),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="NodePort" if spec.entry else "ClusterIP",
-                selector=selector_labels(name, args.pod.instance),
+                selector=selector_labels(name, name),
                 ports=[
                     k8s.core.v1.ServicePortArgs(
                         name="predict",

@@ -44,7 +44,8 @@ class MotorPod:
     namespace: pulumi.Input[str]
     """Namespace of every object (compose passes the Namespace component's output)."""
     instance: str
-    """app.kubernetes.io/instance of every object."""
+    """app.kubernetes.io/instance of Motor-wide objects (the stack's installation: its namespace); a
+    program's own objects take their Deployment's name (components/labels.py)."""
     mies_install_path: str
     """Motor install path in the image (MIES_INSTALL_PATH); its `logs` holds the recovery state."""
     mindie_user_home_path: str
@@ -235,7 +236,7 @@ class ProgramPod:
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=1,
                 strategy=strategy,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(name, self.pod.instance)),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(name, name)),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         labels=labels, annotations=self.annotations(checksum)
