@@ -1214,55 +1214,55 @@ def _check_model_check(pod: Pod, main: dict, data: dict, label: str) -> None:
         )
 
 
+# (enable flag, items key, endpoint, endpoint label) of each Motor role's TLS server ports
+_MOTOR_TLS_ENDPOINTS = {
+    "coordinator": (
+        ("controller_server_tls_enable", "controller_server_tls_items", "coordinator/manage",
+         "coordinator manage port"),
+        ("status_tls_enable", "status_tls_items", "coordinator/status", "coordinator status port"),
+        ("external_tls_enable", "external_tls_items", "coordinator/external", "coordinator external port"),
+        ("request_server_tls_enable", "request_server_tls_items", "coordinator/predict",
+         "coordinator predict port"),
+    ),
+    "controller": (
+        ("http_server_tls_enable", "http_server_tls_items", "controller/http", "controller port"),
+    ),
+}
+# (enable flag, items key, endpoints it calls) of each Motor role's TLS clients
+_MOTOR_TLS_CLIENTS = {
+    "coordinator": (
+        ("mindie_client_tls_enable", "mindie_client_tls_items", ("server/*/infer",)),
+        ("mindie_mangment_tls_enable", "mindie_mangment_tls_items", ("server/*/management",)),
+    ),
+    "controller": (
+        ("request_server_tls_enable", "request_server_tls_items",
+         ("server/*/management", "server/*/metrics")),
+        ("request_coordinator_tls_enable", "request_coordinator_tls_items", ("coordinator/manage",)),
+        ("external_coordinator_tls_enable", "external_coordinator_tls_items", ("coordinator/external",)),
+    ),
+}
+
+
+def _motor_tls_items(
+    pod: Pod, c: dict, tls: dict, enable: str, name: str
+) -> Optional[dict[str, Optional[str]]]:
+    """The files of tls_config.<name> when <enable> is on, else None."""
+    if tls.get(enable) is not True or not isinstance(tls.get(name), dict):
+        return None
+    return _tls_item_files(pod, c, tls[name], f"tls_config.{name}")
+
+
 def _motor_tls(pod: Pod, c: dict, comp: str, data: dict, endpoints: dict, clients: list) -> None:
     tls = data.get("tls_config") or {}
-
-    def items(enable: str, name: str) -> Optional[dict[str, Optional[str]]]:
-        if tls.get(enable) is not True or not isinstance(tls.get(name), dict):
-            return None
-        return _tls_item_files(pod, c, tls[name], f"tls_config.{name}")
-
-    if comp == "coordinator":
-        for enable, name, ep in (
-            ("controller_server_tls_enable", "controller_server_tls_items", "coordinator/manage"),
-            ("status_tls_enable", "status_tls_items", "coordinator/status"),
-            ("external_tls_enable", "external_tls_items", "coordinator/external"),
-            ("request_server_tls_enable", "request_server_tls_items", "coordinator/predict"),
-        ):
-            got = items(enable, name)
-            if got:
-                endpoints[ep] = Endpoint(
-                    f"coordinator {ep.split('/')[1]} port", got.get("ca_cert"), got.get("tls_cert")
-                )
-        for enable, name, plane in (
-            ("mindie_client_tls_enable", "mindie_client_tls_items", "infer"),
-            ("mindie_mangment_tls_enable", "mindie_mangment_tls_items", "management"),
-        ):
-            got = items(enable, name)
-            if got:
-                clients.append(
-                    Client(
-                        f"coordinator {name}", got.get("ca_cert"), got.get("tls_cert"), [f"server/*/{plane}"]
-                    )
-                )
-    else:
-        got = items("http_server_tls_enable", "http_server_tls_items")
+    role = "coordinator" if comp == "coordinator" else "controller"
+    for enable, name, endpoint, label in _MOTOR_TLS_ENDPOINTS[role]:
+        got = _motor_tls_items(pod, c, tls, enable, name)
         if got:
-            endpoints["controller/http"] = Endpoint(
-                "controller port", got.get("ca_cert"), got.get("tls_cert")
-            )
-        for enable, name, targets in (
-            (
-                "request_server_tls_enable",
-                "request_server_tls_items",
-                ["server/*/management", "server/*/metrics"],
-            ),
-            ("request_coordinator_tls_enable", "request_coordinator_tls_items", ["coordinator/manage"]),
-            ("external_coordinator_tls_enable", "external_coordinator_tls_items", ["coordinator/external"]),
-        ):
-            got = items(enable, name)
-            if got:
-                clients.append(Client(f"controller {name}", got.get("ca_cert"), got.get("tls_cert"), targets))
+            endpoints[endpoint] = Endpoint(label, got.get("ca_cert"), got.get("tls_cert"))
+    for enable, name, targets in _MOTOR_TLS_CLIENTS[role]:
+        got = _motor_tls_items(pod, c, tls, enable, name)
+        if got:
+            clients.append(Client(f"{role} {name}", got.get("ca_cert"), got.get("tls_cert"), list(targets)))
 
 
 def _deployer_tls(pod: Pod, c: dict, data: dict, endpoints: dict, clients: list) -> None:
@@ -1282,33 +1282,46 @@ def _deployer_tls(pod: Pod, c: dict, data: dict, endpoints: dict, clients: list)
         )
 
 
-def _check_probes(pod: Pod, main: dict, env: dict, clients: list) -> None:
-    ctx = pod.ctx
-    label = f"{pod.owner} container {main['name']}"
+def _probe_commands(main: dict) -> list[tuple[str, str]]:
+    """(where, command line) of the container's exec probes and preStop hook."""
     commands = []
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         cmd = (((main.get(probe) or {}).get("exec") or {}).get("command")) or []
         commands.append((probe, " ".join(cmd)))
     pre = ((((main.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}).get("command")) or []
     commands.append(("lifecycle.preStop", " ".join(pre)))
+    return commands
+
+
+def _check_probe_command(ctx: Ctx, label: str, where: str, cmd: str, env: dict) -> Optional[str]:
+    """An http_client_ctl call exports what the Deployer's SetProbe does; its config file path."""
+    effective = {**env, **_exports(cmd)}
+    lib_in_cmd = re.search(
+        r"LD_LIBRARY_PATH=[^;&]*(\$MIES_INSTALL_PATH|\$\{?MIES_INSTALL_PATH\}?|/)[^;&]*/lib", cmd
+    )
+    for var in ("HSECEASY_PATH", "MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH"):
+        if not effective.get(var):
+            ctx.fail(
+                R_PROBE, label, f"{where}: {var}", "not exported (the Deployer's SetProbe exports it)"
+            )
+    if not lib_in_cmd:
+        ctx.fail(R_PROBE, label, f"{where}: LD_LIBRARY_PATH", "does not add the MindIE lib directory")
+    return effective.get("MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH")
+
+
+def _check_probes(pod: Pod, main: dict, env: dict, clients: list) -> None:
+    label = f"{pod.owner} container {main['name']}"
     ctl_json = None
-    for where, cmd in commands:
-        if "http_client_ctl" not in cmd:
-            continue
-        effective = {**env, **_exports(cmd)}
-        lib_in_cmd = re.search(
-            r"LD_LIBRARY_PATH=[^;&]*(\$MIES_INSTALL_PATH|\$\{?MIES_INSTALL_PATH\}?|/)[^;&]*/lib", cmd
-        )
-        for var in ("HSECEASY_PATH", "MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH"):
-            if not effective.get(var):
-                ctx.fail(
-                    R_PROBE, label, f"{where}: {var}", "not exported (the Deployer's SetProbe exports it)"
-                )
-        if not lib_in_cmd:
-            ctx.fail(R_PROBE, label, f"{where}: LD_LIBRARY_PATH", "does not add the MindIE lib directory")
-        ctl_json = effective.get("MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH") or ctl_json
-    if ctl_json is None:
-        return
+    for where, cmd in _probe_commands(main):
+        if "http_client_ctl" in cmd:
+            ctl_json = _check_probe_command(pod.ctx, label, where, cmd, env) or ctl_json
+    if ctl_json is not None:
+        _check_probe_config(pod, main, env, clients, label, ctl_json)
+
+
+def _check_probe_config(pod: Pod, main: dict, env: dict, clients: list, label: str, ctl_json: str) -> None:
+    """The probes' http_client_ctl.json is generated and readable; its TLS cert joins `clients`."""
+    ctx = pod.ctx
     before = len(ctx.violations)
     data = _json(pod.read(main, ctl_json, 0o640, "http_client_ctl.json"))
     if data is None:

@@ -53,10 +53,9 @@ def dot(result: RunResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def components(result: RunResult) -> str:
-    """Mermaid of components only, with dependencies lifted to their components."""
+def _component_edges(result: RunResult) -> set[tuple[str, str]]:
+    """Dependencies between resources, lifted to the components that own them (self-edges dropped)."""
     by_urn = {r.urn: r for r in result.resources}
-    comps = [r for r in result.resources if not r.custom]
 
     def owner(urn: str) -> str | None:
         while urn in by_urn:
@@ -72,6 +71,13 @@ def components(result: RunResult) -> str:
             dst = owner(dep)
             if src and dst and src != dst:
                 edges.add((src, dst))
+    return edges
+
+
+def components(result: RunResult) -> str:
+    """Mermaid of components only, with dependencies lifted to their components."""
+    comps = [r for r in result.resources if not r.custom]
+    edges = _component_edges(result)
     # Short node ids (c1, c2, ...): the diagram is read as Markdown source on the README's first screen.
     short = {c.urn: f"c{i}" for i, c in enumerate(comps, start=1)}
     lines = ["graph LR"]

@@ -126,12 +126,7 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
     if source == target:
         raise PromotionError(f"--from and --to are both {source!r}")
     src_cfg, tgt_cfg = stackfile.load(source, project_dir), stackfile.load(target, project_dir)
-    for cfg in (src_cfg, tgt_cfg):
-        if cfg.config.get(REFERENCE_KEY):
-            raise PromotionError(
-                f"{cfg.stack} takes its release from {cfg.config[REFERENCE_KEY]!r} through a StackReference "
-                f"({REFERENCE_KEY}); promote by deploying it (`pulumi up`), or remove {REFERENCE_KEY}"
-            )
+    _refuse_references(src_cfg, tgt_cfg)
     warnings = _check_order(src_cfg.config, tgt_cfg.config, source, target, force)
     src_settings = _settings(src_cfg, "source")
 
@@ -146,31 +141,58 @@ def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bo
     if secrets:
         raise PromotionError("release settings must not be secrets (each stack encrypts its own)", secrets)
     skipped = _sync(src_map, tgt_map, promotion.setting_tree(Settings), skipped=[])
+    warnings += _skipped_warnings(skipped, src_map, source, target)
+
+    new_settings = _promoted_settings(tgt_map, tgt_cfg, target)
+    _check_release_copied(src_settings, new_settings, skipped)
+    got = promotion.release_fingerprint(new_settings)
+    _record(tgt_map, source, got)
+    after = _dump(tgt_doc)
+    changes = _changes(before_plain, plain(tgt_map))
+    return Promotion(source, target, got, before, after, changes, warnings, skipped=skipped)
+
+
+def _refuse_references(*cfgs: stackfile.StackConfig) -> None:
+    """A stack taking its release through a StackReference is promoted by deploying it."""
+    for cfg in cfgs:
+        if cfg.config.get(REFERENCE_KEY):
+            raise PromotionError(
+                f"{cfg.stack} takes its release from {cfg.config[REFERENCE_KEY]!r} through a StackReference "
+                f"({REFERENCE_KEY}); promote by deploying it (`pulumi up`), or remove {REFERENCE_KEY}"
+            )
+
+
+def _skipped_warnings(skipped: list[str], src_map: Mapping[str, Any], source: str, target: str) -> list[str]:
+    """One warning per mixed key configured in only one of the two stacks."""
+    warnings = []
     for key in skipped:
         if key not in src_map:
             what = f"{key} is not configured in {source}: not promoted, {target} keeps its own"
         else:
             what = f"{key} is not configured in {target}: not promoted, {target} stays without it"
         warnings.append(f"{what} (configure it in both {source} and {target} to promote it)")
+    return warnings
 
+
+def _promoted_settings(tgt_map: CommentedMap, tgt_cfg: stackfile.StackConfig, target: str) -> Settings:
+    """The target's settings as they would load after the promotion (its secrets kept)."""
     new_config = {str(k): stackfile.encode_value(v) for k, v in tgt_map.items() if not _is_secure(v)}
     new_config.update({k: v for k, v in tgt_cfg.config.items() if k in tgt_cfg.secret_keys})
     try:
-        new_settings = load_settings(new_config.get, list(new_config), tgt_cfg.secrets)
+        return load_settings(new_config.get, list(new_config), tgt_cfg.secrets)
     except SettingsError as err:
         raise PromotionError(f"{target} would not validate after the promotion; nothing written",
                                err.problems) from None
+
+
+def _check_release_copied(src_settings: Settings, new_settings: Settings, skipped: list[str]) -> None:
+    """Every promoted part's release now equals the source's."""
     src_parts = promotion.part_fingerprints(src_settings)
     new_parts = promotion.part_fingerprints(new_settings)
     for key in src_parts:
         if f"{PREFIX}{key}" not in skipped and src_parts[key] != new_parts.get(key):
             # a classification bug, never a user error: do not write a half-promoted file
             raise PromotionError(f"internal: the release of {PREFIX}{key} differs after the copy")
-    got = promotion.release_fingerprint(new_settings)
-    _record(tgt_map, source, got)
-    after = _dump(tgt_doc)
-    changes = _changes(before_plain, plain(tgt_map))
-    return Promotion(source, target, got, before, after, changes, warnings, skipped=skipped)
 
 
 def promote(
@@ -278,35 +300,50 @@ def _sync(src: Mapping[str, Any], tgt: CommentedMap, node: SettingNode,
     root = skipped is not None
     keys = list(src) + [k for k in tgt if k not in src]
     for key in keys:
-        name = str(key)
-        if root:
-            if not name.startswith(PREFIX):
-                continue  # other namespaces (kubernetes:..., pulumi:...) belong to the stack
-            name = name[len(PREFIX):]
-        child = node.child(name)
+        child = _model_node(node, key, root)
         if child is None:
-            continue  # unknown to the model: the gate reports it; never copied
+            continue
         if root and promotion.is_mixed(child.path) and (key not in src) != (key not in tgt):
             skipped.append(str(key))
             continue
         if promotion.is_mixed(child.path):
-            s, t = src.get(key), tgt.get(key)
-            if not isinstance(s, Mapping) and s is not None:
-                continue  # not an object: validation reports it
-            created = False
-            if t is None:
-                t, created = CommentedMap(), True
-                stackfile.insert_like(tgt, src, key, t)
-            if isinstance(t, CommentedMap):
-                _sync(s or {}, t, child)
-                if created and not t:
-                    del tgt[key]
+            _sync_mixed(src, tgt, key, child)
         elif promotion.kind_of(child.path) is Kind.RELEASE:
-            if key in src:
-                stackfile.mirror(src, tgt, key)
-            elif key in tgt:
-                stackfile.delete_keeping_comments(tgt, key)
+            _sync_release(src, tgt, key)
     return skipped if skipped is not None else []
+
+
+def _model_node(node: SettingNode, key: Any, root: bool) -> Optional[SettingNode]:
+    """The settings-model node of `key`, or None for a key that is never copied."""
+    name = str(key)
+    if root:
+        if not name.startswith(PREFIX):
+            return None  # other namespaces (kubernetes:..., pulumi:...) belong to the stack
+        name = name[len(PREFIX):]
+    return node.child(name)  # None: unknown to the model; the gate reports it
+
+
+def _sync_mixed(src: Mapping[str, Any], tgt: CommentedMap, key: Any, child: SettingNode) -> None:
+    """Sync inside a key holding both kinds; created in `tgt` if needed, dropped again if left empty."""
+    s, t = src.get(key), tgt.get(key)
+    if not isinstance(s, Mapping) and s is not None:
+        return  # not an object: validation reports it
+    created = False
+    if t is None:
+        t, created = CommentedMap(), True
+        stackfile.insert_like(tgt, src, key, t)
+    if isinstance(t, CommentedMap):
+        _sync(s or {}, t, child)
+        if created and not t:
+            del tgt[key]
+
+
+def _sync_release(src: Mapping[str, Any], tgt: CommentedMap, key: Any) -> None:
+    """A release key: copied from `src`, or removed from `tgt` when `src` lacks it."""
+    if key in src:
+        stackfile.mirror(src, tgt, key)
+    elif key in tgt:
+        stackfile.delete_keeping_comments(tgt, key)
 
 
 def _record(tgt: CommentedMap, source: str, fp: str) -> None:

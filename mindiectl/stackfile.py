@@ -191,7 +191,13 @@ def _check_values(path: Path, value: Any, where: str, depth: int, count: list[in
     elif isinstance(value, list):
         for i, child in enumerate(value):
             _check_values(path, child, f"{where}[{i}]", depth + 1, count)
-    elif isinstance(value, str):
+    else:
+        _check_scalar(name, value)
+
+
+def _check_scalar(name: str, value: Any) -> None:
+    """A string, number, boolean or null within the limits; anything else is refused."""
+    if isinstance(value, str):
         if len(value) > MAX_STRING:
             raise StackFileError(f"{name}: {len(value)} characters, more than the limit of {MAX_STRING}")
     elif isinstance(value, bool) or value is None:
@@ -199,17 +205,20 @@ def _check_values(path: Path, value: Any, where: str, depth: int, count: list[in
     elif isinstance(value, int):
         if abs(value) > MAX_INT:
             raise StackFileError(f"{name}: integer out of range (at most {MAX_INT})")
-    elif isinstance(value, float):
-        pass
-    else:
-        import datetime
-        from collections.abc import Set
-
-        what = {datetime.date: "a YAML date or time (quote it to make it a string)",
-                bytes: "!!binary data", Set: "a !!set"}
-        kind = next((text for t, text in what.items() if isinstance(value, t)), None)
-        raise StackFileError(f"{name}: {kind or 'a ' + type(value).__name__ + ' value'} is not allowed "
+    elif not isinstance(value, float):
+        raise StackFileError(f"{name}: {_not_config_kind(value)} is not allowed "
                              "in Pulumi config (strings, numbers, booleans, lists and mappings only)")
+
+
+def _not_config_kind(value: Any) -> str:
+    """What a value Pulumi config cannot hold is, in YAML's words."""
+    import datetime
+    from collections.abc import Set
+
+    what = {datetime.date: "a YAML date or time (quote it to make it a string)",
+            bytes: "!!binary data", Set: "a !!set"}
+    kind = next((text for t, text in what.items() if isinstance(value, t)), None)
+    return kind or "a " + type(value).__name__ + " value"
 
 
 def write_document(path: Path, doc: Any) -> None:

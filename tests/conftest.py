@@ -125,27 +125,35 @@ def run_stack(session_state, committed_runs) -> Callable[..., RunResult]:
     def run_modified(
         stack: str, overrides: dict[str, Any] | None, server: dict[str, Any] | None
     ) -> RunResult:
-        cfg = stackfile.load(stack)
-        config = dict(cfg.config)
-        secret = list(cfg.secrets)  # leaf by leaf, as mindiectl passes them
-        if server:
-            body = infer_server(stack)
-            for dotted, value in server.items():
-                set_path(body, dotted, value)
-            config["mindie:inferServer"] = json.dumps(body)
-        for key, value in (overrides or {}).items():
-            if value is DELETE:
-                config.pop(key, None)
-                continue
-            if isinstance(value, Secret):
-                value = value.value
-                secret.append(key)
-            config[key] = value if isinstance(value, str) else json.dumps(value)
-        if "mindie:servers" not in (overrides or {}):
-            config = match_image_to_npu(config)
+        config, secret = modified_config(stack, overrides, server)
         return run_program(stack, config, secret, session_state(stack))
 
     return run
+
+
+def modified_config(
+    stack: str, overrides: dict[str, Any] | None, server: dict[str, Any] | None
+) -> tuple[dict[str, str], list[str]]:
+    """(config, secret keys) of the stack file with run_stack's overrides applied."""
+    cfg = stackfile.load(stack)
+    config = dict(cfg.config)
+    secret = list(cfg.secrets)  # leaf by leaf, as mindiectl passes them
+    if server:
+        body = infer_server(stack)
+        for dotted, value in server.items():
+            set_path(body, dotted, value)
+        config["mindie:inferServer"] = json.dumps(body)
+    for key, value in (overrides or {}).items():
+        if value is DELETE:
+            config.pop(key, None)
+            continue
+        if isinstance(value, Secret):
+            value = value.value
+            secret.append(key)
+        config[key] = value if isinstance(value, str) else json.dumps(value)
+    if "mindie:servers" not in (overrides or {}):
+        config = match_image_to_npu(config)
+    return config, secret
 
 
 @pytest.fixture

@@ -214,12 +214,8 @@ def key_algorithm(key) -> str:
     return "ECDSA" if isinstance(key, ec.EllipticCurvePrivateKey) else "RSA"
 
 
-def build_certificate(inputs: dict[str, Any], subject, sans, public_key, issuer_cert, signing_key,
-                      self_signed: bool) -> dict[str, Any]:
-    """Go's x509.CreateCertificate as the provider's createCertificate drives it."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
+def _certificate_options(inputs: dict[str, Any], subject) -> tuple[bool, list[str], Optional[int]]:
+    """(is CA, allowed uses, max path length) of the inputs, refused as Go's x509 would refuse them."""
     is_ca = bool(inputs.get("isCaCertificate"))
     uses = [str(u) for u in inputs.get("allowedUses") or []]
     unknown = [u for u in uses if u not in _KEY_USAGES and u not in _ext_key_usages()]
@@ -231,14 +227,13 @@ def build_certificate(inputs: dict[str, Any], subject, sans, public_key, issuer_
         raise ValueError("x509: only CAs are allowed to specify MaxPathLen")
     if is_ca and not subject.rdns:
         raise ValueError("Invalid Certificate Subject: must contain at least one Distinguished Name for a CA")
-    start = now()
-    end = start + _dt.timedelta(hours=int(inputs.get("validityPeriodHours") or 0))
-    serial = secrets.randbelow(2**128) or 1
-    builder = (
-        x509.CertificateBuilder().subject_name(subject)
-        .issuer_name(subject if self_signed else issuer_cert.subject)
-        .public_key(public_key).serial_number(serial).not_valid_before(start).not_valid_after(end)
-    )
+    return is_ca, uses, max_path
+
+
+def _with_usages(builder, uses: list[str], is_ca: bool, max_path: Optional[int]):
+    """Key usage, extended key usage and basic constraints extensions."""
+    from cryptography import x509
+
     flags = {flag: name in uses for name, flag in _KEY_USAGES.items()}
     if any(flags.values()):
         builder = builder.add_extension(x509.KeyUsage(**flags), critical=True)
@@ -247,7 +242,13 @@ def build_certificate(inputs: dict[str, Any], subject, sans, public_key, issuer_
         builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
     # Go: MaxPathLen 0 without MaxPathLenZero (the provider never sets it) encodes "no limit".
     path_len = max_path if is_ca and max_path is not None and max_path > 0 else None
-    builder = builder.add_extension(x509.BasicConstraints(ca=is_ca, path_length=path_len), critical=True)
+    return builder.add_extension(x509.BasicConstraints(ca=is_ca, path_length=path_len), critical=True)
+
+
+def _with_key_ids(builder, inputs: dict[str, Any], is_ca: bool, public_key, issuer_cert, self_signed: bool):
+    """Subject and authority key identifier extensions."""
+    from cryptography import x509
+
     ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
     if is_ca or inputs.get("setSubjectKeyId"):
         builder = builder.add_extension(ski, critical=False)
@@ -255,13 +256,32 @@ def build_certificate(inputs: dict[str, Any], subject, sans, public_key, issuer_
         if inputs.get("setAuthorityKeyId"):
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-    else:
-        try:
-            parent_ski = issuer_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-            builder = builder.add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(parent_ski), critical=False)
-        except x509.ExtensionNotFound:
-            pass
+        return builder
+    try:
+        parent_ski = issuer_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return builder
+    return builder.add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(parent_ski), critical=False)
+
+
+def build_certificate(inputs: dict[str, Any], subject, sans, public_key, issuer_cert, signing_key,
+                      self_signed: bool) -> dict[str, Any]:
+    """Go's x509.CreateCertificate as the provider's createCertificate drives it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    is_ca, uses, max_path = _certificate_options(inputs, subject)
+    start = now()
+    end = start + _dt.timedelta(hours=int(inputs.get("validityPeriodHours") or 0))
+    serial = secrets.randbelow(2**128) or 1
+    builder = (
+        x509.CertificateBuilder().subject_name(subject)
+        .issuer_name(subject if self_signed else issuer_cert.subject)
+        .public_key(public_key).serial_number(serial).not_valid_before(start).not_valid_after(end)
+    )
+    builder = _with_usages(builder, uses, is_ca, max_path)
+    builder = _with_key_ids(builder, inputs, is_ca, public_key, issuer_cert, self_signed)
     if sans is not None:
         builder = builder.add_extension(sans, critical=False)
     cert = builder.sign(signing_key, _sig_hash(signing_key))

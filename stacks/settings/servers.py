@@ -443,6 +443,16 @@ def hardware_problems(
 ) -> list[str]:
     """Device model, chips and image variant of every group agree (issue 11 point 6, issue 18), and
     Motor's images come from the servers' repository."""
+    problems = _device_model_problems(servers)
+    if problems:
+        return problems
+    for group in groups:
+        problems += _group_hardware_problems(group, servers)
+    return problems + _motor_repository_problems(groups, motor)
+
+
+def _device_model_problems(servers: ServersSettings) -> list[str]:
+    """mindie:servers.deviceModels maps each NPU type to a device of that type."""
     problems: list[str] = []
     for npu_type, model in servers.device_models.items():
         if NPU_TYPE_OF_MODEL[model] != npu_type.value:
@@ -451,27 +461,36 @@ def hardware_problems(
                 f"{NPU_TYPE_OF_MODEL[model]}; allowed for {npu_type.value}: "
                 + ", ".join(m.value for m, t in NPU_TYPE_OF_MODEL.items() if t == npu_type.value)
             )
-    if problems:
-        return problems
-    for group in groups:
-        model = device_model(group.server, servers)
-        chips = group.server.resource_requests.npu_chip_num
-        if chips > CHIPS_PER_NODE[model]:
+    return problems
+
+
+def _group_hardware_problems(group: ServerGroupSpec, servers: ServersSettings) -> list[str]:
+    """The group's chips fit one node of its device model, and its image is that model's variant."""
+    problems: list[str] = []
+    model = device_model(group.server, servers)
+    chips = group.server.resource_requests.npu_chip_num
+    if chips > CHIPS_PER_NODE[model]:
+        problems.append(
+            f"{group.setting}.resource_requests.npu_chip_num = {chips}: a {model.value} node has "
+            f"{CHIPS_PER_NODE[model]} chips (npuDeviceIds 0..{CHIPS_PER_NODE[model] - 1})"
+        )
+    tag = image_tag(group.image) or ""
+    for variant in IMAGE_VARIANTS.values():
+        if variant in tag and variant != IMAGE_VARIANTS[model]:
+            where = "image" if group.setting == "mindie:inferServer" else f"{group.setting}.image"
             problems.append(
-                f"{group.setting}.resource_requests.npu_chip_num = {chips}: a {model.value} node has "
-                f"{CHIPS_PER_NODE[model]} chips (npuDeviceIds 0..{CHIPS_PER_NODE[model] - 1})"
+                f'{"mindie:servers.image" if where == "image" else where} = "{group.image}": a '
+                f"{variant} image for a {model.value} group "
+                f"({group.server.resource_requests.npu_type.value}); "
+                f"use the {IMAGE_VARIANTS[model]} variant of the same release"
             )
-        tag = image_tag(group.image) or ""
-        for variant in IMAGE_VARIANTS.values():
-            if variant in tag and variant != IMAGE_VARIANTS[model]:
-                where = "image" if group.setting == "mindie:inferServer" else f"{group.setting}.image"
-                problems.append(
-                    f'{"mindie:servers.image" if where == "image" else where} = "{group.image}": a '
-                    f"{variant} image for a {model.value} group "
-                    f"({group.server.resource_requests.npu_type.value}); "
-                    f"use the {IMAGE_VARIANTS[model]} variant of the same release"
-                )
-                break
+            break
+    return problems
+
+
+def _motor_repository_problems(groups: list[ServerGroupSpec], motor: MotorSettings) -> list[str]:
+    """Motor's images, when set, come from a repository the servers pull from."""
+    problems: list[str] = []
     if motor.image is not None:
         repos = {repository(g.image) for g in groups}
         for where, image in (("mindie:motor.image", motor.image),

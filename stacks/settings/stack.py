@@ -437,6 +437,17 @@ def _stack_file_secret_paths(secrets: set[str]) -> set[str]:
     says which leaves are `secure:`, so the checks below work leaf by leaf there too."""
     if not secrets or any("." in s.partition(":")[2] for s in secrets):
         return set()  # nothing secret, or the leaves are already known (mindiectl)
+    doc = _read_stack_file()
+    found: set[str] = set()
+    config = doc.get("config") if isinstance(doc, dict) else None
+    for key, value in (config.items() if isinstance(config, dict) else ()):
+        if str(key) in secrets:
+            _collect_secure_leaves(value, str(key), found)
+    return found
+
+
+def _read_stack_file() -> Any:
+    """The stack file beside the program as plain YAML; None when there is none to read."""
     import os
 
     import pulumi
@@ -445,30 +456,25 @@ def _stack_file_secret_paths(secrets: set[str]) -> set[str]:
     try:
         path = f"Pulumi.{pulumi.get_stack()}.yaml"
         if not os.path.isfile(path) or os.path.getsize(path) > 1024 * 1024:
-            return set()
+            return None
         with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
+            return yaml.safe_load(fh)
     except Exception:  # no stack file to read: the top-level answer is all there is
-        return set()
-    found: set[str] = set()
+        return None
 
-    def walk(value: Any, where: str, depth: int = 0) -> None:
-        if depth > 32:
-            return
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            found.add(where)
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, f"{where}.{k}", depth + 1)
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, f"{where}[{i}]", depth + 1)
 
-    config = doc.get("config") if isinstance(doc, dict) else None
-    for key, value in (config.items() if isinstance(config, dict) else ()):
-        if str(key) in secrets:
-            walk(value, str(key))
-    return found
+def _collect_secure_leaves(value: Any, where: str, found: set[str], depth: int = 0) -> None:
+    """Add to `found` the path of every `secure:` value under `value` (at most 32 levels down)."""
+    if depth > 32:
+        return
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        found.add(where)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _collect_secure_leaves(v, f"{where}.{k}", found, depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _collect_secure_leaves(v, f"{where}[{i}]", found, depth + 1)
 
 
 def misplaced_secret_problems(secrets: Iterable[str]) -> list[str]:
@@ -618,32 +624,41 @@ def _value_part(e: Mapping[str, Any]) -> str:
     return f" = {describe_value(e['input'])}"
 
 
+# pydantic error types whose message does not depend on the value or the field
+_FIXED_MESSAGES = {
+    "missing": "required setting is missing",
+    "bool_type": "must be true or false (a JSON boolean, not a string)",
+    "bool_parsing": "must be true or false (a JSON boolean, not a string)",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "dict_type": "must be an object",
+}
+
+
 def _message(e: Mapping[str, Any], model: type) -> str:
     kind = e["type"]
-    if kind == "missing":
-        return "required setting is missing"
+    if kind in _FIXED_MESSAGES:
+        return _FIXED_MESSAGES[kind]
     if kind == "extra_forbidden":
         return "unknown key" + near_miss(str(e["loc"][-1]), _siblings(model, e["loc"][:-1]))
-    if kind == "enum":
-        return f"must be one of {e['ctx']['expected']}"
-    if kind == "literal_error":
+    if kind in ("enum", "literal_error"):
         return f"must be one of {e['ctx']['expected']}"
     if kind in ("int_type", "int_parsing"):
-        if isinstance(e.get("input"), float):
-            return "must be a whole number (a JSON integer)"
-        if isinstance(e.get("input"), str):
-            return "must be an integer (a JSON number, not a string)"
-        return "must be an integer (a JSON number)"
-    if kind in ("bool_type", "bool_parsing"):
-        return "must be true or false (a JSON boolean, not a string)"
-    if kind in ("string_type",):
+        return _integer_message(e.get("input"))
+    if kind == "string_type":
         if _is_percent(_field_at(model, e["loc"])):
             return 'must be a string of the form "{int}%", e.g. "25%"'
         return "must be a string"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return "must be an object"
     msg = str(e["msg"])
     return msg.removeprefix("Value error, ")
+
+
+def _integer_message(value: Any) -> str:
+    if isinstance(value, float):
+        return "must be a whole number (a JSON integer)"
+    if isinstance(value, str):
+        return "must be an integer (a JSON number, not a string)"
+    return "must be an integer (a JSON number)"
 
 
 def _field_at(model: type, loc: tuple) -> Any:
