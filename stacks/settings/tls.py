@@ -13,38 +13,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import string
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
+from domain.passphrase import passphrase_problem
+
 from .fields import IntRange, Pattern, StrictBool, StrictModel, StrictStr
-
-MIN_PASSPHRASE = 8
-MAX_PASSPHRASE = 256
-
-
-def passphrase_problem(text: str) -> Optional[str]:
-    """The seed's rule: at least 8 characters and at least two of lower case, upper case,
-    digit, special character. None when `text` satisfies it."""
-    kinds = {
-        "lower case": any(c in string.ascii_lowercase for c in text),
-        "upper case": any(c in string.ascii_uppercase for c in text),
-        "digit": any(c in string.digits for c in text),
-        "special character": any(not c.isascii() or not c.isalnum() for c in text),
-    }
-    if not MIN_PASSPHRASE <= len(text) <= MAX_PASSPHRASE:
-        return (f"too weak: must be {MIN_PASSPHRASE} to {MAX_PASSPHRASE} characters long "
-                f"(has {len(text)})")
-    if any(c in "\r\n\0" for c in text):
-        return "must be a single line (no newline or NUL characters)"
-    present = sum(kinds.values())
-    if present < 2:
-        return (f"too weak: needs at least two of lower case, upper case, digit, special character "
-                f"(has only {', '.join(k for k, v in kinds.items() if v) or 'none'})")
-    return None
 
 
 def _check_passphrase(value: SecretStr) -> SecretStr:
