@@ -20,6 +20,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from domain.passphrase import passphrase_problem
+from domain.pki import MAX_VALIDITY_DAYS, RSA_BITS
 
 from .fields import IntRange, Pattern, StrictBool, StrictModel, StrictStr
 
@@ -261,15 +262,16 @@ class TlsSettings(StrictModel):
         description="Passphrase of every delivered encrypted key (secret); >= 8 characters, at least two "
                     "of lower case, upper case, digit, special. Unset: generated per stack, kept in state.",
     )
-    validity_days: IntRange(1, 365, "days") = Field(  # type: ignore[valid-type]
-        365, alias="validityDays", description="Validity of the intermediate and every leaf certificate."
+    validity_days: IntRange(1, MAX_VALIDITY_DAYS, "days") = Field(  # type: ignore[valid-type]
+        MAX_VALIDITY_DAYS, alias="validityDays",
+        description="Validity of the intermediate and every leaf certificate.",
     )
     early_renewal_days: IntRange(0, 180, "days") = Field(  # type: ignore[valid-type]
         30, alias="earlyRenewalDays",
         description="`pulumi up` re-issues a certificate this many days before it expires.",
     )
     ca_validity_days: IntRange(1, 3650, "days") = Field(  # type: ignore[valid-type]
-        365, alias="caValidityDays",
+        MAX_VALIDITY_DAYS, alias="caValidityDays",
         description="Validity of the self-signed CAs this program creates (stand-in root, business, "
                     "management); re-issued with the same key before expiry. Above 365 needs the policy "
                     "pack's selfSignedCaMaxHours.",
@@ -277,7 +279,9 @@ class TlsSettings(StrictModel):
     key_algorithm: KeyAlgorithm = Field(
         KeyAlgorithm.RSA, alias="keyAlgorithm", description="Key algorithm of every generated key."
     )
-    rsa_bits: Literal[3072, 4096] = Field(4096, alias="rsaBits", description="RSA key size (the seed: 4096).")
+    rsa_bits: Literal[3072, 4096] = Field(
+        RSA_BITS, alias="rsaBits", description="RSA key size (the seed: 4096)."
+    )
     ecdsa_curve: EcdsaCurve = Field(EcdsaCurve.P384, alias="ecdsaCurve", description="Curve when ECDSA.")
     kubeclient_cn: CommonName = Field(  # type: ignore[valid-type]
         "kubeclient", alias="kubeclientCn",
