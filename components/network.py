@@ -34,6 +34,8 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from domain.kubernetes import COMPONENT_LABEL
+
 from .labels import PART_OF, standard_labels
 
 DEFAULT_PEERS: dict[str, list[str]] = {
@@ -61,7 +63,7 @@ DNS_PEER = dict(
 
 def component_selector(component: str) -> dict[str, str]:
     """Pods of one MindIE component (the contract label, scoped to this product)."""
-    return {"app.kubernetes.io/component": component, "app.kubernetes.io/part-of": PART_OF}
+    return {COMPONENT_LABEL: component, "app.kubernetes.io/part-of": PART_OF}
 
 
 @dataclass

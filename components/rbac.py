@@ -27,7 +27,6 @@ from .labels import standard_labels
 # The seed's ms-role lives in domain.rbac (the policy pack checks the same facts).
 ROLE_NAME = MS_ROLE_NAME
 BINDING_NAME = MS_ROLE_BINDING_NAME
-RBAC_GROUP = RBAC_API_GROUP
 SEED_RULES = MS_ROLE_RULES
 """The seed's ms-role rules, exactly: (apiGroup, resource, verbs). Nothing more."""
 
@@ -88,9 +87,9 @@ class DeployerRbac(pulumi.ComponentResource):
             )
             self.role_kind = "Role"
 
-        subject = k8s.rbac.v1.SubjectArgs(kind="User", name=args.kubeclient_cn, api_group=RBAC_GROUP)
+        subject = k8s.rbac.v1.SubjectArgs(kind="User", name=args.kubeclient_cn, api_group=RBAC_API_GROUP)
         role_ref = k8s.rbac.v1.RoleRefArgs(
-            kind=self.role_kind, name=self.role.metadata.name, api_group=RBAC_GROUP
+            kind=self.role_kind, name=self.role.metadata.name, api_group=RBAC_API_GROUP
         )
         if args.scope == "cluster":
             self.binding = k8s.rbac.v1.ClusterRoleBinding(

@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from domain.enums import PullPolicy
 from domain.hashing import sha256_of_files
+from domain.kubernetes import npu_resource
 from domain.mindie_server_paths import (
     CONFIG_DIR,
     CONFIG_JSON,
@@ -49,11 +50,6 @@ DRIVER_HOST_PATHS = (
     ("npu-smi", "/usr/local/bin/npu-smi", "File"),
     ("ascend-install-info", "/etc/ascend_install.info", "File"),
 )
-
-
-def npu_resource(npu_type: str) -> str:
-    """The extended resource the Ascend device plugin advertises."""
-    return f"huawei.com/{npu_type}"
 
 
 # ---------------------------------------------------------------- the component's args
