@@ -21,7 +21,7 @@ import pulumi_kubernetes as k8s
 
 from domain.enums import PullPolicy
 from domain.hashing import sha256_of_files
-from domain.kubernetes import npu_resource
+from domain.kubernetes import NPU_NODE_LABEL, npu_resource
 from domain.mindie_server_paths import (
     CONFIG_DIR,
     CONFIG_JSON,
@@ -492,7 +492,7 @@ class ServerGroup(pulumi.ComponentResource):
         uid, gid = args.uid, args.gid
         return k8s.core.v1.PodSpecArgs(
             scheduler_name="volcano" if args.volcano else None,
-            node_selector={"accelerator": args.accelerator},
+            node_selector={NPU_NODE_LABEL: args.accelerator},
             automount_service_account_token=False,
             # Service links would put <SERVICE>_PORT variables into the server's environment.
             enable_service_links=False,
