@@ -20,6 +20,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from domain.kubernetes import MS_SERVER
 from domain.rbac import MS_ROLE_BINDING_NAME, MS_ROLE_NAME, MS_ROLE_RULES, RBAC_API_GROUP
 
 from .labels import standard_labels
@@ -67,7 +68,7 @@ class DeployerRbac(pulumi.ComponentResource):
         if args.scope not in SCOPES:
             raise ValueError(f"scope = {args.scope!r}: must be one of {SCOPES}")
         child = pulumi.ResourceOptions(parent=self)
-        labels = {**standard_labels("ms-server", args.instance, "ms-server"), **args.labels}
+        labels = {**standard_labels("ms-server", args.instance, MS_SERVER), **args.labels}
         cluster_role = args.scope in ("namespace", "cluster")
 
         if cluster_role:
