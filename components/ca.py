@@ -50,14 +50,11 @@ import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
 from domain.hashing import sha256_hex
+from domain.pki import INTERMEDIATE_CN, MAX_VALIDITY_DAYS, ORGANIZATION, RSA_BITS
 from domain.security_tree import CA_CERT, CERT, CRL, KEY, KEY_PASSWORD, PLAIN_KEY_IDENTITIES
 
 from .ca_material import CaCert, Crl, EncryptedKey, Passphrase
 from .labels import standard_labels
-
-ORG = "msgroup"
-INTERMEDIATE_CN = "mindiems"
-"""The only intermediate CA name the ms components accept (the seed: CN=mindiems, O=msgroup)."""
 
 CLUSTER_IDENTITIES = ("msserver", "kubeclient", "msclientuser", "coordinator", "controller")
 BUSINESS_IDENTITIES = ("mindieserver", "mindieclient")
@@ -124,16 +121,16 @@ class CertificateAuthorityArgs:
     """Its private key."""
     key_passphrase: Optional[pulumi.Input[str]] = None
     """Passphrase of every encrypted key; None: generated (24 characters) and kept in state."""
-    validity_days: int = 365
+    validity_days: int = MAX_VALIDITY_DAYS
     """Validity of the intermediate and the leaves (at most 365, checked in settings)."""
     early_renewal_days: int = 30
     """`pulumi up` re-issues a certificate this many days before it expires."""
-    ca_validity_days: int = 365
+    ca_validity_days: int = MAX_VALIDITY_DAYS
     """Validity of the self-signed CAs (stand-in root, business, management); renewed like the
     leaves, with the same key, so certificates they issued stay valid."""
     key_algorithm: str = "RSA"
     """RSA or ECDSA, for every generated key."""
-    rsa_bits: int = 4096
+    rsa_bits: int = RSA_BITS
     """RSA key size."""
     ecdsa_curve: str = "P384"
     """ECDSA curve."""
@@ -188,7 +185,7 @@ class CertificateAuthority(pulumi.ComponentResource):
                 f"{name}-root-cert",
                 private_key_pem=root_key.private_key_pem,
                 subject=tls.SelfSignedCertSubjectArgs(
-                    common_name="mindie stand-in root CA (not a cluster CA)", organization=ORG),
+                    common_name="mindie stand-in root CA (not a cluster CA)", organization=ORGANIZATION),
                 is_ca_certificate=True,
                 allowed_uses=_CA_USES,
                 validity_period_hours=args.ca_validity_days * 24,
@@ -210,7 +207,7 @@ class CertificateAuthority(pulumi.ComponentResource):
         inter_csr = tls.CertRequest(
             f"{name}-intermediate-csr",
             private_key_pem=inter_key.private_key_pem,
-            subject=tls.CertRequestSubjectArgs(common_name=INTERMEDIATE_CN, organization=ORG),
+            subject=tls.CertRequestSubjectArgs(common_name=INTERMEDIATE_CN, organization=ORGANIZATION),
             opts=child,
         )
         inter = CaCert(
@@ -277,7 +274,7 @@ class CertificateAuthority(pulumi.ComponentResource):
                 private_key_pem=key.private_key_pem,
                 subject=tls.CertRequestSubjectArgs(
                     common_name=args.kubeclient_cn if identity == "kubeclient" else identity,
-                    organization=ORG),
+                    organization=ORGANIZATION),
                 dns_names=dns,
                 ip_addresses=ips,
                 opts=child,
@@ -371,7 +368,7 @@ class CertificateAuthority(pulumi.ComponentResource):
         cert = tls.SelfSignedCert(
             f"{self._name}-{kind}-cert",
             private_key_pem=key.private_key_pem,
-            subject=tls.SelfSignedCertSubjectArgs(common_name=cn, organization=ORG),
+            subject=tls.SelfSignedCertSubjectArgs(common_name=cn, organization=ORGANIZATION),
             is_ca_certificate=True,
             allowed_uses=_CA_USES,
             validity_period_hours=self._args.ca_validity_days * 24,

@@ -16,6 +16,8 @@ bump or a new label never orphans pods (a Deployment's selector is immutable).
 
 from __future__ import annotations
 
+from domain.kubernetes import COMPONENT_LABEL
+
 PART_OF = "mindie"
 MANAGED_BY = "pulumi"
 
@@ -31,7 +33,7 @@ def standard_labels(
     """The recommended Kubernetes labels for an object of this product."""
     labels = {
         **selector_labels(name, instance),
-        "app.kubernetes.io/component": component,
+        COMPONENT_LABEL: component,
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": MANAGED_BY,
     }

@@ -33,12 +33,13 @@ from domain import security_tree
 from domain.enums import MotorLogLevel
 from domain.hashing import sha256_hex
 from domain.host_paths import forbidden_host_path, shared_top_level
+from domain.kubernetes import MS_SERVER
 
 from . import staging
 from .k8s_helpers import container_security_context, pod_security_context, state_claim
 from .labels import selector_labels, standard_labels
 
-COMPONENT = "ms-server"
+COMPONENT = MS_SERVER
 APP_NAME = "ms-server"
 DEPLOYMENT_NAME = "ms-server"  # the seed's metadata.name
 CONTAINER_NAME = "mindie-ms"  # the seed's container name

@@ -34,22 +34,24 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from domain.kubernetes import COMPONENT_LABEL, CONTROLLER, COORDINATOR, MS_SERVER, SERVER
+
 from .labels import PART_OF, standard_labels
 
 DEFAULT_PEERS: dict[str, list[str]] = {
     # The coordinator forwards inference, the controller polls health and management
     # state, the ms-server (Deployer) checks the instances it created.
-    "server": ["coordinator", "controller", "ms-server"],
+    SERVER: [COORDINATOR, CONTROLLER, MS_SERVER],
     # The controller pushes the instance list and status to the coordinator's manage port.
-    "coordinator": ["controller"],
+    COORDINATOR: [CONTROLLER],
     # The coordinator reports to the controller (status, alarms).
-    "controller": ["coordinator"],
+    CONTROLLER: [COORDINATOR],
     # Nothing in the namespace calls the Deployer; msctl does, from outside (ExternalAccess).
-    "ms-server": [],
+    MS_SERVER: [],
 }
 """Protected component -> components allowed to open connections to it (same namespace)."""
 
-API_CLIENTS = ("ms-server", "controller")
+API_CLIENTS = (MS_SERVER, CONTROLLER)
 """Pods that call the Kubernetes API: the Deployer (creates Deployments) and the controller pod's
 rank-table writer (lists pods)."""
 
@@ -61,7 +63,7 @@ DNS_PEER = dict(
 
 def component_selector(component: str) -> dict[str, str]:
     """Pods of one MindIE component (the contract label, scoped to this product)."""
-    return {"app.kubernetes.io/component": component, "app.kubernetes.io/part-of": PART_OF}
+    return {COMPONENT_LABEL: component, "app.kubernetes.io/part-of": PART_OF}
 
 
 @dataclass

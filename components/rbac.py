@@ -20,6 +20,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from domain.kubernetes import MS_SERVER
 from domain.rbac import MS_ROLE_BINDING_NAME, MS_ROLE_NAME, MS_ROLE_RULES, RBAC_API_GROUP
 
 from .labels import standard_labels
@@ -27,7 +28,6 @@ from .labels import standard_labels
 # The seed's ms-role lives in domain.rbac (the policy pack checks the same facts).
 ROLE_NAME = MS_ROLE_NAME
 BINDING_NAME = MS_ROLE_BINDING_NAME
-RBAC_GROUP = RBAC_API_GROUP
 SEED_RULES = MS_ROLE_RULES
 """The seed's ms-role rules, exactly: (apiGroup, resource, verbs). Nothing more."""
 
@@ -68,7 +68,7 @@ class DeployerRbac(pulumi.ComponentResource):
         if args.scope not in SCOPES:
             raise ValueError(f"scope = {args.scope!r}: must be one of {SCOPES}")
         child = pulumi.ResourceOptions(parent=self)
-        labels = {**standard_labels("ms-server", args.instance, "ms-server"), **args.labels}
+        labels = {**standard_labels("ms-server", args.instance, MS_SERVER), **args.labels}
         cluster_role = args.scope in ("namespace", "cluster")
 
         if cluster_role:
@@ -88,9 +88,9 @@ class DeployerRbac(pulumi.ComponentResource):
             )
             self.role_kind = "Role"
 
-        subject = k8s.rbac.v1.SubjectArgs(kind="User", name=args.kubeclient_cn, api_group=RBAC_GROUP)
+        subject = k8s.rbac.v1.SubjectArgs(kind="User", name=args.kubeclient_cn, api_group=RBAC_API_GROUP)
         role_ref = k8s.rbac.v1.RoleRefArgs(
-            kind=self.role_kind, name=self.role.metadata.name, api_group=RBAC_GROUP
+            kind=self.role_kind, name=self.role.metadata.name, api_group=RBAC_API_GROUP
         )
         if args.scope == "cluster":
             self.binding = k8s.rbac.v1.ClusterRoleBinding(

@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from domain.enums import PullPolicy
 from domain.hashing import sha256_of_files
+from domain.kubernetes import NPU_NODE_LABEL, SERVER, npu_resource
 from domain.mindie_server_paths import (
     CONFIG_DIR,
     CONFIG_JSON,
@@ -49,11 +50,6 @@ DRIVER_HOST_PATHS = (
     ("npu-smi", "/usr/local/bin/npu-smi", "File"),
     ("ascend-install-info", "/etc/ascend_install.info", "File"),
 )
-
-
-def npu_resource(npu_type: str) -> str:
-    """The extended resource the Ascend device plugin advertises."""
-    return f"huawei.com/{npu_type}"
 
 
 # ---------------------------------------------------------------- the component's args
@@ -312,7 +308,7 @@ def env(args: ServerGroupArgs) -> list[k8s.core.v1.EnvVarArgs]:
 
 def pod_labels(args: ServerGroupArgs) -> dict[str, str]:
     labels = {
-        **standard_labels(APP_NAME, args.group, "server", args.version),
+        **standard_labels(APP_NAME, args.group, SERVER, args.version),
         "app": args.group,  # the Deployer's label; kept for tools that list pods by it
         "ring-controller.atlas": args.ring_controller,
         "pod-rescheduling": "on",
@@ -335,7 +331,7 @@ class ServerGroup(pulumi.ComponentResource):
         super().__init__("mindie:server:ServerGroup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         group = args.group
-        labels = standard_labels(APP_NAME, group, "server", args.version)
+        labels = standard_labels(APP_NAME, group, SERVER, args.version)
         selector = selector_labels(APP_NAME, group)
         files = dict(args.files)
 
@@ -496,7 +492,7 @@ class ServerGroup(pulumi.ComponentResource):
         uid, gid = args.uid, args.gid
         return k8s.core.v1.PodSpecArgs(
             scheduler_name="volcano" if args.volcano else None,
-            node_selector={"accelerator": args.accelerator},
+            node_selector={NPU_NODE_LABEL: args.accelerator},
             automount_service_account_token=False,
             # Service links would put <SERVICE>_PORT variables into the server's environment.
             enable_service_links=False,

@@ -1,7 +1,7 @@
 """How the program labels and sizes its Kubernetes objects: what its manifests carry and the policy reads.
 
 Workloads are told apart by `app.kubernetes.io/component`, NPUs are the Ascend device plugin's
-extended resources, the entry is a NodePort in the cluster's default range.
+extended resources on nodes labelled `accelerator`, the entry is a NodePort in the cluster's default range.
 """
 
 COMPONENT_LABEL = "app.kubernetes.io/component"
@@ -26,6 +26,19 @@ NPU_RESOURCES = tuple(NPU_RESOURCE_PREFIX + npu for npu in NPU_TYPES)
 def npu_resource(npu_type: str) -> str:
     """`huawei.com/Ascend910` for "Ascend910"."""
     return NPU_RESOURCE_PREFIX + npu_type
+
+
+NPU_NODE_LABEL = "accelerator"
+"""Node label of the Ascend device plugin's NPU nodes (the servers' nodeSelector, as the Deployer's)."""
+
+
+def accelerator(npu_type: str) -> str:
+    """The NPU_NODE_LABEL value of a node with `npu_type` NPUs: `huawei-Ascend910` for "Ascend910"."""
+    return f"huawei-{npu_type}"
+
+
+NPU_NODE_VALUES = tuple(accelerator(npu) for npu in NPU_TYPES)
+"""Its values on NPU nodes: huawei-Ascend910, huawei-Ascend310P."""
 
 
 NODE_PORT_RANGE = (30000, 32767)

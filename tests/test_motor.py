@@ -513,11 +513,12 @@ def test_compose_exports_prefix_cache(run_stack, stack, expected):
 
 
 def test_motor_npu_values_are_the_servers_node_labels():
-    from stacks.composition.server_files import ACCELERATOR
+    from domain.kubernetes import accelerator
+    from stacks.settings.infer_server import NpuType
     from stacks.settings.motor import NPU_NODE_LABEL, NPU_NODE_VALUES
 
     assert NPU_NODE_LABEL == "accelerator"
-    assert sorted(NPU_NODE_VALUES) == sorted(ACCELERATOR.values())
+    assert sorted(NPU_NODE_VALUES) == sorted(accelerator(t) for t in NpuType)
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])

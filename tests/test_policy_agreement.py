@@ -183,3 +183,13 @@ def test_ms_role_rule_describes_the_domain_table():
     assert {res: set(verbs.split("/")) for res, verbs in described.items()} == {
         res: set(verbs) for _, res, verbs in MS_ROLE_RULES
     }
+
+
+def test_policy_resolves_rollout_bounds_as_the_settings_plan_them():
+    from policy.rules.access import percent_or_int
+    from stacks.settings.rollout import surge_pods, unavailable_pods
+
+    for replicas in range(1, 21):
+        for p in range(101):
+            assert percent_or_int(f"{p}%", replicas, True) == surge_pods(replicas, f"{p}%"), (replicas, p)
+            assert percent_or_int(f"{p}%", replicas, False) == unavailable_pods(replicas, f"{p}%")

@@ -21,6 +21,8 @@ from typing import Optional
 
 import pulumi
 
+from domain.kubernetes import CONTROLLER, COORDINATOR
+
 from ..labels import selector_labels, standard_labels
 from .controller import Controller, ControllerArgs, ControllerSpec
 from .coordinator import Coordinator, CoordinatorArgs, CoordinatorSpec
@@ -57,12 +59,12 @@ class Motor(pulumi.ComponentResource):
         coordinator_name, controller_name = f"{name}-coordinator", f"{name}-controller"
         # app.kubernetes.io/instance of a program's objects is its Deployment's name (components/labels.py)
         labels = program_labels(
-            controller_name, controller_name, "controller", args.controller.program.reference
+            controller_name, controller_name, CONTROLLER, args.controller.program.reference
         )
         http_client_ctl = self._shared_file(
             args.pod,
             f"{name}-http-client-ctl-config",
-            standard_labels(f"{name}-http-client-ctl", args.pod.instance, "controller"),
+            standard_labels(f"{name}-http-client-ctl", args.pod.instance, CONTROLLER),
             "http_client_ctl.json",
             args.http_client_ctl_json,
         )
@@ -75,7 +77,7 @@ class Motor(pulumi.ComponentResource):
                 pod=args.pod,
                 spec=args.coordinator,
                 labels=program_labels(
-                    coordinator_name, coordinator_name, "coordinator", args.coordinator.program.reference
+                    coordinator_name, coordinator_name, COORDINATOR, args.coordinator.program.reference
                 ),
                 shared_config=[http_client_ctl],
                 child_aliases=self._moved(),

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from domain.enums import MotorLogLevel
+from domain.rbac import RBAC_API_GROUP
 
 from ..k8s_helpers import container_security_context
 from .files import RANKTABLE_DIR, RANKTABLE_FILE, TOKEN_DIR, WRITER_DIR, WRITER_HEALTH_DIR, dump
@@ -25,7 +26,6 @@ from .pods import ConfigFile, MotorPod, Resources, config_files_volume, config_m
 WRITER_CONTAINER = "ranktable-writer"
 WRITER_SCRIPT = (Path(__file__).parent.parent / "scripts" / "ranktable_writer.py").read_text(encoding="utf-8")
 """The sidecar's program (stdlib only), shipped in a ConfigMap; tests import the same file."""
-RBAC_GROUP = "rbac.authorization.k8s.io"
 POD_READER_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (("", "pods", ("get", "list", "watch")),)
 """The writer's whole permission: read pods, in the stack's namespace (a Role, never a ClusterRole)."""
 
@@ -176,7 +176,7 @@ class RanktableWriter(pulumi.ComponentResource):
                     namespace=args.pod.namespace,
                 )
             ],
-            role_ref=k8s.rbac.v1.RoleRefArgs(kind="Role", name=role.metadata.name, api_group=RBAC_GROUP),
+            role_ref=k8s.rbac.v1.RoleRefArgs(kind="Role", name=role.metadata.name, api_group=RBAC_API_GROUP),
             opts=opts,
         )
         return role, binding

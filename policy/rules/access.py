@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from fractions import Fraction
 from typing import Any, Optional
 
 from domain.kubernetes import COMPONENT_LABEL, NPU_RESOURCES
+from domain.rollout import scaled_pods
 
 
 def is_map(value: Any) -> bool:
@@ -192,10 +193,9 @@ def percent_or_int(value: Any, replicas: int, round_up: bool) -> Optional[int]:
     """A rolling-update bound resolved like the Deployment controller (and the seed)."""
     if isinstance(value, str) and value.endswith("%"):
         try:
-            pct = float(value[:-1])
-        except ValueError:
+            pct = Fraction(float(value[:-1]))
+        except (ValueError, OverflowError):
             return None
-        scaled = replicas * pct / 100
-        return math.ceil(scaled) if round_up else math.floor(scaled)
+        return scaled_pods(replicas, pct, round_up)
     n = number(value)
     return None if n is None else int(n)

@@ -12,6 +12,7 @@ import pulumi
 
 from components.ca import CertificateAuthority
 from components.namespace import Namespace
+from domain.kubernetes import CONTROLLER, COORDINATOR, MS_SERVER, SERVER
 from stacks.settings.motor import motor_deployed
 from stacks.settings.promotion import release_output
 from stacks.settings.stack import Entry, Environment, Settings
@@ -48,13 +49,13 @@ def build(settings: Settings, stack: str) -> dict[str, Any]:
         "enableTls": settings.infer_server.mindie_server_config.enable_tls,
         **ca_outputs(ca),
     }
-    deployed = ["server"]
+    deployed = [SERVER]
     if settings.ms_server is not None:
-        deployed.append("ms-server")
+        deployed.append(MS_SERVER)
         outputs.update(ms_server_deployer(settings, namespace.name, ca, protect, opts))
     outputs.update(server_instance_groups(settings, namespace, ca, opts))
     if motor_deployed(settings.entry is Entry.COORDINATOR, settings.motor):
-        deployed += ["coordinator", "controller"]
+        deployed += [COORDINATOR, CONTROLLER]
         outputs.update(motor_pair(settings, namespace, ca, outputs["serverEndpoints"], protect, opts))
     network = network_policies(settings, namespace, deployed, opts)
     outputs["networkPolicies"] = network.names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from components.namespace import NamespaceArgs
+from domain.kubernetes import ENVIRONMENT_LABEL
 from stacks.settings.stack import Settings, uses_host_path
 
 
@@ -11,7 +12,7 @@ def namespace_args(settings: Settings, protect: bool) -> NamespaceArgs:
     return NamespaceArgs(
         name=settings.namespace,
         pod_security=pod_security_level(settings),
-        extra_labels={"mindie.huawei.com/environment": settings.environment.value},
+        extra_labels={ENVIRONMENT_LABEL: settings.environment.value},
         protect=protect,
     )
 

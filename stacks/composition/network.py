@@ -6,6 +6,7 @@ import pulumi
 
 from components.namespace import Namespace
 from components.network import ExternalAccess, NetworkPolicies, NetworkPoliciesArgs
+from domain.kubernetes import MS_SERVER, SERVER
 from stacks.settings.stack import Entry, Settings
 
 
@@ -32,7 +33,7 @@ def network_args(settings: Settings, namespace: Namespace, deployed: list[str]) 
         api_server=api_server(settings),
         # The Deployer's API creates Deployments: only msctl's sources, on its port. The servers'
         # metrics port: only the scrapers mindie:servers.metricsSources names.
-        external={**ms_server_access(settings), "server": metrics_access(settings)},
+        external={**ms_server_access(settings), SERVER: metrics_access(settings)},
     )
 
 
@@ -52,7 +53,7 @@ def ms_server_access(settings: Settings) -> dict[str, ExternalAccess]:
     if ms is None:
         return {}
     return {
-        "ms-server": ExternalAccess(
+        MS_SERVER: ExternalAccess(
             ports=[ms.port], cidrs=ms.msctl_source_cidrs, namespaces=list(ms.msctl.source_namespaces)
         )
     }

@@ -19,7 +19,7 @@ from domain.mindie_server_paths import (
     SERVER_CERT,
     SERVER_KEY,
 )
-from stacks.settings.infer_server import InferServer, NpuType, Scheduler
+from stacks.settings.infer_server import InferServer, Scheduler
 from stacks.settings.servers import (
     RING_CONTROLLER_BY_MODEL,
     LimitPolicy,
@@ -28,9 +28,6 @@ from stacks.settings.servers import (
     ascend_home,
     device_model,
 )
-
-ACCELERATOR = {NpuType.ASCEND910: "huawei-Ascend910", NpuType.ASCEND310P: "huawei-Ascend310P"}
-"""Node label `accelerator` the Ascend device plugin's nodes carry (the Deployer's nodeSelector)."""
 
 
 def limit_factor(policy: LimitPolicy) -> int:

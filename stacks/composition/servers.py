@@ -16,6 +16,7 @@ from components.namespace import Namespace
 from components.server import Claim, HostPath, Rollout, ServerGroup, ServerGroupArgs, all_endpoints
 from domain.enums import PullPolicy
 from domain.images import image_tag
+from domain.kubernetes import accelerator
 from domain.mindie_server_paths import SERVER_IDENTITIES
 from stacks.settings.fields import quantity_bytes
 from stacks.settings.infer_server import InferServer, Scheduler
@@ -31,7 +32,7 @@ from stacks.settings.servers import (
 from stacks.settings.stack import Entry, Settings, rollout_plans, server_groups
 
 from .images import mindie_image
-from .server_files import ACCELERATOR, config_files, fault_scheduling, limit_factor, ring_controller
+from .server_files import config_files, fault_scheduling, limit_factor, ring_controller
 from .tls import identities
 
 
@@ -100,7 +101,7 @@ def server_group_args(
         memory_mi=req.memory,
         cpu_millicores=req.cpu_core,
         limit_factor=limit_factor(servers.limit_policy),
-        accelerator=ACCELERATOR[req.npu_type],
+        accelerator=accelerator(req.npu_type),
         volcano=server.scheduler is Scheduler.VOLCANO,
         ring_controller=ring_controller(server, servers),
         fault_scheduling=fault_scheduling(server),

@@ -13,6 +13,9 @@ from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
+from domain.kubernetes import NODE_PORT_RANGE
+from domain.probes import INIT_DELAY, PROBE_FAILURE_THRESHOLD, PROBE_TIMEOUT
+
 from .fields import AbsolutePath, DnsLabel, IntRange, Percent, Port, StrictBool, StrictModel, percent_value
 
 
@@ -74,7 +77,7 @@ class InferServer(StrictModel):
         description="Service name, unique among services the Deployer manages (1-48 chars)."
     )
     replicas: IntRange(1, 256) = Field(description="Number of instances.")  # type: ignore[valid-type]
-    service_port: IntRange(30000, 32767) = Field(  # type: ignore[valid-type]
+    service_port: IntRange(*NODE_PORT_RANGE) = Field(  # type: ignore[valid-type]
         description="NodePort on which users reach the service."
     )
     cross_node_num: Optional[Literal[2, 4]] = Field(
@@ -85,18 +88,18 @@ class InferServer(StrictModel):
     service_type: ServiceType = Field(description="Kubernetes Service type; only NodePort.")
     server_type: ServerType = Field(description="mindie_single_node or mindie_cross_node.")
     scheduler: Scheduler = Field(description="default or volcano (volcano for NPU fault rescheduling).")
-    init_delay: IntRange(10, 1800, "s") = Field(  # type: ignore[valid-type]
+    init_delay: IntRange(*INIT_DELAY, "s") = Field(  # type: ignore[valid-type]
         description="Seconds an instance may take to start before liveness takes over."
     )
     detect_server_inner_error: StrictBool = Field(
         description="Probes check the inner inference state, not only the process."
     )
-    liveness_timeout: IntRange(1, 600, "s") = Field(description="Liveness probe timeout.")  # type: ignore[valid-type]
-    liveness_failure_threshold: IntRange(1, 10) = Field(  # type: ignore[valid-type]
+    liveness_timeout: IntRange(*PROBE_TIMEOUT, "s") = Field(description="Liveness probe timeout.")  # type: ignore[valid-type]
+    liveness_failure_threshold: IntRange(*PROBE_FAILURE_THRESHOLD) = Field(  # type: ignore[valid-type]
         description="Liveness failures before a restart."
     )
-    readiness_timeout: IntRange(1, 600, "s") = Field(description="Readiness probe timeout.")  # type: ignore[valid-type]
-    readiness_failure_threshold: IntRange(1, 10) = Field(  # type: ignore[valid-type]
+    readiness_timeout: IntRange(*PROBE_TIMEOUT, "s") = Field(description="Readiness probe timeout.")  # type: ignore[valid-type]
+    readiness_failure_threshold: IntRange(*PROBE_FAILURE_THRESHOLD) = Field(  # type: ignore[valid-type]
         description="Readiness failures before the pod leaves the Service (the seed recommends 1)."
     )
     resource_requests: ResourceRequests

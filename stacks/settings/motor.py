@@ -19,6 +19,7 @@ from typing import Annotated, Optional
 from pydantic import Field, model_validator
 
 from domain.enums import MotorLogLevel, PullPolicy
+from domain.kubernetes import NPU_NODE_LABEL, NPU_NODE_VALUES
 
 from .fields import (
     AbsolutePath,
@@ -32,16 +33,11 @@ from .fields import (
     StrictModel,
 )
 from .images import ImageBuild, TaggedImageRef
-from .infer_server import NpuType
 
 DEPLOY_MODE = "single_node"
 """ms_controller.json / ms_coordinator.json `deploy_mode` for the seed's single-node scheme."""
 SCHEDULER_TYPE = "default_scheduler"
 """ms_coordinator.json `scheduler_type`: the only scheduler for deploy_mode single_node."""
-NPU_NODE_LABEL = "accelerator"
-"""Node label of the Ascend device plugin's NPU nodes (the servers' nodeSelector)."""
-NPU_NODE_VALUES = tuple(f"huawei-{t.value}" for t in NpuType)
-"""Its values on NPU nodes: huawei-Ascend910, huawei-Ascend310P."""
 
 
 class Algorithm(StrEnum):

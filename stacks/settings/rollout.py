@@ -36,22 +36,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
+from domain import rollout
+
 from .errors import SettingsError
-
-
-def percent_of(value: str) -> int:
-    """'25%' -> 25."""
-    return int(value.rstrip("%"))
+from .fields import percent_value
 
 
 def surge_pods(replicas: int, max_surge: str) -> int:
-    """ceil(replicas x max_surge), in integers (no float rounding surprises)."""
-    return -(-replicas * percent_of(max_surge) // 100)
+    """ceil(replicas x max_surge), exactly (domain.rollout)."""
+    return rollout.surge_pods(replicas, percent_value(max_surge))
 
 
 def unavailable_pods(replicas: int, max_unavailable: str) -> int:
     """floor(replicas x max_unavailable)."""
-    return replicas * percent_of(max_unavailable) // 100
+    return rollout.unavailable_pods(replicas, percent_value(max_unavailable))
 
 
 def kubernetes_fenceposts(replicas: int, max_surge: str, max_unavailable: str) -> tuple[int, int]:

@@ -4,10 +4,10 @@ MindIE checks the owner of what it reads (config, certificates, keys: PathCheck 
 CheckOwner upstream) and the stock image installs as root with 750 directories, so
 the UID a pod runs as, the UID the derived image owns its install tree with, and
 the UID the init steps give the staged files must be one number. This module is
-that number's only home: the settings (`mindie:runtimeUser`), the image build
-arguments (components/mindie_image.py, components/ms_server_image.py) and the pod
-security contexts (components/server.py, motor.py, ms_server.py) all take it from
-here, so they cannot drift.
+that number's only home: the settings (`mindie:runtimeUser`) hold it and the composition
+passes it to the image build arguments (components/mindie_image.py,
+components/ms_server_image.py) and the pod security contexts (components/server.py,
+components/motor/, components/ms_server.py), so they cannot drift.
 """
 
 from __future__ import annotations

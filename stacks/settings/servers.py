@@ -24,6 +24,8 @@ from pydantic import AfterValidator, Field, model_validator
 
 from domain.enums import PullPolicy, ServerLogLevel
 from domain.images import image_tag, repository
+from domain.kubernetes import NODE_PORT_RANGE
+from domain.mindie_server_paths import MS_ROOT
 
 from .errors import SettingsError
 from .fields import (
@@ -45,8 +47,7 @@ from .infer_server import InferServer, NpuType, ResourceRequests
 from .motor import MotorSettings
 from .rollout import GroupDemand, Pool, RolloutPlan, plan_all
 
-MS_ROOT = "/mnt/mindie-service/ms"
-"""The seed's host/container directory of the server's config, model, writable data and run.sh."""
+_NODE_PORTS = "{} to {}".format(*NODE_PORT_RANGE)
 
 
 class DeviceModel(StrEnum):
@@ -266,7 +267,7 @@ class ExtraGroup(StrictModel):
     server_name: DnsLabel(48) = Field(description="Group (Deployment) name, unique in the stack.")  # type: ignore[valid-type]
     replicas: IntRange(1, 256)  # type: ignore[valid-type]
     resource_requests: ResourceRequests
-    service_port: Optional[IntRange(30000, 32767)] = Field(  # type: ignore[valid-type]
+    service_port: Optional[IntRange(*NODE_PORT_RANGE)] = Field(  # type: ignore[valid-type]
         None, description="Its own NodePort; required when the servers are the entry."
     )
     max_unavailable: Optional[Percent] = Field(  # type: ignore[valid-type]
@@ -531,12 +532,12 @@ def check_servers(main: InferServer, servers: ServersSettings, motor: MotorSetti
         if extra.service_port is None:
             problems.append(
                 f"{path}.service_port: required when mindie:entry is server (each group gets its own "
-                f"NodePort, allowed 30000 to 32767)"
+                f"NodePort, allowed {_NODE_PORTS})"
             )
         elif extra.service_port in ports:
             problems.append(
                 f"{path}.service_port = {extra.service_port}: already used by {ports[extra.service_port]}; "
-                f"NodePorts are cluster-wide, pick another in 30000 to 32767"
+                f"NodePorts are cluster-wide, pick another in {_NODE_PORTS}"
             )
         else:
             ports[extra.service_port] = f"{path}.service_port"

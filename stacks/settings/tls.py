@@ -13,38 +13,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import string
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
+from domain.passphrase import passphrase_problem
+from domain.pki import MAX_VALIDITY_DAYS, RSA_BITS
+
 from .fields import IntRange, Pattern, StrictBool, StrictModel, StrictStr
-
-MIN_PASSPHRASE = 8
-MAX_PASSPHRASE = 256
-
-
-def passphrase_problem(text: str) -> Optional[str]:
-    """The seed's rule: at least 8 characters and at least two of lower case, upper case,
-    digit, special character. None when `text` satisfies it."""
-    kinds = {
-        "lower case": any(c in string.ascii_lowercase for c in text),
-        "upper case": any(c in string.ascii_uppercase for c in text),
-        "digit": any(c in string.digits for c in text),
-        "special character": any(not c.isascii() or not c.isalnum() for c in text),
-    }
-    if not MIN_PASSPHRASE <= len(text) <= MAX_PASSPHRASE:
-        return (f"too weak: must be {MIN_PASSPHRASE} to {MAX_PASSPHRASE} characters long "
-                f"(has {len(text)})")
-    if any(c in "\r\n\0" for c in text):
-        return "must be a single line (no newline or NUL characters)"
-    present = sum(kinds.values())
-    if present < 2:
-        return (f"too weak: needs at least two of lower case, upper case, digit, special character "
-                f"(has only {', '.join(k for k, v in kinds.items() if v) or 'none'})")
-    return None
 
 
 def _check_passphrase(value: SecretStr) -> SecretStr:
@@ -284,15 +262,16 @@ class TlsSettings(StrictModel):
         description="Passphrase of every delivered encrypted key (secret); >= 8 characters, at least two "
                     "of lower case, upper case, digit, special. Unset: generated per stack, kept in state.",
     )
-    validity_days: IntRange(1, 365, "days") = Field(  # type: ignore[valid-type]
-        365, alias="validityDays", description="Validity of the intermediate and every leaf certificate."
+    validity_days: IntRange(1, MAX_VALIDITY_DAYS, "days") = Field(  # type: ignore[valid-type]
+        MAX_VALIDITY_DAYS, alias="validityDays",
+        description="Validity of the intermediate and every leaf certificate.",
     )
     early_renewal_days: IntRange(0, 180, "days") = Field(  # type: ignore[valid-type]
         30, alias="earlyRenewalDays",
         description="`pulumi up` re-issues a certificate this many days before it expires.",
     )
     ca_validity_days: IntRange(1, 3650, "days") = Field(  # type: ignore[valid-type]
-        365, alias="caValidityDays",
+        MAX_VALIDITY_DAYS, alias="caValidityDays",
         description="Validity of the self-signed CAs this program creates (stand-in root, business, "
                     "management); re-issued with the same key before expiry. Above 365 needs the policy "
                     "pack's selfSignedCaMaxHours.",
@@ -300,7 +279,9 @@ class TlsSettings(StrictModel):
     key_algorithm: KeyAlgorithm = Field(
         KeyAlgorithm.RSA, alias="keyAlgorithm", description="Key algorithm of every generated key."
     )
-    rsa_bits: Literal[3072, 4096] = Field(4096, alias="rsaBits", description="RSA key size (the seed: 4096).")
+    rsa_bits: Literal[3072, 4096] = Field(
+        RSA_BITS, alias="rsaBits", description="RSA key size (the seed: 4096)."
+    )
     ecdsa_curve: EcdsaCurve = Field(EcdsaCurve.P384, alias="ecdsaCurve", description="Curve when ECDSA.")
     kubeclient_cn: CommonName = Field(  # type: ignore[valid-type]
         "kubeclient", alias="kubeclientCn",
