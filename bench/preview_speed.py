@@ -61,19 +61,34 @@ def median(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> floa
 
 
 def preview_cmd(stack: str, tmp: Path) -> list[str]:
-    return [sys.executable, "-m", "mindiectl", "preview", "--stack", stack, "--quiet",
-            "--out", str(tmp / f"out-{stack}"), "--state", str(tmp / f"{stack}.json")]
+    return [
+        sys.executable,
+        "-m",
+        "mindiectl",
+        "preview",
+        "--stack",
+        stack,
+        "--quiet",
+        "--out",
+        str(tmp / f"out-{stack}"),
+        "--state",
+        str(tmp / f"{stack}.json"),
+    ]
 
 
 def program_modules(stack: str, tmp: Path) -> list[str]:
     """Third-party top-level-reachable modules a preview imports (stdlib and ours excluded)."""
     dump = tmp / f"modules-{stack}.json"
-    code = LIST_MODULES.format(stack=stack, out=str(tmp / f"out-{stack}"),
-                               state=str(tmp / f"{stack}.json"), dump=str(dump))
+    code = LIST_MODULES.format(
+        stack=stack, out=str(tmp / f"out-{stack}"), state=str(tmp / f"{stack}.json"), dump=str(dump)
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     stdlib = set(sys.stdlib_module_names)
-    return [m for m in json.loads(dump.read_text())
-            if m.split(".")[0] not in stdlib and not m.startswith(OUR_PACKAGES) and not m.startswith("_")]
+    return [
+        m
+        for m in json.loads(dump.read_text())
+        if m.split(".")[0] not in stdlib and not m.startswith(OUR_PACKAGES) and not m.startswith("_")
+    ]
 
 
 def key_derivation(runs: int) -> float:
@@ -104,8 +119,10 @@ def floors_and_stacks(runs: int, tmp: Path) -> None:
         paid_kdf = kdf if has_secrets(stack) else 0.0
         overhead = warm - floor - paid_kdf
         print(f"{'floor: program (' + stack + f', {len(modules)} modules)':<40} {floor:7.3f} s")
-        print(f"{'preview ' + stack:<40} {warm:7.3f} s   {warm / bare:5.2f}x bare, "
-              f"{warm / floor:5.2f}x program floor; overhead {overhead:.3f} s")
+        print(
+            f"{'preview ' + stack:<40} {warm:7.3f} s   {warm / bare:5.2f}x bare, "
+            f"{warm / floor:5.2f}x program floor; overhead {overhead:.3f} s"
+        )
 
 
 def growth_stack(folder: Path, groups: int, replicas: int) -> None:
@@ -115,8 +132,12 @@ def growth_stack(folder: Path, groups: int, replicas: int) -> None:
     config["mindie:inferServer"]["replicas"] = replicas
     base = config["mindie:inferServer"]
     config["mindie:servers"]["extraGroups"] = [
-        {"server_name": f"{base['server_name']}-g{i}", "replicas": replicas,
-         "resource_requests": base["resource_requests"], "service_port": 31100 + i}
+        {
+            "server_name": f"{base['server_name']}-g{i}",
+            "replicas": replicas,
+            "resource_requests": base["resource_requests"],
+            "service_port": 31100 + i,
+        }
         for i in range(1, groups)
     ]
     (folder / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -147,13 +168,16 @@ def growth(runs: int, tmp: Path) -> None:
     print(f"{'growth: time per added group (slope)':<40} {slope * 1000:7.1f} ms")
     one, _ = measure(1, 1)
     many, seconds = measure(1, 64)
-    print(f"{'growth: 1 group, 64 replicas':<40} {seconds:7.3f} s   {many} resources "
-          f"({'same as' if many == one else 'DIFFERS from'} 1 replica: {one})")
+    print(
+        f"{'growth: 1 group, 64 replicas':<40} {seconds:7.3f} s   {many} resources "
+        f"({'same as' if many == one else 'DIFFERS from'} 1 replica: {one})"
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per median")
     parser.add_argument("--growth-only", action="store_true", help="only the growth figures")
     args = parser.parse_args()

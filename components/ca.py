@@ -94,8 +94,12 @@ def expand_sans(entries: list[str], namespace: str) -> tuple[list[str], list[str
         if "." in entry:
             dns.append(entry)
         else:
-            dns += [entry, f"{entry}.{namespace}", f"{entry}.{namespace}.svc",
-                    f"{entry}.{namespace}.svc.cluster.local"]
+            dns += [
+                entry,
+                f"{entry}.{namespace}",
+                f"{entry}.{namespace}.svc",
+                f"{entry}.{namespace}.svc.cluster.local",
+            ]
     return list(dict.fromkeys(dns)), list(dict.fromkeys(ips))
 
 
@@ -136,9 +140,13 @@ class CertificateAuthorityArgs:
     """ECDSA curve."""
     kubeclient_cn: str = "kubeclient"
     """CN of the kubeclient certificate: the user name the kube API server authorizes."""
-    sans: dict[str, list[str]] = field(default_factory=lambda: {
-        "msserver": ["ms-server"], "coordinator": ["mindie-ms-coordinator-infer"],
-        "controller": ["mindie-ms-controller"]})
+    sans: dict[str, list[str]] = field(
+        default_factory=lambda: {
+            "msserver": ["ms-server"],
+            "coordinator": ["mindie-ms-coordinator-infer"],
+            "controller": ["mindie-ms-controller"],
+        }
+    )
     """Server SANs per identity; single labels are Service names (expanded with the namespace)."""
     revoked: list[dict[str, Any]] = field(default_factory=list)
     """Revoked serials of the intermediate's CRL: {serial (hex), reason, revoked_at}."""
@@ -159,8 +167,9 @@ class CertificateAuthority(pulumi.ComponentResource):
     not_after: dict[str, pulumi.Output[str]]
     serials: dict[str, pulumi.Output[str]]
 
-    def __init__(self, name: str, args: CertificateAuthorityArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, args: CertificateAuthorityArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__("mindie:ca:CertificateAuthority", name, None, opts)
         self._name = name
         self._args = args
@@ -185,7 +194,8 @@ class CertificateAuthority(pulumi.ComponentResource):
                 f"{name}-root-cert",
                 private_key_pem=root_key.private_key_pem,
                 subject=tls.SelfSignedCertSubjectArgs(
-                    common_name="mindie stand-in root CA (not a cluster CA)", organization=ORGANIZATION),
+                    common_name="mindie stand-in root CA (not a cluster CA)", organization=ORGANIZATION
+                ),
                 is_ca_certificate=True,
                 allowed_uses=_CA_USES,
                 validity_period_hours=args.ca_validity_days * 24,
@@ -223,8 +233,9 @@ class CertificateAuthority(pulumi.ComponentResource):
         )
         self.not_after["intermediate"] = inter.validity_end_time
         self.serials["intermediate"] = inter.serial
-        inter_enc = EncryptedKey(f"{name}-intermediate-key-enc", inter_key.private_key_pem, passphrase,
-                                 opts=child)
+        inter_enc = EncryptedKey(
+            f"{name}-intermediate-key-enc", inter_key.private_key_pem, passphrase, opts=child
+        )
         crl = Crl(
             f"{name}-crl",
             ca_cert_pem=inter.cert_pem,
@@ -237,24 +248,43 @@ class CertificateAuthority(pulumi.ComponentResource):
         self.not_after["crl"] = crl.next_update
 
         # Business-plane and management CAs (the servers' gen_cert inputs), each with a CRL.
-        business_cert, business_key = self._plane_ca("business-ca", "mindie business-plane CA",
-                                                     args.business_ca_cert_pem, args.business_ca_key_pem,
-                                                     keep)
-        mgmt_cert, mgmt_key = self._plane_ca("management-ca", "mindie management-plane CA",
-                                             args.management_ca_cert_pem, args.management_ca_key_pem, keep)
+        business_cert, business_key = self._plane_ca(
+            "business-ca",
+            "mindie business-plane CA",
+            args.business_ca_cert_pem,
+            args.business_ca_key_pem,
+            keep,
+        )
+        mgmt_cert, mgmt_key = self._plane_ca(
+            "management-ca",
+            "mindie management-plane CA",
+            args.management_ca_cert_pem,
+            args.management_ca_key_pem,
+            keep,
+        )
         plane_crls = [
-            Crl(f"{name}-{kind}-crl", ca_cert_pem=cert, ca_private_key_pem=key, revoked=[],
+            Crl(
+                f"{name}-{kind}-crl",
+                ca_cert_pem=cert,
+                ca_private_key_pem=key,
+                revoked=[],
                 next_update_hours=args.crl_next_update_days * 24,
-                renew_before_hours=args.crl_renew_before_days * 24, opts=child)
-            for kind, cert, key in (("business-ca", business_cert, business_key),
-                                    ("management-ca", mgmt_cert, mgmt_key))
+                renew_before_hours=args.crl_renew_before_days * 24,
+                opts=child,
+            )
+            for kind, cert, key in (
+                ("business-ca", business_cert, business_key),
+                ("management-ca", mgmt_cert, mgmt_key),
+            )
         ]
 
         # Leaves.
         labels = standard_labels("mindie", args.instance, "ca")
         self.security_secrets: dict[str, pulumi.Output[str]] = {}
         self.certificates: dict[str, pulumi.Output[str]] = {
-            "root": root_cert, "intermediate": inter.cert_pem, "business-ca": business_cert,
+            "root": root_cert,
+            "intermediate": inter.cert_pem,
+            "business-ca": business_cert,
             "management-ca": mgmt_cert,
         }
         encrypted: list[EncryptedKey] = [inter_enc]
@@ -274,7 +304,8 @@ class CertificateAuthority(pulumi.ComponentResource):
                 private_key_pem=key.private_key_pem,
                 subject=tls.CertRequestSubjectArgs(
                     common_name=args.kubeclient_cn if identity == "kubeclient" else identity,
-                    organization=ORGANIZATION),
+                    organization=ORGANIZATION,
+                ),
                 dns_names=dns,
                 ip_addresses=ips,
                 opts=child,
@@ -311,8 +342,9 @@ class CertificateAuthority(pulumi.ComponentResource):
                 values[KEY_PASSWORD] = passphrase
             secret = k8s.core.v1.Secret(
                 f"{name}-{identity}-secret",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{args.secret_prefix}-{identity}",
-                                                    namespace=args.namespace, labels=labels),
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{args.secret_prefix}-{identity}", namespace=args.namespace, labels=labels
+                ),
                 type="Opaque",
                 immutable=False,
                 string_data={k: pulumi.Output.secret(v) for k, v in values.items()},
@@ -330,23 +362,27 @@ class CertificateAuthority(pulumi.ComponentResource):
         key_digests = [pulumi.Output.unsecret(e.encrypted_key_pem.apply(sha256_hex)) for e in encrypted]
         key_digests += [pulumi.Output.unsecret(k.apply(sha256_hex)) for k in plain_keys]
         self.checksum = pulumi.Output.all(public.apply(_concat).apply(sha256_hex), *key_digests).apply(
-            lambda parts: sha256_hex("\n".join(parts)))
-        self.register_outputs({
-            "kubeclientCn": self.kubeclient_cn,
-            "securitySecrets": self.security_secrets,
-            "checksum": self.checksum,
-            "notAfter": self.not_after,
-            "serials": self.serials,
-            "rootCa": "stand-in" if self.root_is_standin else "config",
-        })
+            lambda parts: sha256_hex("\n".join(parts))
+        )
+        self.register_outputs(
+            {
+                "kubeclientCn": self.kubeclient_cn,
+                "securitySecrets": self.security_secrets,
+                "checksum": self.checksum,
+                "notAfter": self.not_after,
+                "serials": self.serials,
+                "rootCa": "stand-in" if self.root_is_standin else "config",
+            }
+        )
 
     # --- helpers ---------------------------------------------------------------------------------
 
     def _key(self, role: str, opts: pulumi.ResourceOptions) -> tls.PrivateKey:
         a = self._args
         if a.key_algorithm == "ECDSA":
-            return tls.PrivateKey(f"{self._name}-{role}-key", algorithm="ECDSA", ecdsa_curve=a.ecdsa_curve,
-                                  opts=opts)
+            return tls.PrivateKey(
+                f"{self._name}-{role}-key", algorithm="ECDSA", ecdsa_curve=a.ecdsa_curve, opts=opts
+            )
         return tls.PrivateKey(f"{self._name}-{role}-key", algorithm="RSA", rsa_bits=a.rsa_bits, opts=opts)
 
     def _leaf_uses(self, identity: str) -> list[str]:
@@ -359,8 +395,14 @@ class CertificateAuthority(pulumi.ComponentResource):
         both = pulumi.Output.from_input(self._args.namespace).apply(lambda ns: expand_sans(entries, ns))
         return both.apply(lambda b: b[0]), both.apply(lambda b: b[1])
 
-    def _plane_ca(self, kind: str, cn: str, cert_pem: Optional[str], key_pem: Optional[pulumi.Input[str]],
-                  keep: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    def _plane_ca(
+        self,
+        kind: str,
+        cn: str,
+        cert_pem: Optional[str],
+        key_pem: Optional[pulumi.Input[str]],
+        keep: pulumi.ResourceOptions,
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         if cert_pem is not None:
             self.not_after[kind] = pulumi.Output.from_input(_not_after(cert_pem))
             return pulumi.Output.from_input(cert_pem), pulumi.Output.secret(key_pem)

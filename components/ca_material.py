@@ -68,8 +68,9 @@ def _load_cert(pem: str):
 def _spki(public_key) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
-    return public_key.public_bytes(serialization.Encoding.DER,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def _hash_for(key):
@@ -104,11 +105,15 @@ def encrypt_key(private_key_pem: str, passphrase: str) -> str:
     `openssl genrsa -aes256` writes with OpenSSL 3, readable by every OpenSSL since 1.0."""
     from cryptography.hazmat.primitives import serialization
 
-    return _load_key(private_key_pem).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(passphrase.encode()),
-    ).decode()
+    return (
+        _load_key(private_key_pem)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase.encode()),
+        )
+        .decode()
+    )
 
 
 class EncryptedKeyProvider(ResourceProvider):
@@ -145,8 +150,13 @@ class EncryptedKey(Resource, module="mindie", name="EncryptedKey"):
     encrypted_key_pem: pulumi.Output[str]
     public_key_sha256: pulumi.Output[str]
 
-    def __init__(self, name: str, private_key_pem: pulumi.Input[str], passphrase: pulumi.Input[str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        private_key_pem: pulumi.Input[str],
+        passphrase: pulumi.Input[str],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
         props = {
             "private_key_pem": pulumi.Output.secret(private_key_pem),
             "passphrase": pulumi.Output.secret(passphrase),
@@ -156,8 +166,10 @@ class EncryptedKey(Resource, module="mindie", name="EncryptedKey"):
         # All three declared: a policy pack sees only declared secret outputs, not that an input was
         # an Output.secret (the real engine's `secrets-key-material` check found this; docs/engine.md).
         opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(
-                additional_secret_outputs=["private_key_pem", "passphrase", "encrypted_key_pem"])
+            opts,
+            pulumi.ResourceOptions(
+                additional_secret_outputs=["private_key_pem", "passphrase", "encrypted_key_pem"]
+            ),
         )
         super().__init__(EncryptedKeyProvider(), name, props, opts)
 
@@ -207,9 +219,7 @@ class CrlProvider(ResourceProvider):
             key = serial_hex(serial)
             when = entry.get("revoked_at") or first_seen.get(key) or issued.strftime(RFC3339)
             seen[key] = when
-            revoked = (
-                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(_time(when))
-            )
+            revoked = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(_time(when))
             flag = _reason_flag(str(entry.get("reason") or "unspecified"))
             if flag is not None:
                 revoked = revoked.add_extension(x509.CRLReason(flag), critical=False)
@@ -218,8 +228,16 @@ class CrlProvider(ResourceProvider):
         from cryptography.hazmat.primitives import serialization
 
         return {
-            **{k: props[k] for k in ("ca_cert_pem", "ca_private_key_pem", "revoked", "next_update_hours",
-                                     "renew_before_hours")},
+            **{
+                k: props[k]
+                for k in (
+                    "ca_cert_pem",
+                    "ca_private_key_pem",
+                    "revoked",
+                    "next_update_hours",
+                    "renew_before_hours",
+                )
+            },
             "crl_pem": crl.public_bytes(serialization.Encoding.PEM).decode(),
             "crl_number": number,
             "this_update": issued.strftime(RFC3339),
@@ -251,7 +269,8 @@ def _declare_key_secret(opts: Optional[pulumi.ResourceOptions]) -> pulumi.Resour
     """Declare the CA key secret, not only pass it as Output.secret: a policy pack is told only the
     declared secret outputs (the real engine's `secrets-key-material` check found this; docs/engine.md)."""
     return pulumi.ResourceOptions.merge(
-        opts, pulumi.ResourceOptions(additional_secret_outputs=["ca_private_key_pem"]))
+        opts, pulumi.ResourceOptions(additional_secret_outputs=["ca_private_key_pem"])
+    )
 
 
 class Crl(Resource, module="mindie", name="Crl"):
@@ -262,9 +281,16 @@ class Crl(Resource, module="mindie", name="Crl"):
     this_update: pulumi.Output[str]
     next_update: pulumi.Output[str]
 
-    def __init__(self, name: str, ca_cert_pem: pulumi.Input[str], ca_private_key_pem: pulumi.Input[str],
-                 revoked: list[dict[str, Any]], next_update_hours: int, renew_before_hours: int,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        ca_cert_pem: pulumi.Input[str],
+        ca_private_key_pem: pulumi.Input[str],
+        revoked: list[dict[str, Any]],
+        next_update_hours: int,
+        renew_before_hours: int,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
         props = {
             "ca_cert_pem": ca_cert_pem,
             "ca_private_key_pem": pulumi.Output.secret(ca_private_key_pem),
@@ -296,12 +322,21 @@ _KEY_USAGE_FLAGS = {
 class CaCertProvider(ResourceProvider):
     """Signs a CA certificate: subject and key from the CSR; CA:TRUE with an exact pathlen."""
 
-    REPLACE_ON = ("cert_request_pem", "ca_cert_pem", "ca_private_key_pem", "validity_period_hours",
-                  "max_path_length", "allowed_uses")
+    REPLACE_ON = (
+        "cert_request_pem",
+        "ca_cert_pem",
+        "ca_private_key_pem",
+        "validity_period_hours",
+        "max_path_length",
+        "allowed_uses",
+    )
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        failures = [CheckFailure("allowed_uses", f"unsupported key usage {u!r}")
-                    for u in news.get("allowed_uses") or [] if u not in _KEY_USAGE_FLAGS]
+        failures = [
+            CheckFailure("allowed_uses", f"unsupported key usage {u!r}")
+            for u in news.get("allowed_uses") or []
+            if u not in _KEY_USAGE_FLAGS
+        ]
         return CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -325,8 +360,9 @@ class CaCertProvider(ResourceProvider):
             .serial_number(serial)
             .not_valid_before(start)
             .not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=int(props["max_path_length"])),
-                           critical=True)
+            .add_extension(
+                x509.BasicConstraints(ca=True, path_length=int(props["max_path_length"])), critical=True
+            )
             .add_extension(x509.KeyUsage(encipher_only=False, decipher_only=False, **flags), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key()), critical=False)
             .add_extension(_aki(ca_cert), critical=False)
@@ -346,7 +382,8 @@ class CaCertProvider(ResourceProvider):
         replaces = [k for k in self.REPLACE_ON if olds.get(k) != news.get(k)]
         if olds.get("validity_end_time"):
             renew_at = _time(olds["validity_end_time"]) - _dt.timedelta(
-                hours=int(news.get("early_renewal_hours") or 0))
+                hours=int(news.get("early_renewal_hours") or 0)
+            )
             if now() >= renew_at:
                 replaces.append("ready_for_renewal")
         changes = bool(replaces) or olds.get("early_renewal_hours") != news.get("early_renewal_hours")
@@ -365,10 +402,18 @@ class CaCert(Resource, module="mindie", name="CaCert"):
     validity_end_time: pulumi.Output[str]
     ready_for_renewal: pulumi.Output[bool]
 
-    def __init__(self, name: str, cert_request_pem: pulumi.Input[str], ca_cert_pem: pulumi.Input[str],
-                 ca_private_key_pem: pulumi.Input[str], validity_period_hours: int, early_renewal_hours: int,
-                 max_path_length: int, allowed_uses: list[str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        cert_request_pem: pulumi.Input[str],
+        ca_cert_pem: pulumi.Input[str],
+        ca_private_key_pem: pulumi.Input[str],
+        validity_period_hours: int,
+        early_renewal_hours: int,
+        max_path_length: int,
+        allowed_uses: list[str],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
         props = {
             "cert_request_pem": cert_request_pem,
             "ca_cert_pem": ca_cert_pem,
@@ -396,8 +441,10 @@ def generate_passphrase(length: int) -> str:
     alphabet = string.ascii_letters + string.digits + SPECIALS
     while True:
         text = "".join(secrets.choice(alphabet) for _ in range(length))
-        if all(any(c in group for c in text) for group in
-               (string.ascii_lowercase, string.ascii_uppercase, string.digits, SPECIALS)):
+        if all(
+            any(c in group for c in text)
+            for group in (string.ascii_lowercase, string.ascii_uppercase, string.digits, SPECIALS)
+        ):
             return text
 
 
@@ -416,9 +463,15 @@ class Passphrase(Resource, module="mindie", name="Passphrase"):
 
     result: pulumi.Output[str]
 
-    def __init__(self, name: str, length: int = 24, keepers: Optional[dict[str, str]] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        length: int = 24,
+        keepers: Optional[dict[str, str]] = None,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
         props = {"length": length, "keepers": keepers or {}, "result": None}
         opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=["result"]))
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["result"])
+        )
         super().__init__(PassphraseProvider(), name, props, opts)

@@ -27,9 +27,7 @@ def selector_labels(name: str, instance: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}
 
 
-def standard_labels(
-    name: str, instance: str, component: str, version: str | None = None
-) -> dict[str, str]:
+def standard_labels(name: str, instance: str, component: str, version: str | None = None) -> dict[str, str]:
     """The recommended Kubernetes labels for an object of this product."""
     labels = {
         **selector_labels(name, instance),

@@ -124,7 +124,10 @@ def render_config(config: Mapping[str, Any]) -> str:
 
 
 def msctl_config(
-    dst_ip: Optional[str], dst_port: int, security_dir: str, timeout: int,
+    dst_ip: Optional[str],
+    dst_port: int,
+    security_dir: str,
+    timeout: int,
     log_level: MotorLogLevel = MotorLogLevel.INFO,
 ) -> dict[str, Any]:
     """msctl.json (the seed's 准备Deployer msctl命令行客户端 table 1) for the msclientuser certificate."""
@@ -246,8 +249,14 @@ class MsServer(pulumi.ComponentResource):
 
         secrets_from_ca = not (args.host_path and args.host_security)
         config = ms_server_config(
-            install, args.ip, args.port, args.k8s_apiserver_ip, args.k8s_apiserver_port,
-            args.log_level, args.client_mindie_server_tls_enable, server_crl=secrets_from_ca,
+            install,
+            args.ip,
+            args.port,
+            args.k8s_apiserver_ip,
+            args.k8s_apiserver_port,
+            args.log_level,
+            args.client_mindie_server_tls_enable,
+            server_crl=secrets_from_ca,
         )
         self.config_text = render_config(config)
         self.config_checksum = sha256_hex(self.config_text)
@@ -284,7 +293,10 @@ class MsServer(pulumi.ComponentResource):
             )
 
         volumes, main_mounts, init_mounts = self._volumes(
-            args, identities, secrets_from_ca, self.config_map.metadata.name,
+            args,
+            identities,
+            secrets_from_ca,
+            self.config_map.metadata.name,
             self.pvc.metadata.name if self.pvc else None,
         )
         security = container_security_context(
@@ -326,11 +338,16 @@ class MsServer(pulumi.ComponentResource):
             # has no health endpoint: a TCP connect proves the listener is up without a client cert.
             readiness_probe=k8s.core.v1.ProbeArgs(
                 tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=args.port),
-                period_seconds=10, timeout_seconds=3, failure_threshold=3,
+                period_seconds=10,
+                timeout_seconds=3,
+                failure_threshold=3,
             ),
             liveness_probe=k8s.core.v1.ProbeArgs(
                 tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=args.port),
-                initial_delay_seconds=30, period_seconds=20, timeout_seconds=5, failure_threshold=3,
+                initial_delay_seconds=30,
+                period_seconds=20,
+                timeout_seconds=5,
+                failure_threshold=3,
             ),
             security_context=security,
             resources=k8s.core.v1.ResourceRequirementsArgs(requests=args.requests, limits=args.limits),
@@ -373,7 +390,8 @@ class MsServer(pulumi.ComponentResource):
                         ),
                         image_pull_secrets=(
                             [k8s.core.v1.LocalObjectReferenceArgs(name=args.pull_secret)]
-                            if args.pull_secret else None
+                            if args.pull_secret
+                            else None
                         ),
                         init_containers=[init],
                         containers=[main],
@@ -404,8 +422,12 @@ class MsServer(pulumi.ComponentResource):
             )
         )
         self.endpoint = pulumi.Output.concat(
-            "https://", self.service.metadata.name, ".", pulumi.Output.from_input(args.namespace),
-            ".svc:", str(args.port),
+            "https://",
+            self.service.metadata.name,
+            ".",
+            pulumi.Output.from_input(args.namespace),
+            ".svc:",
+            str(args.port),
         )
         self.register_outputs(
             {"msctl": self.msctl, "endpoint": self.endpoint, "configChecksum": self.config_checksum}

@@ -56,7 +56,9 @@ API_CLIENTS = (MS_SERVER, CONTROLLER)
 rank-table writer (lists pods)."""
 
 DNS_PEER = dict(
-    namespace="kube-system", pod_labels={"k8s-app": "kube-dns"}, ports=(("UDP", 53), ("TCP", 53)),
+    namespace="kube-system",
+    pod_labels={"k8s-app": "kube-dns"},
+    ports=(("UDP", 53), ("TCP", 53)),
 )
 """The cluster DNS (CoreDNS/kube-dns keep the k8s-app=kube-dns label in kube-system)."""
 
@@ -83,13 +85,19 @@ class ExternalAccess:
             for cidr in self.cidrs
         ]
         if self.namespaces:
-            found.append(k8s.networking.v1.NetworkPolicyPeerArgs(
-                namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_expressions=[
-                    k8s.meta.v1.LabelSelectorRequirementArgs(
-                        key="kubernetes.io/metadata.name", operator="In", values=sorted(self.namespaces)
-                    )
-                ]),
-            ))
+            found.append(
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                        match_expressions=[
+                            k8s.meta.v1.LabelSelectorRequirementArgs(
+                                key="kubernetes.io/metadata.name",
+                                operator="In",
+                                values=sorted(self.namespaces),
+                            )
+                        ]
+                    ),
+                )
+            )
         return found
 
 
@@ -138,34 +146,46 @@ class NetworkPolicies(pulumi.ComponentResource):
             sources = [src for src in all_sources if src in deployed]
             rules = []
             if sources:
-                rules.append(k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=component_selector(src))
-                        )
-                        for src in sorted(sources)
-                    ],
-                ))
+                rules.append(
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels=component_selector(src)
+                                )
+                            )
+                            for src in sorted(sources)
+                        ],
+                    )
+                )
             if component == args.entry and args.entry_ports and args.entry_sources != []:
-                rules.append(k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=None if args.entry_sources is None else [
-                        k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c))
-                        for c in args.entry_sources
-                    ],
-                    ports=[
-                        k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")
-                        for port in args.entry_ports
-                    ],
-                ))
+                rules.append(
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=None
+                        if args.entry_sources is None
+                        else [
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
+                            )
+                            for c in args.entry_sources
+                        ],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")
+                            for port in args.entry_ports
+                        ],
+                    )
+                )
             outside = args.external.get(component)
             if outside is not None and outside.peers():
-                rules.append(k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=outside.peers(),
-                    ports=[
-                        k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")
-                        for port in outside.ports
-                    ],
-                ))
+                rules.append(
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=outside.peers(),
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP")
+                            for port in outside.ports
+                        ],
+                    )
+                )
             self.policies[component] = k8s.networking.v1.NetworkPolicy(
                 f"{name}-{component}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -185,8 +205,14 @@ class NetworkPolicies(pulumi.ComponentResource):
         self.names = pulumi.Output.all(*[p.metadata.name for p in self.policies.values()])
         self.register_outputs({"names": self.names})
 
-    def _policy(self, name: str, key: str, args: NetworkPoliciesArgs, component: Optional[str],
-                spec: k8s.networking.v1.NetworkPolicySpecArgs) -> None:
+    def _policy(
+        self,
+        name: str,
+        key: str,
+        args: NetworkPoliciesArgs,
+        component: Optional[str],
+        spec: k8s.networking.v1.NetworkPolicySpecArgs,
+    ) -> None:
         self.policies[key] = k8s.networking.v1.NetworkPolicy(
             f"{name}-{key}",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -201,23 +227,41 @@ class NetworkPolicies(pulumi.ComponentResource):
     def _default_deny(self, name: str, args: NetworkPoliciesArgs) -> None:
         # Selects every pod of the namespace with no rule: whatever another policy does not open
         # is closed, in both directions (NetworkPolicies are additive allow-lists).
-        self._policy(name, "default-deny", args, None, k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"],
-        ))
+        self._policy(
+            name,
+            "default-deny",
+            args,
+            None,
+            k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+                policy_types=["Ingress", "Egress"],
+            ),
+        )
         dns = k8s.networking.v1.NetworkPolicyPeerArgs(
             namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                match_labels={"kubernetes.io/metadata.name": DNS_PEER["namespace"]}),
+                match_labels={"kubernetes.io/metadata.name": DNS_PEER["namespace"]}
+            ),
             pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=DNS_PEER["pod_labels"]),
         )
-        self._policy(name, "dns-egress", args, None, k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=k8s.meta.v1.LabelSelectorArgs(),
-            policy_types=["Egress"],
-            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[dns],
-                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol=proto)
-                       for proto, port in DNS_PEER["ports"]],
-            )],
-        ))
+        self._policy(
+            name,
+            "dns-egress",
+            args,
+            None,
+            k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+                policy_types=["Egress"],
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[dns],
+                        ports=[
+                            k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol=proto)
+                            for proto, port in DNS_PEER["ports"]
+                        ],
+                    )
+                ],
+            ),
+        )
 
     def _egress(self, name: str, args: NetworkPoliciesArgs, deployed: set[str]) -> None:
         """Per component: to the components it calls (mirror of `peers`), and the API server."""
@@ -225,23 +269,36 @@ class NetworkPolicies(pulumi.ComponentResource):
             targets = sorted(t for t, srcs in args.peers.items() if source in srcs and t in deployed)
             rules = []
             if targets:
-                rules.append(k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[
-                    k8s.networking.v1.NetworkPolicyPeerArgs(
-                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=component_selector(t)))
-                    for t in targets
-                ]))
+                rules.append(
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=component_selector(t))
+                            )
+                            for t in targets
+                        ]
+                    )
+                )
             api = args.api_server
             if source in args.api_clients and api is not None and api.ports:
                 net = k8s.networking.v1
                 blocks = [net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=c)) for c in api.cidrs]
-                rules.append(net.NetworkPolicyEgressRuleArgs(
-                    to=blocks or None,  # no address known: any address, on the API ports only
-                    ports=[net.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in api.ports],
-                ))
+                rules.append(
+                    net.NetworkPolicyEgressRuleArgs(
+                        to=blocks or None,  # no address known: any address, on the API ports only
+                        ports=[net.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in api.ports],
+                    )
+                )
             if not rules:
                 continue
-            self._policy(name, f"{source}-egress", args, source, k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=component_selector(source)),
-                policy_types=["Egress"],
-                egress=rules,
-            ))
+            self._policy(
+                name,
+                f"{source}-egress",
+                args,
+                source,
+                k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=component_selector(source)),
+                    policy_types=["Egress"],
+                    egress=rules,
+                ),
+            )

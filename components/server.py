@@ -625,9 +625,7 @@ def _volumes(
     volumes.append(
         V(
             name="dshm",
-            empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-                medium="Memory", size_limit=args.shm_size_limit
-            ),
+            empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit=args.shm_size_limit),
         )
     )
     mounts.append(M(name="dshm", mount_path="/dev/shm"))

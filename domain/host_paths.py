@@ -8,13 +8,37 @@ import posixpath
 from typing import Optional
 
 FORBIDDEN_HOST_PATHS = (
-    "/home", "/root", "/etc", "/proc", "/sys", "/dev", "/boot", "/bin", "/sbin", "/lib", "/lib32",
-    "/lib64", "/libx32", "/usr", "/run", "/var/run", "/tmp", "/var/tmp",
+    "/home",
+    "/root",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/usr",
+    "/run",
+    "/var/run",
+    "/tmp",
+    "/var/tmp",
 )
 """Public and system directories, and everything under them."""
 RUNTIME_PATHS = (
-    "/var/lib/kubelet", "/var/lib/docker", "/var/lib/containerd", "/var/lib/etcd", "/etc/kubernetes",
-    "/run/containerd", "/var/run/containerd", "/var/run/docker.sock", "/run/docker.sock", "/var/run/crio",
+    "/var/lib/kubelet",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/lib/etcd",
+    "/etc/kubernetes",
+    "/run/containerd",
+    "/var/run/containerd",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/var/run/crio",
     "/run/crio",
 )
 """Container-runtime, kubelet and etcd state and sockets, and everything under them."""

@@ -18,12 +18,13 @@ def passphrase_problem(text: str) -> Optional[str]:
         "special character": any(not c.isascii() or not c.isalnum() for c in text),
     }
     if not MIN_PASSPHRASE <= len(text) <= MAX_PASSPHRASE:
-        return (f"too weak: must be {MIN_PASSPHRASE} to {MAX_PASSPHRASE} characters long "
-                f"(has {len(text)})")
+        return f"too weak: must be {MIN_PASSPHRASE} to {MAX_PASSPHRASE} characters long (has {len(text)})"
     if any(c in "\r\n\0" for c in text):
         return "must be a single line (no newline or NUL characters)"
     present = sum(kinds.values())
     if present < 2:
-        return (f"too weak: needs at least two of lower case, upper case, digit, special character "
-                f"(has only {', '.join(k for k, v in kinds.items() if v) or 'none'})")
+        return (
+            f"too weak: needs at least two of lower case, upper case, digit, special character "
+            f"(has only {', '.join(k for k, v in kinds.items() if v) or 'none'})"
+        )
     return None

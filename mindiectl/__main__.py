@@ -13,8 +13,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("legacy", "write an infer_server.json into a stack's config"),
     "export": ("legacy", "print a stack's infer_server.json for msctl"),
     "promote": ("promote", "copy the release settings of one stack into the next stage"),
-    "secret": ("secret_command",
-               "store an encrypted config value (like `pulumi config set --secret --path`)"),
+    "secret": (
+        "secret_command",
+        "store an encrypted config value (like `pulumi config set --secret --path`)",
+    ),
     "graph": ("graph", "print the resource graph (Mermaid/DOT) or refresh the README diagram"),
     "docs": ("docs", "regenerate docs/config-reference.md from the settings model"),
 }
@@ -52,8 +54,12 @@ def register_module(module: str, sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser(command: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mindiectl", description=__doc__, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m mindiectl",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     if command in COMMANDS:
         register_module(COMMANDS[command][0], sub)

@@ -180,18 +180,30 @@ def stack_urn(result: RunResult) -> str:
 def stack_resources(result: RunResult) -> list[PolicyResource]:
     """Every resource as the engine hands it to a stack policy: outputs, linked parents/dependencies."""
     stack = PolicyResource(
-        STACK_TYPE, unknown_checking_proxy(integral(copy.deepcopy(result.outputs))), stack_urn(result),
+        STACK_TYPE,
+        unknown_checking_proxy(integral(copy.deepcopy(result.outputs))),
+        stack_urn(result),
         f"{result.project}-{result.stack}",
         PolicyResourceOptions(
             False, [], None, [], PolicyCustomTimeouts(0, 0, 0), list(result.secret_outputs), None
         ),
-        None, None, [], {},
+        None,
+        None,
+        [],
+        {},
     )
     by_urn: dict[str, PolicyResource] = {stack.urn: stack}
     for r in result.resources:
         by_urn[r.urn] = PolicyResource(
-            r.type, unknown_checking_proxy(integral(copy.deepcopy(r.outputs or {}))), r.urn, r.name,
-            _options(r, _secret_paths(r)), None, None, [], {},
+            r.type,
+            unknown_checking_proxy(integral(copy.deepcopy(r.outputs or {}))),
+            r.urn,
+            r.name,
+            _options(r, _secret_paths(r)),
+            None,
+            None,
+            [],
+            {},
         )
     for r in result.resources:
         pr = by_urn[r.urn]
@@ -225,8 +237,14 @@ def evaluate(result: RunResult, config: dict[str, Any]) -> tuple[list[Finding], 
         if isinstance(policy, ResourceValidationPolicy):
             for r in result.resources:
                 args = ResourceValidationArgs(
-                    r.type, unknown_checking_proxy(integral(copy.deepcopy(r.inputs))), r.urn, r.name,
-                    _options(r, _secret_paths(r)), None, props, {},
+                    r.type,
+                    unknown_checking_proxy(integral(copy.deepcopy(r.inputs))),
+                    r.urn,
+                    r.name,
+                    _options(r, _secret_paths(r)),
+                    None,
+                    props,
+                    {},
                 )
                 note = _run(policy, args, collector(r.name, r.urn))
                 if note:
@@ -280,8 +298,12 @@ def contract_findings(result: RunResult) -> list[Finding]:
     from . import conformance
 
     return [
-        Finding(f"{CONTRACT_RULE}:{v.rule}", EnforcementLevel.MANDATORY.value, v.file,
-                f"{v.path}: {v.message} (upstream: {v.citation})")
+        Finding(
+            f"{CONTRACT_RULE}:{v.rule}",
+            EnforcementLevel.MANDATORY.value,
+            v.file,
+            f"{v.path}: {v.message} (upstream: {v.citation})",
+        )
         for v in conformance.check(conformance.manifests_of(result))
     ]
 

@@ -1217,12 +1217,20 @@ def _check_model_check(pod: Pod, main: dict, data: dict, label: str) -> None:
 # (enable flag, items key, endpoint, endpoint label) of each Motor role's TLS server ports
 _MOTOR_TLS_ENDPOINTS = {
     "coordinator": (
-        ("controller_server_tls_enable", "controller_server_tls_items", "coordinator/manage",
-         "coordinator manage port"),
+        (
+            "controller_server_tls_enable",
+            "controller_server_tls_items",
+            "coordinator/manage",
+            "coordinator manage port",
+        ),
         ("status_tls_enable", "status_tls_items", "coordinator/status", "coordinator status port"),
         ("external_tls_enable", "external_tls_items", "coordinator/external", "coordinator external port"),
-        ("request_server_tls_enable", "request_server_tls_items", "coordinator/predict",
-         "coordinator predict port"),
+        (
+            "request_server_tls_enable",
+            "request_server_tls_items",
+            "coordinator/predict",
+            "coordinator predict port",
+        ),
     ),
     "controller": (
         ("http_server_tls_enable", "http_server_tls_items", "controller/http", "controller port"),
@@ -1235,8 +1243,11 @@ _MOTOR_TLS_CLIENTS = {
         ("mindie_mangment_tls_enable", "mindie_mangment_tls_items", ("server/*/management",)),
     ),
     "controller": (
-        ("request_server_tls_enable", "request_server_tls_items",
-         ("server/*/management", "server/*/metrics")),
+        (
+            "request_server_tls_enable",
+            "request_server_tls_items",
+            ("server/*/management", "server/*/metrics"),
+        ),
         ("request_coordinator_tls_enable", "request_coordinator_tls_items", ("coordinator/manage",)),
         ("external_coordinator_tls_enable", "external_coordinator_tls_items", ("coordinator/external",)),
     ),
@@ -1301,9 +1312,7 @@ def _check_probe_command(ctx: Ctx, label: str, where: str, cmd: str, env: dict) 
     )
     for var in ("HSECEASY_PATH", "MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH"):
         if not effective.get(var):
-            ctx.fail(
-                R_PROBE, label, f"{where}: {var}", "not exported (the Deployer's SetProbe exports it)"
-            )
+            ctx.fail(R_PROBE, label, f"{where}: {var}", "not exported (the Deployer's SetProbe exports it)")
     if not lib_in_cmd:
         ctx.fail(R_PROBE, label, f"{where}: LD_LIBRARY_PATH", "does not add the MindIE lib directory")
     return effective.get("MINDIE_UTILS_HTTP_CLIENT_CTL_CONFIG_FILE_PATH")
@@ -1352,12 +1361,24 @@ def _check_probe_config(pod: Pod, main: dict, env: dict, clients: list, label: s
 # ------------------------------------------------------------------ cross-object rules
 
 
-def _verify_cell(ctx: Ctx, rule: str, cell: str, side: str, ca: Optional[str], cert: Optional[str],
-                 purpose: str, against: str) -> bool:
+def _verify_cell(
+    ctx: Ctx,
+    rule: str,
+    cell: str,
+    side: str,
+    ca: Optional[str],
+    cert: Optional[str],
+    purpose: str,
+    against: str,
+) -> bool:
     """One direction of a TLS cell: `side`'s certificate verifies against the peer's CA file."""
     if not (ca and cert):
-        ctx.fail(rule, cell, "certificates",
-                 f"the {side} certificate or {against} cannot be traced to generated content")
+        ctx.fail(
+            rule,
+            cell,
+            "certificates",
+            f"the {side} certificate or {against} cannot be traced to generated content",
+        )
         return False
     err = _verify_pems(ca, cert, purpose)
     if err:
@@ -1408,10 +1429,19 @@ def check_tls_matrix(
                     continue
                 cell = f"{client.name} -> {ep.name}"
                 # the client's certificate against the server's CA file, and the other way round
-                ok = _verify_cell(ctx, R_TLS_CLIENT, cell, "client", ep.ca, client.cert,
-                                  "sslclient", "the server's CA file(s)")
-                ok &= _verify_cell(ctx, R_TLS_SERVER, cell, "server", client.ca, ep.cert,
-                                   "sslserver", "the client's ca_cert")
+                ok = _verify_cell(
+                    ctx,
+                    R_TLS_CLIENT,
+                    cell,
+                    "client",
+                    ep.ca,
+                    client.cert,
+                    "sslclient",
+                    "the server's CA file(s)",
+                )
+                ok &= _verify_cell(
+                    ctx, R_TLS_SERVER, cell, "server", client.ca, ep.cert, "sslserver", "the client's ca_cert"
+                )
                 cells.append((client.name, ep.name, "ok" if ok else "fail"))
     return cells
 

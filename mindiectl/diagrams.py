@@ -104,5 +104,4 @@ def update_readme(readme: str, result: RunResult) -> str:
     start, end = readme.find(README_BEGIN), readme.find(README_END)
     if start < 0 or end < 0:
         raise ValueError("README has no generated components block")
-    return readme[:start] + readme_block(result) + readme[end + len(README_END):]
-
+    return readme[:start] + readme_block(result) + readme[end + len(README_END) :]

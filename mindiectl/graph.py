@@ -18,8 +18,12 @@ FORMATS = {"mermaid": diagrams.mermaid, "dot": diagrams.dot, "components": diagr
 def register(sub) -> None:
     p = sub.add_parser("graph")
     p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
-    p.add_argument("--format", choices=list(FORMATS), default="components",
-                   help="mermaid/dot: every resource; components: the component diagram (default)")
+    p.add_argument(
+        "--format",
+        choices=list(FORMATS),
+        default="components",
+        help="mermaid/dot: every resource; components: the component diagram (default)",
+    )
     p.add_argument("--readme", action="store_true", help="rewrite the README's component diagram")
     p.set_defaults(func=main)
 

@@ -101,7 +101,10 @@ def hadolint_problems(out: Path) -> tuple[list[tuple[str, str]], Optional[str]]:
     for dockerfile in dockerfiles:
         run = subprocess.run(
             [binary, "--no-color", "--format", "tty", str(dockerfile)],
-            capture_output=True, text=True, check=False, timeout=120,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
         lines = [ln for ln in (run.stdout + run.stderr).splitlines() if ln.strip()]
         if run.returncode != 0 and not lines:
@@ -110,4 +113,3 @@ def hadolint_problems(out: Path) -> tuple[list[tuple[str, str]], Optional[str]]:
             shown = line.replace(str(dockerfile.parent.parent) + "/", "")
             problems.append((dockerfile.parent.name, shown))
     return problems, None
-

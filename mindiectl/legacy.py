@@ -121,10 +121,12 @@ def _environment_for(stack: str, environment: str | None) -> str:
     allowed = [e.value for e in Environment]
     if environment is not None:
         if environment not in allowed:
-            raise SettingsError([
-                f"--environment {environment!r}: not one of {', '.join(allowed)} "
-                f"(the {PROJECT}:environment of stack {stack!r}; lower case)"
-            ])
+            raise SettingsError(
+                [
+                    f"--environment {environment!r}: not one of {', '.join(allowed)} "
+                    f"(the {PROJECT}:environment of stack {stack!r}; lower case)"
+                ]
+            )
         return environment
     if stack not in allowed:
         raise SettingsError(
@@ -149,8 +151,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import")
     p.add_argument("file", type=Path, help="path of infer_server.json")
     p.add_argument("--stack", required=True, help="stack to write (Pulumi.<stack>.yaml, created if missing)")
-    p.add_argument("--environment",
-                   help="environment of a new stack file: dev, staging or prod (default: the stack name)")
+    p.add_argument(
+        "--environment",
+        help="environment of a new stack file: dev, staging or prod (default: the stack name)",
+    )
     p.set_defaults(func=_import_main)
     e = sub.add_parser("export")
     e.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")

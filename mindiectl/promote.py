@@ -115,10 +115,14 @@ class Promotion:
 
     def diff(self) -> str:
         name = f"Pulumi.{self.target}.yaml"
-        return "".join(difflib.unified_diff(
-            self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
-            fromfile=f"{name} (before)", tofile=f"{name} (promoted from {self.source})",
-        ))
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                fromfile=f"{name} (before)",
+                tofile=f"{name} (promoted from {self.source})",
+            )
+        )
 
 
 def plan(source: str, target: str, project_dir: Optional[Path] = None, force: bool = False) -> Promotion:
@@ -181,8 +185,9 @@ def _promoted_settings(tgt_map: CommentedMap, tgt_cfg: stackfile.StackConfig, ta
     try:
         return load_settings(new_config.get, list(new_config), tgt_cfg.secrets)
     except SettingsError as err:
-        raise PromotionError(f"{target} would not validate after the promotion; nothing written",
-                               err.problems) from None
+        raise PromotionError(
+            f"{target} would not validate after the promotion; nothing written", err.problems
+        ) from None
 
 
 def _check_release_copied(src_settings: Settings, new_settings: Settings, skipped: list[str]) -> None:
@@ -233,7 +238,9 @@ def promote(
             if problems:
                 raise PromotionError(
                     f"target stack {target} fails the gate ({GATE}) after the promotion; "
-                    f"Pulumi.{target}.yaml not changed", problems)
+                    f"Pulumi.{target}.yaml not changed",
+                    problems,
+                )
             if path.read_text() != result.before:
                 raise PromotionError(f"Pulumi.{target}.yaml changed during the promotion; nothing written")
             stackfile.write_document_text(path, result.after)
@@ -259,18 +266,23 @@ def _candidate(path: Path, text: str) -> Iterator[Path]:
 # --------------------------------------------------------------------------- order of stages
 
 
-def _check_order(src: Mapping[str, str], tgt: Mapping[str, str], source: str, target: str,
-                 force: bool) -> list[str]:
+def _check_order(
+    src: Mapping[str, str], tgt: Mapping[str, str], source: str, target: str, force: bool
+) -> list[str]:
     env_src, env_tgt = src.get(f"{PREFIX}environment"), tgt.get(f"{PREFIX}environment")
     if env_src not in ORDER or env_tgt not in ORDER:
         raise PromotionError(
             f"both stacks must declare {PREFIX}environment as one of {', '.join(ORDER)} "
-            f"({source}: {env_src!r}, {target}: {env_tgt!r})")
+            f"({source}: {env_src!r}, {target}: {env_tgt!r})"
+        )
     step = ORDER.index(env_tgt) - ORDER.index(env_src)
     if step in (0, 1):
         return []
-    what = (f"skips {', '.join(ORDER[ORDER.index(env_src) + 1:ORDER.index(env_tgt)])}" if step > 1
-            else "goes backwards")
+    what = (
+        f"skips {', '.join(ORDER[ORDER.index(env_src) + 1 : ORDER.index(env_tgt)])}"
+        if step > 1
+        else "goes backwards"
+    )
     message = f"{source} ({env_src}) -> {target} ({env_tgt}) {what}; promotion goes {' -> '.join(ORDER)}"
     if not force:
         raise PromotionError(message + " (use --force to do it anyway)")
@@ -281,15 +293,17 @@ def _settings(cfg: stackfile.StackConfig, role: str) -> Any:
     try:
         return load_settings(cfg.config.get, list(cfg.config), cfg.secrets)
     except SettingsError as err:
-        raise PromotionError(f"{role} stack {cfg.stack} has invalid settings; nothing written",
-                               err.problems) from None
+        raise PromotionError(
+            f"{role} stack {cfg.stack} has invalid settings; nothing written", err.problems
+        ) from None
 
 
 # --------------------------------------------------------------------------- editing the document
 
 
-def _sync(src: Mapping[str, Any], tgt: CommentedMap, node: SettingNode,
-          skipped: Optional[list[str]] = None) -> list[str]:
+def _sync(
+    src: Mapping[str, Any], tgt: CommentedMap, node: SettingNode, skipped: Optional[list[str]] = None
+) -> list[str]:
     """Make the release part of `tgt` equal to that of `src`; never touch anything else.
 
     At the top level (`skipped` is a list), a key holding both kinds (a component with its own
@@ -319,7 +333,7 @@ def _model_node(node: SettingNode, key: Any, root: bool) -> Optional[SettingNode
     if root:
         if not name.startswith(PREFIX):
             return None  # other namespaces (kubernetes:..., pulumi:...) belong to the stack
-        name = name[len(PREFIX):]
+        name = name[len(PREFIX) :]
     return node.child(name)  # None: unknown to the model; the gate reports it
 
 
@@ -358,7 +372,8 @@ def _record(tgt: CommentedMap, source: str, fp: str) -> None:
         return
     tgt[RECORD_KEY] = value
     tgt.yaml_set_comment_before_after_key(
-        RECORD_KEY, before="Written by `mindiectl promote`: where this stack's release came from.", indent=2)
+        RECORD_KEY, before="Written by `mindiectl promote`: where this stack's release came from.", indent=2
+    )
 
 
 def _is_secure(value: Any) -> bool:
@@ -366,7 +381,7 @@ def _is_secure(value: Any) -> bool:
 
 
 def _secure_release_values(src: Mapping[str, Any]) -> list[str]:
-    plain = {str(k)[len(PREFIX):]: v for k, v in src.items() if str(k).startswith(PREFIX)}
+    plain = {str(k)[len(PREFIX) :]: v for k, v in src.items() if str(k).startswith(PREFIX)}
     release, _ = promotion.split(plain, promotion.setting_tree(Settings))
     found: list[str] = []
 
@@ -411,19 +426,25 @@ def _show(value: Any) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("promote", formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = sub.add_parser(
+        "promote",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="The source and target are gated with `mindiectl check` (their `secure:` values are\n"
-               "decrypted with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, as the Pulumi CLI\n"
-               "does). Stack files are read from $MINDIE_STACK_DIR when set, else the project.\n"
-               "Exit codes: 0 promoted (or nothing to do), 1 refused or rolled back,\n"
-               "2 unreadable stack file.")
+        "decrypted with PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, as the Pulumi CLI\n"
+        "does). Stack files are read from $MINDIE_STACK_DIR when set, else the project.\n"
+        "Exit codes: 0 promoted (or nothing to do), 1 refused or rolled back,\n"
+        "2 unreadable stack file.",
+    )
     p.add_argument("--from", dest="source", required=True, help="source stack (tested release)")
     p.add_argument("--to", dest="target", required=True, help="target stack (next stage)")
     p.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
     p.add_argument("--force", action="store_true", help="allow skipping a stage or going backwards")
-    p.add_argument("--state-dir", type=Path,
-                   help="offline state directory for the gate runs (default .mindie/state/, "
-                   "under $MINDIE_STACK_DIR when set)")
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        help="offline state directory for the gate runs (default .mindie/state/, "
+        "under $MINDIE_STACK_DIR when set)",
+    )
     p.set_defaults(func=main)
 
 
@@ -432,11 +453,16 @@ def main(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line)
 
-    say(f"Promoting the release of {args.source} to {args.target}"
-        + (" (dry run)" if args.dry_run else ""))
+    say(f"Promoting the release of {args.source} to {args.target}" + (" (dry run)" if args.dry_run else ""))
     try:
-        result = promote(args.source, args.target, dry_run=args.dry_run, force=args.force,
-                         state_dir=args.state_dir, log=say)
+        result = promote(
+            args.source,
+            args.target,
+            dry_run=args.dry_run,
+            force=args.force,
+            state_dir=args.state_dir,
+            log=say,
+        )
     except PromotionError as err:
         print(f"refused: {err}", file=sys.stderr)
         return 1

@@ -130,4 +130,3 @@ def outputs_text(result: RunResult) -> str:
         text = json.dumps(value, sort_keys=True)
         lines.append(f"    {key:<{width}}: {text if len(text) < 120 else text[:117] + '...'}")
     return "\n".join(lines)
-

@@ -203,10 +203,17 @@ class RecordingMonitor(mocks.MockMonitor):
             "secretOutputNames": secret_names,
         }
         self.recorded[urn] = Resource(
-            urn=urn, type=request.type, name=request.name, parent=request.parent, custom=True,
-            id=name, provider=request.provider, inputs={"name": name},
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent,
+            custom=True,
+            id=name,
+            provider=request.provider,
+            inputs={"name": name},
             outputs={"name": name, "outputs": outputs, "secretOutputNames": secret_names},
-            secret_outputs=[f"outputs.{k}" for k in secret_names], read=True,
+            secret_outputs=[f"outputs.{k}" for k in secret_names],
+            read=True,
         )
         obj = _sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, name, state)
@@ -313,8 +320,7 @@ def run_program(
     # The SDK binds futures to the loop current at registration: create it before set_mocks.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    mocks.set_mocks(_Mocks(), project=project, stack=stack, preview=False,
-                    logger=logger, monitor=monitor)
+    mocks.set_mocks(_Mocks(), project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
     set_all_config(dict(config), list(secret_keys or []))
     settings.set_root_resource(None)  # so run_in_stack registers exports like the real runtime
     if str(program_dir) not in sys.path:

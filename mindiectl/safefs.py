@@ -75,8 +75,9 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Union[str, Path], data: Union[str, bytes], mode: Optional[int] = None,
-                 default_mode: int = 0o644) -> None:
+def atomic_write(
+    path: Union[str, Path], data: Union[str, bytes], mode: Optional[int] = None, default_mode: int = 0o644
+) -> None:
     """Replace `path` with `data` atomically (see the module doc).
 
     `mode`: the new file's mode (e.g. 0600 for keys), applied whatever the umask; None keeps
@@ -91,8 +92,9 @@ def atomic_write(path: Union[str, Path], data: Union[str, bytes], mode: Optional
         current = None
     if current is not None and not stat.S_ISREG(current.st_mode):
         raise UnsafePathError(f"{path}: not a regular file; refusing to replace it")
-    final_mode = mode if mode is not None else (
-        stat.S_IMODE(current.st_mode) if current is not None else default_mode)
+    final_mode = (
+        mode if mode is not None else (stat.S_IMODE(current.st_mode) if current is not None else default_mode)
+    )
     payload = data.encode() if isinstance(data, str) else data
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     for attempt in range(8):  # a name taken (or planted as a symlink): never followed, try another
@@ -108,7 +110,7 @@ def atomic_write(path: Union[str, Path], data: Union[str, bytes], mode: Optional
             os.fchmod(fd, final_mode)
             view = memoryview(payload)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -133,8 +135,11 @@ def _clean_stale_temps(folder: Path, name: str) -> None:
             info = candidate.lstat()
         except OSError:
             continue
-        if (pattern.fullmatch(candidate.name) and stat.S_ISREG(info.st_mode)
-                and time.time() - info.st_mtime > STALE_TEMP_SECONDS):
+        if (
+            pattern.fullmatch(candidate.name)
+            and stat.S_ISREG(info.st_mode)
+            and time.time() - info.st_mtime > STALE_TEMP_SECONDS
+        ):
             with contextlib.suppress(OSError):
                 candidate.unlink()
 
@@ -153,8 +158,9 @@ def read_limited(path: Path, limit: int, what: str = "file") -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise UnsafePathError(f"{path}: not a regular file (the {what} must be one)")
         if info.st_size > limit:
-            raise UnsafePathError(f"{path}: {info.st_size} bytes, larger than the {limit}-byte limit "
-                                  f"of a {what}")
+            raise UnsafePathError(
+                f"{path}: {info.st_size} bytes, larger than the {limit}-byte limit of a {what}"
+            )
         chunks, total = [], 0
         while True:
             chunk = os.read(fd, 1 << 16)
@@ -198,17 +204,25 @@ def check_out_dir(out: Path, protected: Iterable[Path]) -> None:
         if _is_within(guarded, resolved):
             raise UnsafePathError(
                 f"--out {out}: is {guarded} or a folder above it (the project, a stack file's folder "
-                "or the state folder); give a dedicated folder such as build/<stack>")
+                "or the state folder); give a dedicated folder such as build/<stack>"
+            )
         if _is_within(resolved, guarded) and guarded.name in (".mindie", "state", ".git"):
             raise UnsafePathError(f"--out {out}: is inside {guarded}; give a dedicated folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file() and not _earlier_output(out):
         raise UnsafePathError(
             f"--out {out}: holds files this tool did not write (no {MARKER} marker); "
-            "give an empty or new folder")
+            "give an empty or new folder"
+        )
 
 
 EARLIER_OUTPUT = {
-    "manifests", "resources.json", "outputs.json", "graph.mmd", "graph.dot", "tls", "policy.json",
+    "manifests",
+    "resources.json",
+    "outputs.json",
+    "graph.mmd",
+    "graph.dot",
+    "tls",
+    "policy.json",
 }
 """What an output folder of a version before the marker held: such a folder (nothing else in it,
 resources.json present) is still recognised as this tool's."""
@@ -241,7 +255,7 @@ def _pid_of(marker: Path) -> Optional[int]:
         return None
     if not text.startswith("written by mindiectl (pid "):
         return None
-    digits = text[len("written by mindiectl (pid "):].split(")", 1)[0]
+    digits = text[len("written by mindiectl (pid ") :].split(")", 1)[0]
     return int(digits) if digits.isdigit() else None
 
 
@@ -348,8 +362,9 @@ def stack_lock(stack: str, lock_dir: Path, timeout: Optional[float] = None) -> I
         finally:
             _held[key][1] -= 1
         return
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
-                 SECRET_FILE_MODE)
+    fd = os.open(
+        lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), SECRET_FILE_MODE
+    )
     try:
         _acquire(fd, stack, lock_file, lock_timeout() if timeout is None else timeout)
         _held[key] = [fd, 1]
@@ -368,8 +383,10 @@ def _acquire(fd: int, stack: str, lock_file: Path, timeout: float) -> None:
         return
     except BlockingIOError:
         pass
-    print(f"mindiectl: another run holds stack {stack} ({lock_file}); waiting up to {timeout:g} s",
-          file=sys.stderr)
+    print(
+        f"mindiectl: another run holds stack {stack} ({lock_file}); waiting up to {timeout:g} s",
+        file=sys.stderr,
+    )
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -379,5 +396,6 @@ def _acquire(fd: int, stack: str, lock_file: Path, timeout: float) -> None:
             if time.monotonic() >= deadline:
                 raise UnsafePathError(
                     f"stack {stack}: still locked by another mindiectl run after {timeout:g} s "
-                    f"({lock_file}); try again when it has finished") from None
+                    f"({lock_file}); try again when it has finished"
+                ) from None
             time.sleep(0.1)

@@ -25,8 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("key", help=f"config path, e.g. '{PROJECT}:tls.rootCa.keyPem'")
     p.add_argument("--file", type=Path, help="read the value from this file (default: standard input)")
-    p.add_argument("--force", action="store_true",
-                   help="replace a whole mapping or list, or a scalar on the way, with the secret")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a whole mapping or list, or a scalar on the way, with the secret",
+    )
     p.set_defaults(func=main)
 
 

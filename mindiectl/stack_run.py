@@ -24,8 +24,13 @@ from . import artefacts, safefs, stackfile
 from .runtime import PROJECT_DIR, RunResult, StackOutputs, StackReferenceError, run_program, work_dir
 from .state import StackState, StateError
 
-USER_ERRORS = (SettingsError, stackfile.StackFileError, StackReferenceError, StateError,
-               safefs.UnsafePathError)
+USER_ERRORS = (
+    SettingsError,
+    stackfile.StackFileError,
+    StackReferenceError,
+    StateError,
+    safefs.UnsafePathError,
+)
 """What a command reports as `error: ...` (exit 2) instead of a traceback."""
 
 REFERENCE_KEY = f"{PROJECT}:releaseFrom"
@@ -71,8 +76,10 @@ def run_stack(
     with locked(stack, project_dir):
         cfg = stackfile.load(stack, project_dir)
         config = {**cfg.config, **(overrides or {})}
-        state = StackState(state_path if state_path is not None else default_state(stack, project_dir),
-                           secrets=cfg.secret_values())
+        state = StackState(
+            state_path if state_path is not None else default_state(stack, project_dir),
+            secrets=cfg.secret_values(),
+        )
         try:
             result = run_program(stack, config, cfg.secrets, state, stack_outputs=stack_outputs)
         except StackReferenceError as err:
@@ -91,8 +98,15 @@ def protected_dirs(stack: str, state_path: Path | None = None) -> list[Path]:
     """Folders an --out may never be, nor be above: the project, the stack files' folder, the
     state folder (and the home folder)."""
     state = state_path if state_path is not None else default_state(stack)
-    return [PROJECT_DIR, PROJECT_DIR / ".git", work_dir(), work_dir() / ".mindie", stackfile.stack_dir(),
-            state.parent, Path.home()]
+    return [
+        PROJECT_DIR,
+        PROJECT_DIR / ".git",
+        work_dir(),
+        work_dir() / ".mindie",
+        stackfile.stack_dir(),
+        state.parent,
+        Path.home(),
+    ]
 
 
 def check_out(out: Path, stack: str, state_path: Path | None = None) -> None:
@@ -100,8 +114,9 @@ def check_out(out: Path, stack: str, state_path: Path | None = None) -> None:
     safefs.check_out_dir(out, protected_dirs(stack, state_path))
 
 
-def write_atomically(result: RunResult, out: Path, protected: list[Path] | None = None,
-                     extra: dict[str, str] | None = None) -> None:
+def write_atomically(
+    result: RunResult, out: Path, protected: list[Path] | None = None, extra: dict[str, str] | None = None
+) -> None:
     """Write into a fresh marked sibling folder, then swap it in: `out` is never half-written,
     never absent, and only ever replaced when it is empty or this tool's (checked again here)."""
     safefs.check_out_dir(out, protected if protected is not None else protected_dirs(result.stack))
@@ -129,11 +144,14 @@ def reported() -> Iterator[None]:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """--stack, --out and --state of a command that runs and writes a stack (`run_and_write`)."""
     parser.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
-    parser.add_argument("--out", type=Path,
-                        help="output directory (default build/<stack>, under $MINDIE_STACK_DIR when set)")
-    parser.add_argument("--state", type=Path,
-                        help="offline state file (default .mindie/state/<stack>.json, under "
-                        "$MINDIE_STACK_DIR when set)")
+    parser.add_argument(
+        "--out", type=Path, help="output directory (default build/<stack>, under $MINDIE_STACK_DIR when set)"
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="offline state file (default .mindie/state/<stack>.json, under $MINDIE_STACK_DIR when set)",
+    )
 
 
 def run_or_exit(command: Command) -> Command:

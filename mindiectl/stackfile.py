@@ -56,7 +56,8 @@ def check_stack_name(stack: str) -> str:
     if not STACK_NAME.fullmatch(stack) or ".." in stack:
         raise StackFileError(
             f"--stack {excerpt(stack)}: not a stack name (1-100 letters, digits, '.', '_', '-'; "
-            "starting with a letter or digit; no '/' or '..')")
+            "starting with a letter or digit; no '/' or '..')"
+        )
     return stack
 
 
@@ -130,11 +131,13 @@ def read_document(path: Path) -> Any:
     if doc is None:
         return round_trip_yaml().load("config: {}\n")
     if not isinstance(doc, dict):
-        raise StackFileError(f"{path.name}: must be a YAML mapping (config:, encryptionsalt:, ...), "
-                             f"not a {_kind(doc)}")
+        raise StackFileError(
+            f"{path.name}: must be a YAML mapping (config:, encryptionsalt:, ...), not a {_kind(doc)}"
+        )
     if doc.get("config") is not None and not isinstance(doc.get("config"), dict):
-        raise StackFileError(f"{path.name}: config: must be a mapping of keys to values, "
-                             f"not a {_kind(doc['config'])}")
+        raise StackFileError(
+            f"{path.name}: config: must be a mapping of keys to values, not a {_kind(doc['config'])}"
+        )
     _check_values(path, doc, "", 0, [0])
     return doc
 
@@ -176,8 +179,7 @@ def _check_values(path: Path, value: Any, where: str, depth: int, count: list[in
     name = f"{path.name}: {where or '(document)'}"
     count[0] += 1
     if count[0] > MAX_VALUES:
-        raise StackFileError(f"{path.name}: more than {MAX_VALUES} values (YAML aliases expanding?); "
-                             "refused")
+        raise StackFileError(f"{path.name}: more than {MAX_VALUES} values (YAML aliases expanding?); refused")
     if depth > MAX_DEPTH:
         raise StackFileError(f"{name}: nested more than {MAX_DEPTH} levels")
     tag = getattr(getattr(value, "tag", None), "value", None)
@@ -206,8 +208,10 @@ def _check_scalar(name: str, value: Any) -> None:
         if abs(value) > MAX_INT:
             raise StackFileError(f"{name}: integer out of range (at most {MAX_INT})")
     elif not isinstance(value, float):
-        raise StackFileError(f"{name}: {_not_config_kind(value)} is not allowed "
-                             "in Pulumi config (strings, numbers, booleans, lists and mappings only)")
+        raise StackFileError(
+            f"{name}: {_not_config_kind(value)} is not allowed "
+            "in Pulumi config (strings, numbers, booleans, lists and mappings only)"
+        )
 
 
 def _not_config_kind(value: Any) -> str:
@@ -215,8 +219,11 @@ def _not_config_kind(value: Any) -> str:
     import datetime
     from collections.abc import Set
 
-    what = {datetime.date: "a YAML date or time (quote it to make it a string)",
-            bytes: "!!binary data", Set: "a !!set"}
+    what = {
+        datetime.date: "a YAML date or time (quote it to make it a string)",
+        bytes: "!!binary data",
+        Set: "a !!set",
+    }
     kind = next((text for t, text in what.items() if isinstance(value, t)), None)
     return kind or "a " + type(value).__name__ + " value"
 
@@ -245,7 +252,7 @@ def load(stack: str, project_dir: Path | None = None) -> StackConfig:
 
 def config_of(path: Path, doc: Any, stack: str | None = None) -> StackConfig:
     """The program's view of a stack document: strings, secure values decrypted."""
-    result = StackConfig(stack=stack or path.name[len("Pulumi."):-len(".yaml")], path=path)
+    result = StackConfig(stack=stack or path.name[len("Pulumi.") : -len(".yaml")], path=path)
     for key, value in (doc.get("config") or {}).items():
         key = str(key)
         if not _has_secure(value):
@@ -455,14 +462,16 @@ def set_secret(path: Path, key: str, plaintext: str, force: bool = False) -> Non
                 where = ".".join(parts[: i + 1])
                 raise StackFileError(
                     f"{where}: is a {_kind(child) if not _is_secure(child) else 'secure value'}, not a "
-                    f"mapping; storing {key} below it would replace it (use --force to do so)")
+                    f"mapping; storing {key} below it would replace it (use --force to do so)"
+                )
             node[part] = {}
         node = node[part]
     current = node.get(parts[-1])
     if isinstance(current, (dict, list)) and not _is_secure(current) and not force:
         raise StackFileError(
             f"{key}: holds a {_kind(current)} (its keys and comments would be lost); give the path "
-            f"of one value below it, e.g. {key}.<name> (or use --force)")
+            f"of one value below it, e.g. {key}.<name> (or use --force)"
+        )
     crypter = stack_crypter(path, doc, create=True)
     node[parts[-1]] = {"secure": crypter.encrypt(plaintext)}
     write_document(path, doc)
@@ -470,7 +479,7 @@ def set_secret(path: Path, key: str, plaintext: str, force: bool = False) -> Non
 
 def list_stacks(project_dir: Path | None = None) -> list[str]:
     folder = project_dir or stack_dir()
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
 
 
 # --------------------------------------------------------------------------- editing in place
@@ -520,7 +529,7 @@ def insert_like(tgt: CommentedMap, src: Mapping[str, Any], key: Any, value: Any)
     order = list(src)
     position = len(tgt)
     if key in order:
-        for previous in reversed(order[:order.index(key)]):
+        for previous in reversed(order[: order.index(key)]):
             if previous in tgt:
                 position = list(tgt).index(previous) + 1
                 break

@@ -86,10 +86,12 @@ class StackState:
         except (UnicodeDecodeError, ValueError, RecursionError):
             data = None
         if not isinstance(data, dict) or not all(
-                isinstance(e, dict) and "fingerprint" in e and "outputs" in e for e in data.values()):
+            isinstance(e, dict) and "fingerprint" in e and "outputs" in e for e in data.values()
+        ):
             raise StateError(
                 f"{path}: not a mindiectl state file (truncated or edited); move it aside to start "
-                "over (the next preview then issues new keys and certificates)")
+                "over (the next preview then issues new keys and certificates)"
+            )
         return data
 
     def reuse(self, urn: str, inputs: Any, create: Callable[[], dict[str, Any]]) -> dict[str, Any]:

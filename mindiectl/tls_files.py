@@ -38,7 +38,7 @@ def write_tls(result: RunResult, out: Path) -> None:
     for ca in authorities:
         folder = out / "tls" if len(authorities) == 1 else out / "tls" / ca.name
         kids: dict[str, Resource] = {
-            r.name[len(ca.name) + 1:]: r for r in result.resources if r.parent == ca.urn
+            r.name[len(ca.name) + 1 :]: r for r in result.resources if r.parent == ca.urn
         }
 
         def out_of(suffix: str, key: str, kids: dict[str, Resource] = kids) -> Optional[Any]:
@@ -57,8 +57,10 @@ def write_tls(result: RunResult, out: Path) -> None:
         _write(folder / "intermediate" / "cert.key.pem", out_of("intermediate-key-enc", "encrypted_key_pem"))
         _write(folder / "crl.pem", out_of("crl", "crl_pem"))
         for plane in ("business-ca", "management-ca"):
-            _write(folder / plane / "cert.pem", out_of(f"{plane}-cert", "certPem")
-                   or out_of(f"{plane}-crl", "ca_cert_pem"))
+            _write(
+                folder / plane / "cert.pem",
+                out_of(f"{plane}-cert", "certPem") or out_of(f"{plane}-crl", "ca_cert_pem"),
+            )
             _write(folder / plane / "crl.pem", out_of(f"{plane}-crl", "crl_pem"))
             _write(folder / plane / "key.pem", out_of(f"{plane}-key", "privateKeyPem"))
             _write(folder / plane / "cert.key.pem", out_of(f"{plane}-key-enc", "encrypted_key_pem"))
@@ -73,4 +75,3 @@ def write_tls(result: RunResult, out: Path) -> None:
             _write(target / "key.pem", out_of(f"{identity}-key", "privateKeyPem"))
             for name in ("cert.key.pem", "key_pwd.txt", "ca.pem", "crl.pem"):
                 _write(target / name, data.get(name))
-

@@ -464,12 +464,19 @@ def test_security_tree_per_identity():
         assert ("key_pwd.txt" not in keys) == (identity in PLAIN_KEY_IDENTITIES)
         assert keys == tuple(key for key, _ in security_tree.tree(identity))
     assert security_tree.tls_items("/s") == {
-        "ca_cert": "/s/ca/ca.pem", "tls_cert": "/s/certs/cert.pem", "tls_key": "/s/keys/cert.key.pem",
-        "tls_passwd": "/s/pass/key_pwd.txt", "tls_crl": "/s/ca/crl.pem",
+        "ca_cert": "/s/ca/ca.pem",
+        "tls_cert": "/s/certs/cert.pem",
+        "tls_key": "/s/keys/cert.key.pem",
+        "tls_passwd": "/s/pass/key_pwd.txt",
+        "tls_crl": "/s/ca/crl.pem",
     }
     assert security_tree.tls_items("/s", crl=False)["tls_crl"] == ""
     assert [k for k, _ in security_tree.tree("mindieclient-mgmt", crl=False)] == [
-        "ca.pem", "cert.pem", "cert.key.pem", "key_pwd.txt"]
+        "ca.pem",
+        "cert.pem",
+        "cert.key.pem",
+        "key_pwd.txt",
+    ]
 
 
 # --- settings errors -------------------------------------------------------------------------------
@@ -494,8 +501,10 @@ def test_plaintext_passphrase_is_refused_even_in_dev(run_stack):
     with pytest.raises(SettingsError) as err:
         run_stack("dev", overrides={"mindie:tls": {"keyPassphrase": "Good-Pass-42"}})
     text = str(err.value)
-    assert ("mindie:tls.keyPassphrase: a passphrase entered as plain text" in text
-            and "pulumi config set --secret --path 'mindie:tls.keyPassphrase' '<passphrase>'" in text)
+    assert (
+        "mindie:tls.keyPassphrase: a passphrase entered as plain text" in text
+        and "pulumi config set --secret --path 'mindie:tls.keyPassphrase' '<passphrase>'" in text
+    )
     assert "Good-Pass-42" not in text
     # the same value entered as a secret is accepted
     run_stack("dev", overrides={"mindie:tls": Secret({"keyPassphrase": "Good-Pass-42"})})
@@ -513,11 +522,16 @@ def test_plaintext_ca_keys_are_refused(stack: str):
     with pytest.raises(SettingsError) as err:
         load_settings(config.get, list(config), plain)
     text = str(err.value)
-    for field, source in [("rootCa.keyPem", "< ca.key"), ("businessCa.keyPem", "< business-ca.key"),
-                          ("managementCa.keyPem", "< management-ca.key"),
-                          ("keyPassphrase", "'<passphrase>'")]:
-        assert (f"mindie:tls.{field}: " in text
-                and f"pulumi config set --secret --path 'mindie:tls.{field}' {source}" in text), field
+    for field, source in [
+        ("rootCa.keyPem", "< ca.key"),
+        ("businessCa.keyPem", "< business-ca.key"),
+        ("managementCa.keyPem", "< management-ca.key"),
+        ("keyPassphrase", "'<passphrase>'"),
+    ]:
+        assert (
+            f"mindie:tls.{field}: " in text
+            and f"pulumi config set --secret --path 'mindie:tls.{field}' {source}" in text
+        ), field
     assert "PRIVATE KEY" not in text and "Good-Pass-42" not in text
     assert load_settings(config.get, list(config), cfg.secret_keys).tls.business_ca is not None
 
@@ -573,13 +587,18 @@ def test_staging_and_prod_need_a_root_ca_and_an_explicit_cluster(stack: str):
     assert f"mindie:tls.rootCa: required in {stack}: the cluster root CA" in text
     assert "the self-signed stand-in is for dev only" in text and "staging only" not in text
     assert "pulumi config set --secret --path 'mindie:tls.rootCa.keyPem' < ca.key" in text
-    assert (f"mindie:kubernetes: required in {stack}: an explicit target, one of kubernetes.context, "
-            "kubernetes.kubeconfig or kubernetes.renderYamlToDirectory") in text
+    assert (
+        f"mindie:kubernetes: required in {stack}: an explicit target, one of kubernetes.context, "
+        "kubernetes.kubeconfig or kubernetes.renderYamlToDirectory"
+    ) in text
     # enableServerSideApply alone names no cluster
     with pytest.raises(SettingsError, match=f"mindie:kubernetes: required in {stack}"):
         settings_of(stack, kubernetes={"enableServerSideApply": True})
-    for target in ({"context": "prod-cluster"}, {"kubeconfig": "/etc/mindie/kubeconfig"},
-                   {"renderYamlToDirectory": "out"}):
+    for target in (
+        {"context": "prod-cluster"},
+        {"kubeconfig": "/etc/mindie/kubeconfig"},
+        {"renderYamlToDirectory": "out"},
+    ):
         assert settings_of(stack, kubernetes=target).tls.root_ca is not None
 
 
@@ -751,8 +770,16 @@ def _run_like_the_host(payloads: dict[str, str], cwd: Path) -> subprocess.Comple
     import sys
 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
-    return subprocess.run([sys.executable, "-u", "-c", _HOST_LOAD], cwd=cwd, env=env, text=True,
-                          input=json.dumps(payloads), capture_output=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-u", "-c", _HOST_LOAD],
+        cwd=cwd,
+        env=env,
+        text=True,
+        input=json.dumps(payloads),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_every_recorded_provider_loads_in_a_fresh_host_process(dev: RunResult, tmp_path: Path):
@@ -764,14 +791,18 @@ def test_every_recorded_provider_loads_in_a_fresh_host_process(dev: RunResult, t
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout)
     assert set(loaded) == set(payloads)
-    assert {v[0] for v in loaded.values()} == {
-        f"components.ca_material.{k}Provider" for k in kinds}
+    assert {v[0] for v in loaded.values()} == {f"components.ca_material.{k}Provider" for k in kinds}
     # the unpickled providers run: with identical inputs, a key or CRL without its recorded output
     # (encrypted_key_pem / crl_pem) must be recomputed; a certificate or passphrase has nothing to do
-    expected = {"EncryptedKeyProvider": True, "CrlProvider": True, "CaCertProvider": False,
-                "PassphraseProvider": False}
+    expected = {
+        "EncryptedKeyProvider": True,
+        "CrlProvider": True,
+        "CaCertProvider": False,
+        "PassphraseProvider": False,
+    }
     assert {v[0]: v[1] for v in loaded.values()} == {
-        f"components.ca_material.{k}": changes for k, changes in expected.items()}
+        f"components.ca_material.{k}": changes for k, changes in expected.items()
+    }
     # The constraint, pinned: from any other working directory the import fails, as it would if the
     # program moved out of the project root (Pulumi.yaml `main:`) or the module were renamed.
     elsewhere = _run_like_the_host({"crl": payloads[f"{CA}-crl"]}, cwd=tmp_path)

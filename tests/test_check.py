@@ -138,12 +138,16 @@ def test_hostpath_mode_is_advisory_in_dev(run_stack):
 
 def _ms_role(result: RunResult) -> Resource:
     """The run's ClusterRole, else the ms-role Motor declares."""
-    return _a(result, CLUSTERROLE, lambda: {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": "ms-role"},
-        "rules": copy.deepcopy(MS_ROLE_RULES),
-    })
+    return _a(
+        result,
+        CLUSTERROLE,
+        lambda: {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "ms-role"},
+            "rules": copy.deepcopy(MS_ROLE_RULES),
+        },
+    )
 
 
 def test_wildcard_rbac_verb_fails_naming_the_rule(run_stack):
@@ -229,8 +233,11 @@ def test_check_says_what_it_is_doing_unless_quiet(tmp_path, capsys):
     assert main(args) == 0
     captured = capsys.readouterr()
     steps = [line.split("] ", 1)[1] for line in captured.err.splitlines() if line.startswith("[")]
-    assert steps == ["check dev: running the program offline", "check dev: policies, strict schema, hadolint",
-                     f"check dev: writing {tmp_path / 'out'}"]
+    assert steps == [
+        "check dev: running the program offline",
+        "check dev: policies, strict schema, hadolint",
+        f"check dev: writing {tmp_path / 'out'}",
+    ]
     assert "running the program" not in captured.out
     assert main([*args, "--quiet"]) == 0
     assert "check dev:" not in capsys.readouterr().err
@@ -260,8 +267,9 @@ def clean_error(capsys) -> str:
 
 
 @pytest.mark.parametrize("dev_outputs", [None, "{not json", "[]"], ids=["absent", "not-json", "not-object"])
-def test_check_of_an_unreadable_release_is_a_message(release_from_dev: Path, tmp_path: Path, capsys,
-                                                     dev_outputs: str | None):
+def test_check_of_an_unreadable_release_is_a_message(
+    release_from_dev: Path, tmp_path: Path, capsys, dev_outputs: str | None
+):
     """`check` runs the program through the same run-or-exit helper as `preview`: a StackReference
     it cannot answer is one `error:` line naming the setting, exit 2, no traceback, nothing written."""
     if dev_outputs is not None:

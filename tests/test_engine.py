@@ -34,11 +34,19 @@ import yaml
 pytestmark = pytest.mark.engine
 
 ROOT = Path(__file__).resolve().parents[1]
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 RENDER_FORBIDDEN = ("staging", "prod")  # environments whose provider must not render YAML (policy)
 DEMO_PASSPHRASE = "mindie-demo-passphrase"  # the committed stacks' documented demo passphrase
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "stacks", "mindiectl",
-                 "policy", "images")
+PROJECT_FILES = (
+    "Pulumi.yaml",
+    "__main__.py",
+    "requirements.txt",
+    "components",
+    "stacks",
+    "mindiectl",
+    "policy",
+    "images",
+)
 
 # Values only a live cluster (or a fresh key) knows, which the differential test does not compare:
 # key material and certificates are generated anew by each run (the engine's and mindiectl's), and
@@ -61,6 +69,7 @@ GENERATED_OUTPUTS = ("tlsChecksum", "tlsNotAfter", "tlsSerials")
 
 # --- the engine --------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def engine_bin() -> Path:
     """tools/engine/build's folder (a no-op when the cache is warm; .ci/run runs it first)."""
@@ -82,8 +91,11 @@ class Project:
         for name in PROJECT_FILES:
             src = ROOT / name
             if src.is_dir():
-                shutil.copytree(src, self.dir / name,
-                                ignore=shutil.ignore_patterns("__pycache__", "venv", "build", ".mindie"))
+                shutil.copytree(
+                    src,
+                    self.dir / name,
+                    ignore=shutil.ignore_patterns("__pycache__", "venv", "build", ".mindie"),
+                )
             elif src.exists():
                 self.dir.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, self.dir / name)
@@ -115,11 +127,14 @@ class Project:
 
     def pulumi(self, *args: str, stack: bool = True, check: bool = True) -> subprocess.CompletedProcess:
         cmd = [*args, "--non-interactive"] + (["--stack", self.stack] if stack else [])
-        proc = subprocess.run(["pulumi", *cmd], cwd=self.dir, env=self.env, capture_output=True, text=True,
-                              timeout=1200)
+        proc = subprocess.run(
+            ["pulumi", *cmd], cwd=self.dir, env=self.env, capture_output=True, text=True, timeout=1200
+        )
         if check and proc.returncode != 0:
-            pytest.fail(f"pulumi {' '.join(cmd)} exited {proc.returncode}:\n"
-                        f"{essentials(proc.stdout)}\n{proc.stderr[-3000:]}")
+            pytest.fail(
+                f"pulumi {' '.join(cmd)} exited {proc.returncode}:\n"
+                f"{essentials(proc.stdout)}\n{proc.stderr[-3000:]}"
+            )
         return proc
 
     def render_to_directory(self) -> None:
@@ -132,8 +147,10 @@ class Project:
 
     def config(self) -> dict[str, Any]:
         out = self.pulumi("config", "--json").stdout
-        return {k: (json.loads(v["value"]) if v.get("objectValue") is not None else v.get("value"))
-                for k, v in json.loads(out).items()}
+        return {
+            k: (json.loads(v["value"]) if v.get("objectValue") is not None else v.get("value"))
+            for k, v in json.loads(out).items()
+        }
 
     def policy_args(self) -> list[str]:
         """The pack with policy/<env>.json. Staging and prod must talk to a cluster, which the
@@ -159,7 +176,7 @@ def essentials(output: str) -> str:
     """The Policies and Diagnostics sections of a pulumi run (else its tail): what failed."""
     start = min((i for i in (output.find("Policies:"), output.find("Diagnostics:")) if i >= 0), default=-1)
     end = output.find("Outputs:", start) if start >= 0 else -1
-    return output[start:end if end > start else start + 8000] if start >= 0 else output[-6000:]
+    return output[start : end if end > start else start + 8000] if start >= 0 else output[-6000:]
 
 
 RENDER_OVERRIDE_FINDINGS = {("environment-consistent", "mandatory"), ("environment-consistent", "advisory")}
@@ -180,8 +197,9 @@ def link_virtualenv(venv: Path) -> None:
         return
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "python").symlink_to(sys.executable)
-    (venv / "pyvenv.cfg").write_text(f"home = {Path(sys.executable).parent}\n"
-                                     "include-system-site-packages = true\n")
+    (venv / "pyvenv.cfg").write_text(
+        f"home = {Path(sys.executable).parent}\ninclude-system-site-packages = true\n"
+    )
 
 
 def objects_in(folder: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -196,6 +214,7 @@ def objects_in(folder: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
 
 
 # --- comparing ---------------------------------------------------------------------------------
+
 
 def comparable(obj: dict[str, Any]) -> dict[str, Any]:
     """An object without the LIVE_ONLY values (see the list at the top)."""
@@ -217,8 +236,11 @@ def comparable(obj: dict[str, Any]) -> dict[str, Any]:
 def differences(real: Any, offline: Any, path: str = "") -> list[str]:
     """Every path where two decoded YAML documents differ, with both values."""
     if isinstance(real, dict) and isinstance(offline, dict):
-        return [d for k in sorted(set(real) | set(offline), key=str)
-                for d in differences(real.get(k, "<absent>"), offline.get(k, "<absent>"), f"{path}.{k}")]
+        return [
+            d
+            for k in sorted(set(real) | set(offline), key=str)
+            for d in differences(real.get(k, "<absent>"), offline.get(k, "<absent>"), f"{path}.{k}")
+        ]
     if isinstance(real, list) and isinstance(offline, list) and len(real) == len(offline):
         pairs = enumerate(zip(real, offline, strict=True))
         return [d for i, (a, b) in pairs for d in differences(a, b, f"{path}[{i}]")]
@@ -241,8 +263,9 @@ def secret_values(obj: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def openssl_verify(tmp: Path, ca: str, cert: str,
-                   untrusted: str | None = None) -> subprocess.CompletedProcess:
+def openssl_verify(
+    tmp: Path, ca: str, cert: str, untrusted: str | None = None
+) -> subprocess.CompletedProcess:
     (tmp / "ca.pem").write_text(ca)
     (tmp / "cert.pem").write_text(cert)
     cmd = ["openssl", "verify", "-x509_strict", "-CAfile", str(tmp / "ca.pem")]
@@ -254,6 +277,7 @@ def openssl_verify(tmp: Path, ca: str, cert: str,
 
 # --- the tier ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_engine_lifecycle(stack: str, engine_bin: Path, tmp_path: Path):
     project = Project(tmp_path, engine_bin, stack)
@@ -263,8 +287,9 @@ def test_engine_lifecycle(stack: str, engine_bin: Path, tmp_path: Path):
     assert "mindie@v" in preview.stdout, f"the policy pack did not run:\n{preview.stdout[-3000:]}"
     if project.config()["mindie:environment"] in RENDER_FORBIDDEN:
         assert "nothing would reach the cluster" in preview.stdout, preview.stdout[-3000:]
-    assert not project.rendered.exists() or not any(project.rendered.rglob("*.yaml")), \
+    assert not project.rendered.exists() or not any(project.rendered.rglob("*.yaml")), (
         "preview must not render anything"
+    )
 
     up = project.pulumi("up", "--yes", "--skip-preview", *policy)
     # Secrets only as Pulumi secrets: the state holds no key in plain text (the generated keys, the
@@ -276,16 +301,34 @@ def test_engine_lifecycle(stack: str, engine_bin: Path, tmp_path: Path):
 
     # Differential: the offline preview of the same stack writes the same objects.
     offline_dir = tmp_path / "offline"
-    proc = subprocess.run([sys.executable, "-m", "mindiectl", "preview", "--stack", stack, "--quiet",
-                           "--out", str(offline_dir)], cwd=project.dir, env=project.env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mindiectl",
+            "preview",
+            "--stack",
+            stack,
+            "--quiet",
+            "--out",
+            str(offline_dir),
+        ],
+        cwd=project.dir,
+        env=project.env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     offline = objects_in(offline_dir / "manifests")
     assert sorted(rendered) == sorted(offline)
-    found = [f"{key}: {d}" for key in rendered for d in differences(comparable(rendered[key]),
-                                                                     comparable(offline[key]))]
-    assert not found, f"{stack}: the real engine renders (left) what mindiectl does not (right):\n" + \
-        "\n".join(found)
+    found = [
+        f"{key}: {d}"
+        for key in rendered
+        for d in differences(comparable(rendered[key]), comparable(offline[key]))
+    ]
+    assert not found, (
+        f"{stack}: the real engine renders (left) what mindiectl does not (right):\n" + "\n".join(found)
+    )
 
     real_outputs = json.loads(project.pulumi("stack", "output", "--json").stdout)
     offline_outputs = json.loads((offline_dir / "outputs.json").read_text())
@@ -293,9 +336,23 @@ def test_engine_lifecycle(stack: str, engine_bin: Path, tmp_path: Path):
     assert not found, f"{stack}: stack outputs, real (left) vs mindiectl:\n" + "\n".join(found)
 
     # The policy pack's verdicts: what `pulumi up` reported = what `mindiectl check` reports.
-    check = subprocess.run([sys.executable, "-m", "mindiectl", "check", "--stack", stack, "--quiet",
-                            "--out", str(tmp_path / "check")], cwd=project.dir, env=project.env,
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mindiectl",
+            "check",
+            "--stack",
+            stack,
+            "--quiet",
+            "--out",
+            str(tmp_path / "check"),
+        ],
+        cwd=project.dir,
+        env=project.env,
+        capture_output=True,
+        text=True,
+    )
     report = json.loads((tmp_path / "check" / "policy.json").read_text())
     offline_rules = {(v["rule"], v["level"]) for v in report["violations"]} - RENDER_OVERRIDE_FINDINGS
     assert engine_violations(up.stdout) == offline_rules, check.stdout[-2000:]
@@ -339,8 +396,9 @@ def check_replicas_update(project: Project, policy: list[str]) -> None:
     plan = json.loads(project.pulumi("preview", "--json", *policy).stdout)
     changed = {s["urn"].split("::")[-1]: s for s in plan.get("steps", []) if s["op"] != "same"}
     assert changed, "raising the replica count plans no change"
-    summary = "\n".join(f"{n}: {st['op']} {sorted(st.get('detailedDiff') or {})}"
-                        for n, st in changed.items())
+    summary = "\n".join(
+        f"{n}: {st['op']} {sorted(st.get('detailedDiff') or {})}" for n, st in changed.items()
+    )
     config_changed = False
     for name, step in changed.items():
         # In place only: a replacement deletes the object (a Deployment's pods all at once).
@@ -355,8 +413,9 @@ def check_replicas_update(project: Project, policy: list[str]) -> None:
         assert kind in REPLICA_DEPENDENT, f"{name} ({kind}) changes with the replica count:\n{summary}"
         assert diff <= REPLICA_DEPENDENT[kind] | ROLL_ON_CONFIG, f"{name}: {sorted(diff)}"
         if diff & ROLL_ON_CONFIG:  # pods roll only because what they mount changed
-            assert config_changed or any(s["newState"]["type"] == "kubernetes:core/v1:ConfigMap"
-                                         for s in changed.values()), f"{name} rolls without a config change"
+            assert config_changed or any(
+                s["newState"]["type"] == "kubernetes:core/v1:ConfigMap" for s in changed.values()
+            ), f"{name} rolls without a config change"
     project.pulumi("up", "--yes", "--skip-preview", *policy)
     after = project.rendered_objects()
     assert sorted(after) == sorted(before)

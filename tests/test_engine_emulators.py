@@ -25,18 +25,29 @@ GO_TIME_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z")
 
 
 def emulate(type_token: str, name: str, inputs: dict) -> dict:
-    call = ResourceCall(type=type_token, name=name, urn=f"urn:pulumi:t::p::{type_token}::{name}",
-                        parent="", inputs=inputs, custom=True)
-    fn = {"tls:index/privateKey:PrivateKey": tls.private_key,
-          "tls:index/selfSignedCert:SelfSignedCert": tls.self_signed_cert}[type_token]
+    call = ResourceCall(
+        type=type_token,
+        name=name,
+        urn=f"urn:pulumi:t::p::{type_token}::{name}",
+        parent="",
+        inputs=inputs,
+        custom=True,
+    )
+    fn = {
+        "tls:index/privateKey:PrivateKey": tls.private_key,
+        "tls:index/selfSignedCert:SelfSignedCert": tls.self_signed_cert,
+    }[type_token]
     return fn(call, Context(stack="t", project="p", state=StackState(None))).outputs
 
 
-@pytest.mark.parametrize(("moment", "text"), [
-    (dt.datetime(2026, 12, 2, 10, 33, 14, 123450, tzinfo=dt.UTC), "2026-12-02T10:33:14.12345Z"),
-    (dt.datetime(2026, 12, 2, 10, 33, 14, 0, tzinfo=dt.UTC), "2026-12-02T10:33:14Z"),
-    (dt.datetime(2026, 12, 2, 10, 33, 14, 500000, tzinfo=dt.UTC), "2026-12-02T10:33:14.5Z"),
-])
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (dt.datetime(2026, 12, 2, 10, 33, 14, 123450, tzinfo=dt.UTC), "2026-12-02T10:33:14.12345Z"),
+        (dt.datetime(2026, 12, 2, 10, 33, 14, 0, tzinfo=dt.UTC), "2026-12-02T10:33:14Z"),
+        (dt.datetime(2026, 12, 2, 10, 33, 14, 500000, tzinfo=dt.UTC), "2026-12-02T10:33:14.5Z"),
+    ],
+)
 def test_go_time_text_is_marshal_text(moment, text):
     assert tls.go_time_text(moment) == text
 
@@ -44,13 +55,23 @@ def test_go_time_text_is_marshal_text(moment, text):
 @pytest.fixture(scope="module")
 def key_pem() -> str:
     return emulate("tls:index/privateKey:PrivateKey", "k", {"algorithm": "ECDSA", "ecdsaCurve": "P256"})[
-        "privateKeyPem"]
+        "privateKeyPem"
+    ]
 
 
 def self_signed(key_pem: str, **extra) -> dict:
-    return emulate("tls:index/selfSignedCert:SelfSignedCert", "ca", {
-        "privateKeyPem": key_pem, "subject": {"commonName": "mindie-root"}, "validityPeriodHours": 24,
-        "allowedUses": ["cert_signing", "crl_signing"], "isCaCertificate": True, **extra})
+    return emulate(
+        "tls:index/selfSignedCert:SelfSignedCert",
+        "ca",
+        {
+            "privateKeyPem": key_pem,
+            "subject": {"commonName": "mindie-root"},
+            "validityPeriodHours": 24,
+            "allowedUses": ["cert_signing", "crl_signing"],
+            "isCaCertificate": True,
+            **extra,
+        },
+    )
 
 
 def test_validity_times_keep_sub_seconds(key_pem, monkeypatch):
@@ -86,9 +107,15 @@ def test_policy_pack_sees_only_declared_secret_outputs():
     from mindiectl.check import _secret_paths
     from mindiectl.runtime import Resource
 
-    resource = Resource(urn="urn:x", type="pulumi-python:dynamic/mindie:Crl", name="crl", parent="",
-                        custom=True, secret_inputs=["ca_private_key_pem"],
-                        secret_outputs=["ca_private_key_pem"])
+    resource = Resource(
+        urn="urn:x",
+        type="pulumi-python:dynamic/mindie:Crl",
+        name="crl",
+        parent="",
+        custom=True,
+        secret_inputs=["ca_private_key_pem"],
+        secret_outputs=["ca_private_key_pem"],
+    )
     assert _secret_paths(resource) == []
     resource.additional_secret_outputs = ["ca_private_key_pem"]
     assert _secret_paths(resource) == ["ca_private_key_pem"]

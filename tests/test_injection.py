@@ -151,7 +151,8 @@ def test_node_selector_keys_are_label_keys_and_values_label_values():
 def test_storage_classes_are_dns_subdomains(value: str):
     assert "DNS-1123 subdomain" in problems("dev", {"mindie:msServer.storage.storage_class": value})
     assert "DNS-1123 subdomain" in problems(
-        "prod", {"mindie:motor.controller.state_storage.storage_class": value})
+        "prod", {"mindie:motor.controller.state_storage.storage_class": value}
+    )
 
 
 @pytest.mark.parametrize("namespace", ["kube-system", "default", "kube-public", "kube-node-lease"])
@@ -161,8 +162,11 @@ def test_system_namespaces_are_refused(namespace: str):
 
 
 def test_image_references_with_whitespace_are_refused():
-    for setting, stack in (("mindie:servers.image", "dev"), ("mindie:motor.image", "prod"),
-                           ("mindie:msServer.image.reference", "dev")):
+    for setting, stack in (
+        ("mindie:servers.image", "dev"),
+        ("mindie:motor.image", "prod"),
+        ("mindie:msServer.image.reference", "dev"),
+    ):
         assert problems(stack, {setting: "mindie:2.0 ;rm"}), setting
         assert problems(stack, {setting: "mindie:2.0\nx"}), setting
 

@@ -68,7 +68,7 @@ def test_import_keeps_other_keys_and_comments(project: Path, tmp_path: Path):
 
 def comments(text: str) -> list[str]:
     """Every comment in a YAML text, whole-line or inline, in order (the dev file has no '#' in values)."""
-    return [line[line.index("#"):].strip() for line in text.splitlines() if "#" in line]
+    return [line[line.index("#") :].strip() for line in text.splitlines() if "#" in line]
 
 
 def test_import_keeps_every_comment_of_the_server_block(project: Path, tmp_path: Path):

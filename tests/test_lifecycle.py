@@ -45,8 +45,21 @@ def test_prod_protects_and_retains_the_namespace(run_stack, tmp_path: Path):
     ns = result.one("kubernetes:core/v1:Namespace")
     assert ns.protect is True and ns.retain_on_delete is True
     # and it is what the offline preview records
-    assert main(["preview", "--stack", "prod", "--quiet", "--out", str(tmp_path / "o"),
-                 "--state", str(tmp_path / "s.json")]) == 0
+    assert (
+        main(
+            [
+                "preview",
+                "--stack",
+                "prod",
+                "--quiet",
+                "--out",
+                str(tmp_path / "o"),
+                "--state",
+                str(tmp_path / "s.json"),
+            ]
+        )
+        == 0
+    )
     records = json.loads((tmp_path / "o" / "resources.json").read_text())
     recorded = next(r for r in records if r["type"] == "kubernetes:core/v1:Namespace")
     assert recorded["protect"] is True and recorded["retainOnDelete"] is True
@@ -63,8 +76,12 @@ def test_protection_follows_the_environment_not_the_stack_name(run_stack):
     """The convention: protect = settings.environment is PROD (a stack named prod-eu is protected too)."""
     result = run_stack("staging", overrides={"mindie:environment": "prod"})
     assert result.one("kubernetes:core/v1:Namespace").protect is True
-    assert run_stack("prod", overrides={"mindie:environment": "staging"}).one(
-        "kubernetes:core/v1:Namespace").protect is False
+    assert (
+        run_stack("prod", overrides={"mindie:environment": "staging"})
+        .one("kubernetes:core/v1:Namespace")
+        .protect
+        is False
+    )
 
 
 def test_in_prod_protect_and_retain_go_together(run_stack):
@@ -82,11 +99,11 @@ def reference_stacks(stack_copy: Path) -> Path:
     staging's release settings of every component dev configures are removed."""
     folder = stack_copy
     dev_doc = stackfile.read_document(folder / "Pulumi.dev.yaml")
-    dev_keys = {str(k)[len("mindie:"):] for k in dev_doc["config"]}
+    dev_keys = {str(k)[len("mindie:") :] for k in dev_doc["config"]}
     path = folder / "Pulumi.staging.yaml"
     doc = stackfile.read_document(path)
     config = doc["config"]
-    plain = {str(k)[len("mindie:"):]: v for k, v in config.items() if str(k).startswith("mindie:")}
+    plain = {str(k)[len("mindie:") :]: v for k, v in config.items() if str(k).startswith("mindie:")}
     release, _ = promotion.split(plain, promotion.setting_tree(Settings))
     removed: list[str] = []
 
@@ -113,8 +130,9 @@ def reference_stacks(stack_copy: Path) -> Path:
 
 def test_stackreference_mode_takes_the_release_from_the_other_stack(reference_stacks: Path, tmp_path: Path):
     dev = preview_run_stack("dev", tmp_path / "dev.json", project_dir=reference_stacks)
-    staging = preview_run_stack("staging", tmp_path / "staging.json", project_dir=reference_stacks,
-                                stack_outputs={"dev": dev.outputs})
+    staging = preview_run_stack(
+        "staging", tmp_path / "staging.json", project_dir=reference_stacks, stack_outputs={"dev": dev.outputs}
+    )
     release = staging.outputs["release"]
     assert release["mode"] == "stackReference" and release["fromStack"] == "acme/mindie/dev"
     assert release["parts"]["inferServer"] == dev.outputs["release"]["parts"]["inferServer"]
@@ -127,17 +145,39 @@ def test_stackreference_mode_takes_the_release_from_the_other_stack(reference_st
     assert staging.outputs["environment"] == "staging"  # the environment stays staging's
 
 
-def test_stackreference_mode_reads_the_last_offline_preview(reference_stacks: Path, tmp_path: Path,
-                                                            monkeypatch, capsys):
+def test_stackreference_mode_reads_the_last_offline_preview(
+    reference_stacks: Path, tmp_path: Path, monkeypatch, capsys
+):
     """Offline, build/<stack>/outputs.json stands for the referenced stack's last deployment
     (next to the stack files: under $MINDIE_STACK_DIR, here the temp copy)."""
     build = reference_stacks / "build"
-    args = ["preview", "--stack", "staging", "--quiet", "--out", str(tmp_path / "out-staging"),
-            "--state", str(tmp_path / "s.json")]
+    args = [
+        "preview",
+        "--stack",
+        "staging",
+        "--quiet",
+        "--out",
+        str(tmp_path / "out-staging"),
+        "--state",
+        str(tmp_path / "s.json"),
+    ]
     assert main(args) == 2
     assert "run `python -m mindiectl preview --stack dev` first" in capsys.readouterr().err
-    assert main(["preview", "--stack", "dev", "--quiet", "--out", str(build / "dev"),
-                 "--state", str(tmp_path / "d.json")]) == 0
+    assert (
+        main(
+            [
+                "preview",
+                "--stack",
+                "dev",
+                "--quiet",
+                "--out",
+                str(build / "dev"),
+                "--state",
+                str(tmp_path / "d.json"),
+            ]
+        )
+        == 0
+    )
     assert main(args) == 0
     outputs = json.loads((tmp_path / "out-staging" / "outputs.json").read_text())
     dev_outputs = json.loads((build / "dev" / "outputs.json").read_text())
@@ -152,8 +192,12 @@ def test_stackreference_mode_refuses_local_release_settings(reference_stacks: Pa
     local = "    service_type: NodePort\n    server_type: mindie_single_node\n"
     staging.write_text(staging.read_text().replace("    service_type: NodePort\n", local))
     with pytest.raises(SettingsError) as info:
-        preview_run_stack("staging", tmp_path / "staging.json", project_dir=reference_stacks,
-                          stack_outputs={"dev": dev.outputs})
+        preview_run_stack(
+            "staging",
+            tmp_path / "staging.json",
+            project_dir=reference_stacks,
+            stack_outputs={"dev": dev.outputs},
+        )
     assert info.value.problems == [
         "mindie:inferServer.server_type: a release setting, but mindie:releaseFrom = 'acme/mindie/dev' "
         "supplies the release; remove it from this stack (or unset releaseFrom)"
@@ -167,8 +211,12 @@ def test_stackreference_to_another_project_or_without_release(reference_stacks: 
         preview_run_stack("staging", tmp_path / "s.json", project_dir=reference_stacks, stack_outputs={})
     staging.write_text(staging.read_text().replace("acme/other/dev", "dev"))
     with pytest.raises(SettingsError, match="that stack has no `release` output"):
-        preview_run_stack("staging", tmp_path / "s.json", project_dir=reference_stacks,
-                          stack_outputs={"dev": {"environment": "dev"}})
+        preview_run_stack(
+            "staging",
+            tmp_path / "s.json",
+            project_dir=reference_stacks,
+            stack_outputs={"dev": {"environment": "dev"}},
+        )
 
 
 def test_releasefrom_must_be_a_stack_name(reference_stacks: Path, tmp_path: Path):
@@ -208,23 +256,32 @@ def rollout_problems(manifest: dict[str, Any]) -> list[str]:
 
 def test_rollout_problems_catches_each_mistake():
     def deployment(annotations, strategy=None):
-        return {"kind": "Deployment", "spec": {
-            "strategy": strategy or {"type": "RollingUpdate",
-                                     "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": 0}},
-            "template": {"metadata": {"annotations": annotations},
-                         "spec": {"volumes": [{"name": "c", "configMap": {"name": "x"}}]}}}}
+        return {
+            "kind": "Deployment",
+            "spec": {
+                "strategy": strategy
+                or {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": 0}},
+                "template": {
+                    "metadata": {"annotations": annotations},
+                    "spec": {"volumes": [{"name": "c", "configMap": {"name": "x"}}]},
+                },
+            },
+        }
 
     assert rollout_problems(deployment({"checksum/config": "a" * 64})) == []
     assert rollout_problems(deployment({})) == [
-        "mounts a ConfigMap/Secret but has no checksum/* pod-template annotation"]
+        "mounts a ConfigMap/Secret but has no checksum/* pod-template annotation"
+    ]
     assert rollout_problems(deployment({"checksum/config": "abc"})) == [
-        "checksum/config = 'abc' is not a sha256 hex digest"]
+        "checksum/config = 'abc' is not a sha256 hex digest"
+    ]
     stamped = {"checksum/config": "a" * 64, "restartedAt": "2024-01-01T10:00:00Z"}
     assert rollout_problems(deployment(stamped)) == [
-        "restartedAt looks like a timestamp: every `pulumi up` would roll the pods"]
-    assert rollout_problems(deployment({"checksum/tls": "b" * 64},
-                                       {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}})) == [
-        "rollingUpdate without explicit maxUnavailable and maxSurge"]
+        "restartedAt looks like a timestamp: every `pulumi up` would roll the pods"
+    ]
+    assert rollout_problems(
+        deployment({"checksum/tls": "b" * 64}, {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}})
+    ) == ["rollingUpdate without explicit maxUnavailable and maxSurge"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -296,12 +296,23 @@ def test_pods_follow_the_security_standard(staging):
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         # CPU-only: no NPU nodeSelector; a required affinity keeps them off the NPU nodes.
         assert "nodeSelector" not in pod
-        assert pod["affinity"] == {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchExpressions": [{
-                "key": "accelerator",
-                "operator": "NotIn",
-                "values": ["huawei-Ascend910", "huawei-Ascend310P"],
-            }]}]}}}
+        assert pod["affinity"] == {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "accelerator",
+                                    "operator": "NotIn",
+                                    "values": ["huawei-Ascend910", "huawei-Ascend310P"],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            }
+        }
         sc = pod["containers"][0]["securityContext"]
         assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
         assert sc["readOnlyRootFilesystem"] is True and sc["runAsUser"] > 0 and sc["runAsGroup"] > 0

@@ -77,7 +77,9 @@ def load_ok(stack: str = "dev", **changes):
 def rule_set(rules: list[dict]) -> set:
     return {
         (g, r, frozenset(rule["verbs"]))
-        for rule in rules for g in rule["apiGroups"] for r in rule["resources"]
+        for rule in rules
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
     }
 
 
@@ -163,7 +165,8 @@ def test_deployment_security_and_seed_settings(run_stack, stack):
     assert dep["spec"]["replicas"] == 1
     assert dep["spec"]["strategy"] == {"type": "Recreate"}
     assert dep["spec"]["selector"]["matchLabels"] == {
-        "app.kubernetes.io/name": "ms-server", "app.kubernetes.io/instance": "ms-server"
+        "app.kubernetes.io/name": "ms-server",
+        "app.kubernetes.io/instance": "ms-server",
     }
     template = dep["spec"]["template"]
     assert template["metadata"]["labels"]["app"] == "ms-server"
@@ -173,12 +176,21 @@ def test_deployment_security_and_seed_settings(run_stack, stack):
     assert spec["automountServiceAccountToken"] is False
     assert spec["enableServiceLinks"] is False
     assert spec["securityContext"] == {
-        "runAsNonRoot": True, "runAsUser": 1001, "runAsGroup": 1001, "fsGroup": 1001,
-        "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"},
+        "runAsNonRoot": True,
+        "runAsUser": 1001,
+        "runAsGroup": 1001,
+        "fsGroup": 1001,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
     }
     expected_sc = {
-        "runAsUser": 1001, "runAsGroup": 1001, "runAsNonRoot": True, "allowPrivilegeEscalation": False,
-        "privileged": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+        "runAsUser": 1001,
+        "runAsGroup": 1001,
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     (main,) = spec["containers"]
@@ -195,12 +207,16 @@ def test_deployment_security_and_seed_settings(run_stack, stack):
         {"name": "MINDIE_MS_SERVER_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
     ]
     assert main["resources"] == {
-        "requests": {"memory": "512Mi", "cpu": "4"}, "limits": {"memory": "1024Mi", "cpu": "4"}
+        "requests": {"memory": "512Mi", "cpu": "4"},
+        "limits": {"memory": "1024Mi", "cpu": "4"},
     }
     assert main["ports"] == [{"name": "https", "containerPort": 9789, "protocol": "TCP"}]
     mounts = {m["mountPath"]: m for m in main["volumeMounts"]}
     assert set(mounts) == {
-        f"{INSTALL}/conf", f"{INSTALL}/security", "/var/log/mindie-ms", "/var/lib/mindie-ms"
+        f"{INSTALL}/conf",
+        f"{INSTALL}/security",
+        "/var/log/mindie-ms",
+        "/var/lib/mindie-ms",
     }
     assert mounts[f"{INSTALL}/conf"]["readOnly"] and mounts[f"{INSTALL}/security"]["readOnly"]
 
@@ -218,10 +234,20 @@ def test_config_checksum_is_sha256_of_the_mounted_file(run_stack):
 
 
 def test_settings_reach_the_deployment(run_stack):
-    result = run_stack("dev", overrides={**with_ms(
-        user="deployer", termination_grace_period_seconds=30,
-        resources={"requests": {"memory": "256Mi", "cpu": "500m"}, "limits": {"memory": "2Gi", "cpu": "2"}},
-    ), "mindie:runtimeUser": {"uid": 4242, "gid": 4242}})
+    result = run_stack(
+        "dev",
+        overrides={
+            **with_ms(
+                user="deployer",
+                termination_grace_period_seconds=30,
+                resources={
+                    "requests": {"memory": "256Mi", "cpu": "500m"},
+                    "limits": {"memory": "2Gi", "cpu": "2"},
+                },
+            ),
+            "mindie:runtimeUser": {"uid": 4242, "gid": 4242},
+        },
+    )
     spec = pod_spec(result)
     (main,) = spec["containers"]
     assert spec["terminationGracePeriodSeconds"] == 30
@@ -229,7 +255,8 @@ def test_settings_reach_the_deployment(run_stack):
     assert spec["securityContext"]["fsGroup"] == 4242
     assert main["workingDir"] == "/home/deployer/mindie-service/latest"
     assert main["resources"] == {
-        "requests": {"memory": "256Mi", "cpu": "500m"}, "limits": {"memory": "2Gi", "cpu": "2"}
+        "requests": {"memory": "256Mi", "cpu": "500m"},
+        "limits": {"memory": "2Gi", "cpu": "2"},
     }
     assert config_json(result)["server_tls_items"]["tls_cert"].startswith(
         "/home/deployer/mindie-service/latest/security/msserver/security/"
@@ -271,9 +298,18 @@ def test_ms_server_json_values(run_stack):
 
 
 def test_ms_server_json_follows_settings(run_stack):
-    cfg = config_json(run_stack("dev", overrides=with_ms(
-        k8s_apiserver_ip="10.1.2.3", k8s_apiserver_port=16443, port=19789, log_level="WARN",
-    ), server={"mindie_server_config.enable_tls": False}))
+    cfg = config_json(
+        run_stack(
+            "dev",
+            overrides=with_ms(
+                k8s_apiserver_ip="10.1.2.3",
+                k8s_apiserver_port=16443,
+                port=19789,
+                log_level="WARN",
+            ),
+            server={"mindie_server_config.enable_tls": False},
+        )
+    )
     assert (cfg["k8s_apiserver_ip"], cfg["k8s_apiserver_port"], cfg["port"]) == ("10.1.2.3", 16443, 19789)
     assert cfg["log_info"]["log_level"] == "WARN"
     # Unset, it follows the servers' enable_tls (SingleNodeServer.cpp ParseMindIEConfigParams).
@@ -302,7 +338,9 @@ def test_security_trees_come_from_the_ca_secrets(run_stack):
     init_mounts = {m["name"]: m for m in init["volumeMounts"]}
     for identity in ("msserver", "kubeclient", "mindieclient-mgmt"):
         assert init_mounts[f"tls-{identity}"] == {
-            "name": f"tls-{identity}", "mountPath": f"/mnt/source/{identity}", "readOnly": True
+            "name": f"tls-{identity}",
+            "mountPath": f"/mnt/source/{identity}",
+            "readOnly": True,
         }
     assert volumes["mindie-staged"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "32Mi"}
     assert volumes["config"]["configMap"]["name"] == "ms-server-config"
@@ -312,11 +350,15 @@ def test_security_trees_come_from_the_ca_secrets(run_stack):
     assert "install -D -m 0640 /mnt/source/config/ms_server.json /mnt/stage/conf/ms_server.json" in script
     for identity, tree in (("msserver", "msserver"), ("mindieclient-mgmt", "mindieclient")):
         for key, path in SECURITY_TREE:
-            assert (f"install -D -m 0400 /mnt/source/{identity}/{key} "
-                    f"/mnt/stage/security/{tree}/security/{path}") in script
+            assert (
+                f"install -D -m 0400 /mnt/source/{identity}/{key} /mnt/stage/security/{tree}/security/{path}"
+            ) in script
     mounts = {m["mountPath"]: m for m in spec["containers"][0]["volumeMounts"]}
     assert mounts[f"{INSTALL}/security"] == {
-        "name": "mindie-staged", "mountPath": f"{INSTALL}/security", "subPath": "security", "readOnly": True
+        "name": "mindie-staged",
+        "mountPath": f"{INSTALL}/security",
+        "subPath": "security",
+        "readOnly": True,
     }
 
 
@@ -345,8 +387,16 @@ def test_status_volume_is_a_claim_protected_in_prod(run_stack):
         assert not any("hostPath" in v for v in volumes.values())
 
 
-RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
-                      "projected", "secret"}
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
 
 
 def restricted_violations(spec: dict) -> list[str]:
@@ -376,45 +426,58 @@ def restricted_violations(spec: dict) -> list[str]:
 def test_default_pod_passes_pss_restricted_and_host_path_does_not(run_stack):
     assert restricted_violations(pod_spec(run_stack("prod"))) == []
     host = run_stack("dev", overrides=with_ms(storage={"mode": "host_path"}))
-    assert restricted_violations(pod_spec(host)) == [
-        "volume logs: ['hostPath']", "volume data: ['hostPath']"
-    ]
+    assert restricted_violations(pod_spec(host)) == ["volume logs: ['hostPath']", "volume data: ['hostPath']"]
 
 
 def test_host_path_mode_follows_the_seed(run_stack):
-    result = run_stack("dev", overrides=with_ms(storage={
-        "mode": "host_path",
-        "host_paths": {"logs": "/var/log/mindie-ms", "data": "/var/lib/mindie-ms",
-                       "security": "/opt/mindie/mindie-service/latest/security"},
-    }))
+    result = run_stack(
+        "dev",
+        overrides=with_ms(
+            storage={
+                "mode": "host_path",
+                "host_paths": {
+                    "logs": "/var/log/mindie-ms",
+                    "data": "/var/lib/mindie-ms",
+                    "security": "/opt/mindie/mindie-service/latest/security",
+                },
+            }
+        ),
+    )
     volumes = {v["name"]: v for v in pod_spec(result)["volumes"]}
     assert volumes["logs"]["hostPath"] == {"path": "/var/log/mindie-ms", "type": "Directory"}
     assert volumes["data"]["hostPath"] == {"path": "/var/lib/mindie-ms", "type": "Directory"}
     assert volumes["security"]["hostPath"] == {
-        "path": "/opt/mindie/mindie-service/latest/security", "type": "Directory"
+        "path": "/opt/mindie/mindie-service/latest/security",
+        "type": "Directory",
     }
     assert not any(name.startswith("tls-") for name in volumes)
     assert config_json(result)["server_tls_items"]["tls_crl"] == ""  # the seed's tree has no CRL
     assert result.by_type(PVC) == []
     namespace = result.one("kubernetes:core/v1:Namespace").inputs["metadata"]["labels"]
     assert namespace["pod-security.kubernetes.io/enforce"] == "privileged"
-    assert run_stack("dev").one("kubernetes:core/v1:Namespace").inputs["metadata"]["labels"][
-        "pod-security.kubernetes.io/enforce"] == "restricted"
+    assert (
+        run_stack("dev")
+        .one("kubernetes:core/v1:Namespace")
+        .inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        == "restricted"
+    )
 
 
-@pytest.mark.parametrize(("path", "why"), [
-    ("var/log/mindie-ms", "must be an absolute path"),
-    ("/home/admin/mindie/security", "must not be under /home"),
-    ("/etc/mindie", "must not be under /etc"),
-    ("/var/lib/kubelet/pods", "must not be a container runtime path (/var/lib/kubelet)"),
-    ("/root/ms", "must not be under /root"),
-    ("/var/log", "must be a dedicated directory"),
-    ("/", "must not be the node's root directory"),
-])
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("var/log/mindie-ms", "must be an absolute path"),
+        ("/home/admin/mindie/security", "must not be under /home"),
+        ("/etc/mindie", "must not be under /etc"),
+        ("/var/lib/kubelet/pods", "must not be a container runtime path (/var/lib/kubelet)"),
+        ("/root/ms", "must not be under /root"),
+        ("/var/log", "must be a dedicated directory"),
+        ("/", "must not be the node's root directory"),
+    ],
+)
 def test_host_paths_follow_the_seeds_rules(path, why):
     error = load_error(storage={"mode": "host_path", "host_paths": {"data": path}})
     assert f"mindie:msServer.storage.host_paths.data = '{path}': " in error and why in error
-
 
 
 @pytest.mark.parametrize("path", ["/home/admin/ms", "/var/log", "/run/containerd/x", "/", "/srv/"])
@@ -441,9 +504,12 @@ def test_existing_image_declares_no_build(run_stack):
 
 MS_REFERENCE = "registry.example.com/mindie/ms-server:motor-28a7e9f"  # the committed stacks' tag
 BUILD = {  # the commented build example of Pulumi.staging.yaml (a built image is named by tag)
-    "source": "build", "reference": MS_REFERENCE,
-    "context": "/opt/mindie/package", "base_image": "ubuntu:22.04",
-    "platform": "linux/arm64", "push": True,
+    "source": "build",
+    "reference": MS_REFERENCE,
+    "context": "/opt/mindie/package",
+    "base_image": "ubuntu:22.04",
+    "platform": "linux/arm64",
+    "push": True,
 }
 
 
@@ -459,8 +525,11 @@ def test_build_declares_the_image_with_the_seeds_build_args(run_stack):
     inputs = image.inputs
     assert inputs["imageName"] == MS_REFERENCE
     assert inputs["build"]["args"] == {
-        "BASE_IMAGE": f"ubuntu:22.04@{digest}", "USER_GROUP": "msuser", "USER": "msuser",
-        "UID": "2000", "GID": "2000",
+        "BASE_IMAGE": f"ubuntu:22.04@{digest}",
+        "USER_GROUP": "msuser",
+        "USER": "msuser",
+        "UID": "2000",
+        "GID": "2000",
     }
     assert inputs["build"]["context"] == "/opt/mindie/package"
     assert inputs["build"]["dockerfile"] == "images/ms-server/Dockerfile"
@@ -479,11 +548,18 @@ def test_unpinned_base_image_is_the_seeds(run_stack):
 
 def test_docker_emulator_computes_outputs_from_inputs():
     ctx = Context("t", "mindie", StackState(None))
-    call = ResourceCall(IMAGE, "img", "urn:x", "", {
-        "imageName": "registry.example.com/a/b:1",
-        "build": {"context": "/ctx", "dockerfile": "/ctx/Dockerfile"},
-        "skipPush": False,
-    }, True)
+    call = ResourceCall(
+        IMAGE,
+        "img",
+        "urn:x",
+        "",
+        {
+            "imageName": "registry.example.com/a/b:1",
+            "build": {"context": "/ctx", "dockerfile": "/ctx/Dockerfile"},
+            "skipPush": False,
+        },
+        True,
+    )
     answer = emulate_image(call, ctx)
     assert answer.id == "registry.example.com/a/b:1"
     assert answer.outputs["imageName"] == answer.outputs["baseImageName"] == "registry.example.com/a/b:1"
@@ -540,9 +616,9 @@ def test_defaults_are_the_seeds():
 
 
 def test_limits_below_requests_are_refused():
-    error = load_error(resources={
-        "requests": {"memory": "2Gi", "cpu": "4"}, "limits": {"memory": "1Gi", "cpu": "4"}
-    })
+    error = load_error(
+        resources={"requests": {"memory": "2Gi", "cpu": "4"}, "limits": {"memory": "1Gi", "cpu": "4"}}
+    )
     assert "limits.memory = '1Gi' is below requests.memory = '2Gi'" in error
 
 
@@ -617,14 +693,17 @@ def test_msctl_config_function_checks_timeout():
 # --- schema -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variant", [
-    ("dev", {}),
-    ("prod", {}),
-    ("staging", {}),
-    ("prod", {"rbac": {"scope": "cluster"}}),
-    ("dev", {"rbac": {"scope": "role"}, "image": {"pull_secret": "regcred"}}),
-    ("dev", {"storage": {"mode": "host_path", "host_paths": {"security": "/opt/mindie/security"}}}),
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        ("dev", {}),
+        ("prod", {}),
+        ("staging", {}),
+        ("prod", {"rbac": {"scope": "cluster"}}),
+        ("dev", {"rbac": {"scope": "role"}, "image": {"pull_secret": "regcred"}}),
+        ("dev", {"storage": {"mode": "host_path", "host_paths": {"security": "/opt/mindie/security"}}}),
+    ],
+)
 def test_every_ms_server_manifest_passes_strict_schema(run_stack, variant):
     stack, changes = variant
     found = manifests(run_stack(stack, overrides=with_ms(stack, **changes)))

@@ -16,7 +16,8 @@ def policies(result) -> dict[str, dict]:
     """component label -> its ingress NetworkPolicy (egress, default-deny: test_security_defaults)."""
     return {
         r.inputs["metadata"]["labels"]["app.kubernetes.io/component"]: r.inputs
-        for r in result.by_type(NETPOL) if r.inputs["spec"]["policyTypes"] == ["Ingress"]
+        for r in result.by_type(NETPOL)
+        if r.inputs["spec"]["policyTypes"] == ["Ingress"]
     }
 
 
@@ -31,13 +32,27 @@ def test_dev_declares_policies_only_for_deployed_components(run_stack):
     assert sorted(found) == ["ms-server", "server"]
     server = found["server"]
     assert server["spec"]["ingress"] == [
-        {"from": [{"podSelector": {"matchLabels": {
-            "app.kubernetes.io/component": "ms-server", "app.kubernetes.io/part-of": "mindie"}}}]},
+        {
+            "from": [
+                {
+                    "podSelector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/component": "ms-server",
+                            "app.kubernetes.io/part-of": "mindie",
+                        }
+                    }
+                }
+            ]
+        },
         {"ports": [{"port": 1025, "protocol": "TCP"}]},
     ]
     assert result.outputs["networkPolicies"] == [
-        "mindie-ms-server-ingress", "mindie-server-ingress", "mindie-default-deny", "mindie-dns-egress",
-        "mindie-ms-server-egress"]
+        "mindie-ms-server-ingress",
+        "mindie-server-ingress",
+        "mindie-default-deny",
+        "mindie-dns-egress",
+        "mindie-ms-server-egress",
+    ]
     for policy in found.values():
         assert schema_errors(policy) == []
 
@@ -69,14 +84,25 @@ def test_ms_server_policy_follows_settings(run_stack):
         "dev", port=9800, msctl={"source_cidrs": ["10.0.5.0/24"], "source_namespaces": ["ops", "admin"]}
     )
     ms = policies(run_stack("dev", overrides=overrides))["ms-server"]
-    assert ms["spec"]["ingress"] == [{
-        "from": [
-            {"ipBlock": {"cidr": "10.0.5.0/24"}},
-            {"namespaceSelector": {"matchExpressions": [
-                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["admin", "ops"]}]}},
-        ],
-        "ports": [{"port": 9800, "protocol": "TCP"}],
-    }]
+    assert ms["spec"]["ingress"] == [
+        {
+            "from": [
+                {"ipBlock": {"cidr": "10.0.5.0/24"}},
+                {
+                    "namespaceSelector": {
+                        "matchExpressions": [
+                            {
+                                "key": "kubernetes.io/metadata.name",
+                                "operator": "In",
+                                "values": ["admin", "ops"],
+                            }
+                        ]
+                    }
+                },
+            ],
+            "ports": [{"port": 9800, "protocol": "TCP"}],
+        }
+    ]
     assert schema_errors(ms) == []
 
 

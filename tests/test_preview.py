@@ -136,14 +136,17 @@ def test_every_command_and_option_has_help(capsys):
 
 def test_help_loads_neither_pulumi_nor_any_command_module():
     """`--help` lists every command from the table alone: no command module, no Pulumi SDK."""
-    code = ("import sys\nfrom mindiectl.__main__ import main\ntry:\n    main(['--help'])\n"
-            "except SystemExit:\n    pass\n"
-            "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('pulumi', 'pulumi_kubernetes', 'pulumi_policy', 'stacks', 'components') "
-            "or m in ('mindiectl.check', 'mindiectl.preview', 'mindiectl.runtime', 'mindiectl.stack_run'))\n"
-            "print('LOADED', loaded)\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True,
-                         text=True, check=True).stdout
+    code = (
+        "import sys\nfrom mindiectl.__main__ import main\ntry:\n    main(['--help'])\n"
+        "except SystemExit:\n    pass\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pulumi', 'pulumi_kubernetes', 'pulumi_policy', 'stacks', 'components') "
+        "or m in ('mindiectl.check', 'mindiectl.preview', 'mindiectl.runtime', 'mindiectl.stack_run'))\n"
+        "print('LOADED', loaded)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    ).stdout
     assert "LOADED []" in out, out
     from mindiectl.__main__ import COMMANDS
 
@@ -182,7 +185,7 @@ def cycle_in(edges: dict[str, set[str]]) -> list[str]:
 
     def visit(module: str, path: list[str]) -> list[str]:
         if module in path:
-            return path[path.index(module):] + [module]
+            return path[path.index(module) :] + [module]
         if module in done:
             return []
         for imported in sorted(edges[module]):

@@ -33,7 +33,8 @@ def test_every_setting_is_classified():
 
 def test_no_entry_names_a_missing_setting():
     assert promotion.stale_entries(promotion.setting_tree(Settings)) == [], (
-        "CLASSIFICATION names settings the model does not have")
+        "CLASSIFICATION names settings the model does not have"
+    )
 
 
 def test_every_entry_has_a_kind_and_a_reason():
@@ -53,19 +54,22 @@ def test_a_new_root_key_is_caught():
 def test_a_new_inferserver_sub_key_is_caught():
     """inferServer is decided per sub-key: a new one has no parent entry to hide behind."""
     bigger = create_model("InferServer2", __base__=InferServer, model_image=(str, "x"))
-    extended = create_model("Extended2", __base__=Settings,
-                            infer_server=(bigger, Field(alias="inferServer")))
+    extended = create_model("Extended2", __base__=Settings, infer_server=(bigger, Field(alias="inferServer")))
     assert promotion.unclassified(promotion.setting_tree(extended)) == ["inferServer.model_image"]
 
 
 def test_dict_of_objects_is_classified_per_entry_field():
     group = create_model("Group", __base__=StrictModel, image=(str, "x"), replicas=(int, 1))
-    extended = create_model("Extended3", __base__=Settings,
-                            groups=(dict[str, group], Field(default_factory=dict)))
+    extended = create_model(
+        "Extended3", __base__=Settings, groups=(dict[str, group], Field(default_factory=dict))
+    )
     tree = promotion.setting_tree(extended)
     assert promotion.unclassified(tree) == ["groups.*.image", "groups.*.replicas"]
-    table = {**CLASSIFICATION, "groups.*.image": (Kind.RELEASE, "the image"),
-             "groups.*.replicas": (Kind.ENVIRONMENT, "capacity")}
+    table = {
+        **CLASSIFICATION,
+        "groups.*.image": (Kind.RELEASE, "the image"),
+        "groups.*.replicas": (Kind.ENVIRONMENT, "capacity"),
+    }
     data = {"groups": {"a": {"image": "i:1", "replicas": 3}, "b": {"image": "i:2", "replicas": 1}}}
     release, env = promotion.split(data, tree, table)
     assert release == {"groups": {"a": {"image": "i:1"}, "b": {"image": "i:2"}}}
@@ -73,18 +77,28 @@ def test_dict_of_objects_is_classified_per_entry_field():
 
 
 def test_split_and_overlay():
-    raw = {"environment": "prod", "inferServer": {"replicas": 4, "server_type": "mindie_single_node",
-                                                  "mindie_server_config": {"infer_port": 1025}}}
+    raw = {
+        "environment": "prod",
+        "inferServer": {
+            "replicas": 4,
+            "server_type": "mindie_single_node",
+            "mindie_server_config": {"infer_port": 1025},
+        },
+    }
     tree = promotion.setting_tree(Settings)
     release, env = promotion.split(raw, tree)
-    assert release == {"inferServer": {"server_type": "mindie_single_node",
-                                       "mindie_server_config": {"infer_port": 1025}}}
+    assert release == {
+        "inferServer": {"server_type": "mindie_single_node", "mindie_server_config": {"infer_port": 1025}}
+    }
     assert env == {"environment": "prod", "inferServer": {"replicas": 4}}
     # StackReference values come back as floats; environment keys in the referenced data are ignored
-    merged = promotion.overlay_release(env, {"inferServer": {"mindie_server_config": {"infer_port": 2025.0},
-                                                             "replicas": 99}}, tree)
-    assert merged == {"environment": "prod", "inferServer": {"replicas": 4,
-                                                             "mindie_server_config": {"infer_port": 2025}}}
+    merged = promotion.overlay_release(
+        env, {"inferServer": {"mindie_server_config": {"infer_port": 2025.0}, "replicas": 99}}, tree
+    )
+    assert merged == {
+        "environment": "prod",
+        "inferServer": {"replicas": 4, "mindie_server_config": {"infer_port": 2025}},
+    }
 
 
 def test_fingerprint_follows_the_release_only(run_stack):
@@ -152,8 +166,10 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 NEW_RELEASE = [
-    ("mies_install_path: /usr/local/Ascend/mindie/latest/mindie-service",
-     "mies_install_path: /opt/mindie/2.0/mindie-service"),
+    (
+        "mies_install_path: /usr/local/Ascend/mindie/latest/mindie-service",
+        "mies_install_path: /opt/mindie/2.0/mindie-service",
+    ),
     ("infer_port: 1025", "infer_port: 2025   # this release moves the inference port"),
 ]
 
@@ -165,8 +181,12 @@ def test_promote_dev_to_staging_to_prod(stacks: Path, gate_state: Path, capsys):
     for old, new in NEW_RELEASE:
         edit(stacks, "dev", old, new)
     # staging carries a release key dev does not have: the release removes it
-    edit(stacks, "staging", "    service_type: NodePort\n",
-         "    service_type: NodePort\n    cross_node_num: 2\n")
+    edit(
+        stacks,
+        "staging",
+        "    service_type: NodePort\n",
+        "    service_type: NodePort\n    cross_node_num: 2\n",
+    )
     dev_server = promotion.part_fingerprints(_settings(stacks, "dev"))["inferServer"]
     before = {s: config_leaves(stacks, s) for s in ("dev", "staging", "prod")}
     dev_bytes = (stacks / "Pulumi.dev.yaml").read_bytes()
@@ -175,8 +195,10 @@ def test_promote_dev_to_staging_to_prod(stacks: Path, gate_state: Path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     # dev does not configure mindie:motor (no Coordinator with entry server): staging keeps its own
-    assert ("warning: mindie:motor is not configured in dev: not promoted, staging keeps its own "
-            "(configure it in both dev and staging to promote it)") in out
+    assert (
+        "warning: mindie:motor is not configured in dev: not promoted, staging keeps its own "
+        "(configure it in both dev and staging to promote it)"
+    ) in out
     staging_parts = promotion.part_fingerprints(_settings(stacks, "staging"))
     assert staging_parts["inferServer"] == dev_server
     staging_fp = promotion.release_fingerprint(_settings(stacks, "staging"))
@@ -229,8 +251,9 @@ def test_committed_stacks_promote_cleanly(stacks: Path, gate_state: Path, projec
         assert (stacks / f"Pulumi.{name}.yaml").read_bytes() == committed
     snap = snapshot(stacks)
     for source, target in (("dev", "staging"), ("staging", "prod")):
-        code = main(["promote", "--from", source, "--to", target, "--dry-run",
-                     "--state-dir", str(gate_state)])
+        code = main(
+            ["promote", "--from", source, "--to", target, "--dry-run", "--state-dir", str(gate_state)]
+        )
         captured = capsys.readouterr()
         assert code == 0, captured.out + captured.err
         assert "dry run: nothing written" in captured.out or "already runs this release" in captured.out
@@ -302,8 +325,10 @@ def test_component_missing_in_the_target_is_named(stacks: Path, gate_state: Path
     args = ["promote", "--from", "staging", "--to", "qa", "--dry-run", "--state-dir", str(gate_state)]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert ("warning: mindie:motor is not configured in qa: not promoted, qa stays without it "
-            "(configure it in both staging and qa to promote it)") in out
+    assert (
+        "warning: mindie:motor is not configured in qa: not promoted, qa stays without it "
+        "(configure it in both staging and qa to promote it)"
+    ) in out
     assert "keeps its own" not in out and "both staging and staging" not in out
     assert snapshot(stacks) == snap
 
@@ -331,8 +356,12 @@ def test_failing_target_is_rolled_back(stacks: Path, gate_state: Path):
 def test_failing_source_is_refused(stacks: Path, gate_state: Path):
     snap = snapshot(stacks)
     with pytest.raises(PromotionError) as info:
-        promote("dev", "staging", state_dir=gate_state,
-                gate=lambda stack, *_: ["a manifest fails"] if stack == "dev" else [])
+        promote(
+            "dev",
+            "staging",
+            state_dir=gate_state,
+            gate=lambda stack, *_: ["a manifest fails"] if stack == "dev" else [],
+        )
     assert "source stack dev fails the gate" in str(info.value)
     assert snapshot(stacks) == snap
 
@@ -353,8 +382,12 @@ def test_real_gate_rejects_invalid_source(stacks: Path, gate_state: Path):
 
 
 def test_stack_in_stackreference_mode_is_refused(stacks: Path, gate_state: Path):
-    edit(stacks, "staging", "  mindie:inferServer:\n",
-         "  mindie:releaseFrom: acme/mindie/dev\n  mindie:inferServer:\n")
+    edit(
+        stacks,
+        "staging",
+        "  mindie:inferServer:\n",
+        "  mindie:releaseFrom: acme/mindie/dev\n  mindie:inferServer:\n",
+    )
     snap = snapshot(stacks)
     with pytest.raises(PromotionError, match="StackReference"):
         promote("dev", "staging", state_dir=gate_state)

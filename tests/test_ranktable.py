@@ -317,7 +317,11 @@ def test_token_is_projected_into_the_writer_only(staging):
     )
     # (+ its own heartbeat emptyDir, read by its probes)
     assert set(mounts[WRITER_CONTAINER]) == {
-        "ranktable-writer", "ranktable", "kube-api-access", "ranktable-writer-health"}
+        "ranktable-writer",
+        "ranktable",
+        "kube-api-access",
+        "ranktable-writer-health",
+    }
     env = {e["name"]: e.get("value") for e in by_name_["controller"]["env"]}
     assert env["GLOBAL_RANK_TABLE_FILE_PATH"] == RANKTABLE_FILE
 

@@ -25,7 +25,7 @@ FIRST_SCREEN = "## Set up on a fresh machine"
 
 def readme_commands(readme: str) -> list[str]:
     """The commands of the first ```bash block under the set-up heading, comments stripped."""
-    section = readme[readme.index(FIRST_SCREEN):]
+    section = readme[readme.index(FIRST_SCREEN) :]
     block = re.search(r"```bash\n(.*?)```", section, re.S)
     assert block, "the set-up section has no ```bash block"
     commands = [re.sub(r"\s+#.*\Z", "", line).strip() for line in block.group(1).splitlines()]
@@ -41,8 +41,16 @@ def test_the_readme_gives_exactly_two_set_up_commands():
 
 def project_copy(dest: Path) -> Path:
     """What a fresh clone holds: the tracked and the new (not ignored) files, nothing generated."""
-    listed = subprocess.run(["git", "ls-files", "-z", "-co", "--exclude-standard"], cwd=PROJECT_DIR,
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "-co", "--exclude-standard"],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = PROJECT_DIR / name
         if source.is_file():
@@ -52,13 +60,30 @@ def project_copy(dest: Path) -> Path:
 
 
 def run_in_venv(command: str, cwd: Path, env_dir: Path, timeout: int) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "PYTHONPATH",
-                        "VIRTUAL_ENV", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "PULUMI_CONFIG_PASSPHRASE",
+            "PULUMI_CONFIG_PASSPHRASE_FILE",
+            "PYTHONPATH",
+            "VIRTUAL_ENV",
+            "PYTEST_XDIST_WORKER",
+            "PYTEST_CURRENT_TEST",
+        )
+    }
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     activate = f". {env_dir}/bin/activate"
-    return subprocess.run(["bash", "-c", f"{activate} && {command}"], cwd=cwd, env=env, text=True,
-                          capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        ["bash", "-c", f"{activate} && {command}"],
+        cwd=cwd,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,4 +114,3 @@ def test_second_command_runs_the_tests_in_that_virtualenv(fresh):
     tail = done.stdout[-3000:] + done.stderr[-2000:]
     assert done.returncode == 0, tail
     assert re.search(r"^\d+ passed", done.stdout.splitlines()[-1]), tail
-

@@ -66,8 +66,13 @@ def test_out_refuses_a_folder_with_someone_elses_files(stacks: Path, tmp_path: P
 
 @pytest.mark.parametrize("where", ["stacks", "state", "parent", "root", "project"])
 def test_out_refuses_the_project_stack_and_state_folders_and_their_parents(stacks: Path, capsys, where):
-    target = {"stacks": stacks, "state": stacks / ".mindie", "parent": stacks.parent, "root": Path("/"),
-              "project": PROJECT_DIR}[where]
+    target = {
+        "stacks": stacks,
+        "state": stacks / ".mindie",
+        "parent": stacks.parent,
+        "root": Path("/"),
+        "project": PROJECT_DIR,
+    }[where]
     (stacks / ".mindie").mkdir(exist_ok=True)
     (stacks / ".mindie" / "keep").write_text("state")
     before = tree(stacks)
@@ -121,8 +126,9 @@ def test_out_replaces_only_its_own_folder_by_an_atomic_swap(tmp_path: Path, monk
 
 def test_stale_staging_folders_of_killed_runs_are_removed_only_when_ours(tmp_path: Path):
     out = tmp_path / "dev"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     ours = tmp_path / ".dev-aaaaaa"
     ours.mkdir()
     (ours / safefs.MARKER).write_text(f"written by mindiectl (pid {dead}); ...\n")
@@ -398,10 +404,16 @@ BAD_DOCUMENTS = {
     "config-list": ("config:\n  - a\n", "config: must be a mapping"),
     "huge-int": ("config:\n  mindie:n: " + "9" * 5000 + "\n", "integer"),
     "deep": ("config:\n  mindie:x: " + "[" * 100000 + "]" * 100000 + "\n", "Pulumi.dev.yaml"),
-    "alias-bomb": ("config:\n  mindie:x: &a [1,1,1,1,1,1,1,1,1,1]\n"
-                   + "".join(f"  mindie:y{i}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
-                             f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
-                             f"*{chr(97 + i)},*{chr(97 + i)}]\n" for i in range(9)), "YAML aliases"),
+    "alias-bomb": (
+        "config:\n  mindie:x: &a [1,1,1,1,1,1,1,1,1,1]\n"
+        + "".join(
+            f"  mindie:y{i}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+            f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+            f"*{chr(97 + i)},*{chr(97 + i)}]\n"
+            for i in range(9)
+        ),
+        "YAML aliases",
+    ),
     "long-string": ("config:\n  mindie:x: " + "a" * (stackfile.MAX_STRING + 1) + "\n", "more than the limit"),
 }
 
@@ -504,10 +516,12 @@ def test_secret_refuses_to_replace_a_block_a_scalar_or_an_empty_segment(stacks: 
     before = path.read_bytes()
     source = stacks / "v"
     source.write_text("Secret-Value-1")
-    for key, message in (("mindie:inferServer", "holds a mapping"),
-                         ("mindie:inferServer.replicas.x", "not a mapping"),
-                         ("mindie:tls..keyPassphrase", "empty path segment"),
-                         ("mindie:tls.keyPassphrase.", "empty path segment")):
+    for key, message in (
+        ("mindie:inferServer", "holds a mapping"),
+        ("mindie:inferServer.replicas.x", "not a mapping"),
+        ("mindie:tls..keyPassphrase", "empty path segment"),
+        ("mindie:tls.keyPassphrase.", "empty path segment"),
+    ):
         assert main(["secret", "--stack", "dev", key, "--file", str(source)]) == 2
         assert message in no_traceback(capsys)
         assert path.read_bytes() == before

@@ -28,7 +28,6 @@ def test_new_stack_gets_its_root_ca_encrypted_under_its_own_passphrase(tmp_path:
     assert json.loads(cfg.config["mindie:tls"])["rootCa"]["keyPem"] == tls["rootCa"]["keyPem"]
 
 
-
 def test_secret_refuses_a_key_outside_the_project(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.setenv("MINDIE_STACK_DIR", str(tmp_path))
     source = tmp_path / "v"

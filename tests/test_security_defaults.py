@@ -119,8 +119,10 @@ def test_namespace_is_default_deny_with_explicit_allows(run_stack):
     assert {"port": 53, "protocol": "UDP"} in dns["ports"] and {"port": 53, "protocol": "TCP"} in dns["ports"]
     assert dns["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "kube-system"}
     ms = found["mindie-ms-server-egress"]["spec"]["egress"]
-    assert {"to": [{"ipBlock": {"cidr": "10.30.0.11/32"}}], "ports": [
-        {"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]} in ms
+    assert {
+        "to": [{"ipBlock": {"cidr": "10.30.0.11/32"}}],
+        "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}],
+    } in ms
     controller = found["mindie-controller-egress"]["spec"]["egress"]
     assert any(rule.get("to") == [{"ipBlock": {"cidr": "10.30.0.11/32"}}] for rule in controller)
     coordinator = found["mindie-coordinator-egress"]["spec"]["egress"][0]["to"]
@@ -134,8 +136,9 @@ def test_namespace_is_default_deny_with_explicit_allows(run_stack):
 def test_coordinator_business_port_only_from_configured_sources(run_stack):
     ingress = by_name(prod(run_stack), NETPOL)["mindie-coordinator-ingress"]["spec"]["ingress"]
     entry = [rule for rule in ingress if "ports" in rule]
-    assert entry == [{"from": [{"ipBlock": {"cidr": "10.30.8.0/24"}}],
-                      "ports": [{"port": 1025, "protocol": "TCP"}]}]
+    assert entry == [
+        {"from": [{"ipBlock": {"cidr": "10.30.8.0/24"}}], "ports": [{"port": 1025, "protocol": "TCP"}]}
+    ]
 
 
 def test_entry_sources_required_outside_dev():
@@ -154,10 +157,24 @@ def test_accepted_findings_are_decided_per_workload():
     ro = {"readOnlyRootFilesystem": True}
     coordinator = pod(containers=[{"name": "coordinator", "securityContext": ro, "readinessProbe": {}}])
     assert accepted_findings.findings(coordinator, "prod") == ["CKV_K8S_40", "CKV_K8S_8"]
-    assert accepted_findings.findings(coordinator, "dev") == ["CKV_K8S_15", "CKV_K8S_40", "CKV_K8S_43",
-                                                              "CKV_K8S_8"]
-    high = {"spec": {"template": {"spec": {"securityContext": {"runAsUser": 20000}, "containers": [
-        {"name": "x", "securityContext": ro, "livenessProbe": {}, "readinessProbe": {}}]}}}}
+    assert accepted_findings.findings(coordinator, "dev") == [
+        "CKV_K8S_15",
+        "CKV_K8S_40",
+        "CKV_K8S_43",
+        "CKV_K8S_8",
+    ]
+    high = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "securityContext": {"runAsUser": 20000},
+                    "containers": [
+                        {"name": "x", "securityContext": ro, "livenessProbe": {}, "readinessProbe": {}}
+                    ],
+                }
+            }
+        }
+    }
     assert accepted_findings.findings(high, "prod") == []
     writable = pod(containers=[{"name": "server", "livenessProbe": {}, "readinessProbe": {}}])
     assert "CKV_K8S_22" in accepted_findings.findings(writable, "prod")
@@ -173,6 +190,8 @@ def test_prod_manifests_carry_the_skip_annotations(run_stack):
     deployments = by_name(prod(run_stack), DEPLOYMENT)
     coordinator = deployments["mindie-ms-coordinator"]["metadata"]["annotations"]
     assert any(v.startswith("CKV_K8S_8=coordinator liveness is off") for v in coordinator.values())
-    assert not any(v.startswith("CKV_K8S_43=") for d in deployments.values()
-                   for v in d["metadata"].get("annotations", {}).values())
-
+    assert not any(
+        v.startswith("CKV_K8S_43=")
+        for d in deployments.values()
+        for v in d["metadata"].get("annotations", {}).values()
+    )

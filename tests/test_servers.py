@@ -356,8 +356,12 @@ def test_run_sh_checks_the_model_directory_and_makes_no_certificates(tmp_path: P
     # gen_cert is a KMC tool needing the CA keys in the pod: the CA component issues the certificates.
     assert "gen_cert" not in script and "ca.key.pem" not in script
     # The model check runs it for real: a directory owned by another uid stops the script, saying what to run.
-    check = "\n".join(["set -euo pipefail", *[x for x in lines if x.startswith(("model_dir=", "if", "owner=",
-                                                                                  "  ", "fi", "echo"))]])
+    check = "\n".join(
+        [
+            "set -euo pipefail",
+            *[x for x in lines if x.startswith(("model_dir=", "if", "owner=", "  ", "fi", "echo"))],
+        ]
+    )
     weights = tmp_path / "w"
     weights.mkdir(mode=0o750)
     body = check.replace(
@@ -429,15 +433,21 @@ def test_volumes_model_data_shm_tls(run_stack):
     assert mounts["/mnt/mindie-service/ms/model"]["readOnly"] is True
     assert mounts["/dev/shm"]["name"] == "dshm"
     assert mounts[f"{INSTALL}/security"] == {
-        "name": "mindie-staged", "mountPath": f"{INSTALL}/security", "subPath": "security", "readOnly": True
+        "name": "mindie-staged",
+        "mountPath": f"{INSTALL}/security",
+        "subPath": "security",
+        "readOnly": True,
     }
     assert not any(m["name"].startswith("tls-") for m in container(d)["volumeMounts"])
     (init,) = d["spec"]["template"]["spec"]["initContainers"]
     script = init["command"][-1]
-    assert ("install -D -m 0400 /mnt/source/mindieserver/cert.key.pem "
-            "/mnt/stage/security/keys/server.key.pem") in script
-    assert ("install -D -m 0400 /mnt/source/mindieclient-mgmt/key_pwd.txt "
-            "/mnt/stage/security/http_client/pass/key_pwd.txt") in script
+    assert (
+        "install -D -m 0400 /mnt/source/mindieserver/cert.key.pem /mnt/stage/security/keys/server.key.pem"
+    ) in script
+    assert (
+        "install -D -m 0400 /mnt/source/mindieclient-mgmt/key_pwd.txt "
+        "/mnt/stage/security/http_client/pass/key_pwd.txt"
+    ) in script
 
 
 def test_host_path_model_makes_the_namespace_privileged(run_stack):
@@ -494,7 +504,9 @@ def test_tls_secrets_and_tls_checksum(tmp_path: Path):
     (init,) = d["spec"]["template"]["spec"]["initContainers"]
     mounts = {m["mountPath"]: m for m in init["volumeMounts"]}
     assert mounts["/mnt/source/mindieserver"] == {
-        "name": "tls-mindieserver", "mountPath": "/mnt/source/mindieserver", "readOnly": True
+        "name": "tls-mindieserver",
+        "mountPath": "/mnt/source/mindieserver",
+        "readOnly": True,
     }
 
 

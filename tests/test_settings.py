@@ -96,9 +96,7 @@ def test_cross_node_num_rejects_others(value):
     assert f"cross_node_num = {value}: must be one of 2 or 4" in error_of({"cross_node_num": value})
 
 
-@pytest.mark.parametrize(
-    "name", ["a", "m" * 48, "mindie-server", "s1"]
-)
+@pytest.mark.parametrize("name", ["a", "m" * 48, "mindie-server", "s1"])
 def test_server_name_valid(name):
     assert load_with({"server_name": name}).infer_server.server_name == name
 
@@ -146,7 +144,7 @@ def test_percent_form_named_in_optional_percent_of_a_group():
 
 def test_both_zero_percent_rejected():
     message = error_of({"max_surge": "0%", "max_unavailable": "0%"})
-    assert "both \"0%\"" in message and "Kubernetes rejects" in message
+    assert 'both "0%"' in message and "Kubernetes rejects" in message
 
 
 def test_ports_must_differ():
@@ -220,7 +218,8 @@ def test_object_setting_that_is_not_json_says_it_must_be_an_object():
     with pytest.raises(SettingsError) as info:
         load_settings(config.get, list(config))
     assert info.value.problems == [
-        "mindie:inferServer: not valid JSON (Expecting value at line 1 column 1): must be an object"]
+        "mindie:inferServer: not valid JSON (Expecting value at line 1 column 1): must be an object"
+    ]
 
 
 def test_typo_in_the_project_prefix_is_reported():
@@ -289,17 +288,30 @@ def image_ok(kind: str, reference: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("reference", [
-    "mindie:server", "registry.example.com:5000/mindie/ms-server:2.0",
-    f"localhost/ns/mindie:2.3.0-800I-A2@sha256:{'a' * 64}", f"mindie@sha256:{'0' * 64}",
-])
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "mindie:server",
+        "registry.example.com:5000/mindie/ms-server:2.0",
+        f"localhost/ns/mindie:2.3.0-800I-A2@sha256:{'a' * 64}",
+        f"mindie@sha256:{'0' * 64}",
+    ],
+)
 def test_image_references_follow_one_grammar(reference):
     assert image_ok("ImageRef", reference) and image_ok("TaggedImageRef", reference)
 
 
-@pytest.mark.parametrize("reference", [
-    "a//b:1", "ms..server:1", "Mindie:1", "mindie:-x", f"mindie@sha256:{'A' * 64}", "x" * 250 + ":12345",
-])
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "a//b:1",
+        "ms..server:1",
+        "Mindie:1",
+        "mindie:-x",
+        f"mindie@sha256:{'A' * 64}",
+        "x" * 250 + ":12345",
+    ],
+)
 def test_image_references_outside_the_grammar_are_refused(reference):
     # Before one grammar, the ms-server's and Motor's looser patterns accepted the first three.
     assert not image_ok("ImageRef", reference) and not image_ok("TaggedImageRef", reference)
@@ -308,7 +320,6 @@ def test_image_references_outside_the_grammar_are_refused(reference):
 def test_motor_images_name_a_tag_or_digest():
     assert image_ok("ImageRef", "registry/mindie") and not image_ok("TaggedImageRef", "registry/mindie")
     assert not image_ok("TaggedImageRef", "registry:5000/mindie")
-
 
 
 # --- the settings package imports one way --------------------------------------------------------

@@ -81,8 +81,10 @@ def kubernetes_object(call: ResourceCall, ctx: Context) -> Emulated:
     service = call.inputs.get("kind") == "Service"
     if service and not spec.get("clusterIP") and spec.get("type") != "ExternalName":
         # The API server allocates it; until then it is unknown, here as under renderYamlToDirectory.
-        ctx.note(f"Service {name}: spec.clusterIP is allocated by the cluster, so outputs that read it "
-                 "(e.g. ms-server's msctl dstIP) are null offline; set it in config to pin it")
+        ctx.note(
+            f"Service {name}: spec.clusterIP is allocated by the cluster, so outputs that read it "
+            "(e.g. ms-server's msctl dstIP) are null offline; set it in config to pin it"
+        )
     return Emulated(f"{namespace}/{name}" if namespace else name, normalize(dict(call.inputs)))
 
 

@@ -52,6 +52,7 @@ def go_time_text(moment: _dt.datetime) -> str:
 
 # --- keys --------------------------------------------------------------------------------------
 
+
 def generate_key_pem(algorithm: str, rsa_bits: int, curve: str) -> str:
     """A new private key as the provider writes `privateKeyPem`."""
     from cryptography.hazmat.primitives import serialization
@@ -100,10 +101,11 @@ def key_outputs(private_key_pem: str) -> dict[str, Any]:
         "privateKeyPem": private_key_pem,
         "privateKeyPemPkcs8": key.private_bytes(pem, serialization.PrivateFormat.PKCS8, plain).decode(),
         "privateKeyOpenssh": key.private_bytes(pem, serialization.PrivateFormat.OpenSSH, plain).decode(),
-        "publicKeyPem": pub.public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+        "publicKeyPem": pub.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode(),
         "publicKeyOpenssh": openssh + "\n",
-        "publicKeyFingerprintMd5": ":".join(md5[i:i + 2] for i in range(0, 32, 2)),
+        "publicKeyFingerprintMd5": ":".join(md5[i : i + 2] for i in range(0, 32, 2)),
         "publicKeyFingerprintSha256": f"SHA256:{sha}",
         "id": hashlib.sha1(spki).hexdigest(),  # noqa: S324 - the provider's id: hash of the public key
     }
@@ -115,13 +117,15 @@ def private_key(call: ResourceCall, ctx: Context) -> Emulated:
     bits = int(call.inputs.get("rsaBits") or 2048)
     curve = str(call.inputs.get("ecdsaCurve") or "P224")
     replace = {"algorithm": algorithm, "rsaBits": bits, "ecdsaCurve": curve}
-    outs = ctx.state.reuse(call.urn, replace,
-                           lambda: key_outputs(_pooled_key(call.name, algorithm, bits, curve)))
+    outs = ctx.state.reuse(
+        call.urn, replace, lambda: key_outputs(_pooled_key(call.name, algorithm, bits, curve))
+    )
     outputs = {**call.inputs, "algorithm": algorithm, "rsaBits": bits, "ecdsaCurve": curve, **outs}
     return Emulated(outs["id"], outputs)
 
 
 # --- names and extensions ------------------------------------------------------------------------
+
 
 def go_name(subject: Optional[dict[str, Any]]):
     """pkix.Name.ToRDNSequence order and encodings for the provider's `subject` block."""
@@ -131,10 +135,14 @@ def go_name(subject: Optional[dict[str, Any]]):
 
     subject = subject or {}
     order = [
-        ("country", NameOID.COUNTRY_NAME), ("province", NameOID.STATE_OR_PROVINCE_NAME),
-        ("locality", NameOID.LOCALITY_NAME), ("streetAddresses", NameOID.STREET_ADDRESS),
-        ("postalCode", NameOID.POSTAL_CODE), ("organization", NameOID.ORGANIZATION_NAME),
-        ("organizationalUnit", NameOID.ORGANIZATIONAL_UNIT_NAME), ("commonName", NameOID.COMMON_NAME),
+        ("country", NameOID.COUNTRY_NAME),
+        ("province", NameOID.STATE_OR_PROVINCE_NAME),
+        ("locality", NameOID.LOCALITY_NAME),
+        ("streetAddresses", NameOID.STREET_ADDRESS),
+        ("postalCode", NameOID.POSTAL_CODE),
+        ("organization", NameOID.ORGANIZATION_NAME),
+        ("organizationalUnit", NameOID.ORGANIZATIONAL_UNIT_NAME),
+        ("commonName", NameOID.COMMON_NAME),
         ("serialNumber", NameOID.SERIAL_NUMBER),
     ]
     printable = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
@@ -146,8 +154,15 @@ def go_name(subject: Optional[dict[str, Any]]):
             kind = _ASN1Type.PrintableString if set(text) <= printable else _ASN1Type.UTF8String
             rdns.append(x509.RelativeDistinguishedName([x509.NameAttribute(oid, text, _type=kind)]))
     if subject.get("emailAddress"):
-        rdns.append(x509.RelativeDistinguishedName(
-            [x509.NameAttribute(NameOID.EMAIL_ADDRESS, subject["emailAddress"], _type=_ASN1Type.IA5String)]))
+        rdns.append(
+            x509.RelativeDistinguishedName(
+                [
+                    x509.NameAttribute(
+                        NameOID.EMAIL_ADDRESS, subject["emailAddress"], _type=_ASN1Type.IA5String
+                    )
+                ]
+            )
+        )
     return x509.Name(rdns)
 
 
@@ -161,10 +176,15 @@ def _sans(dns: list[str], ips: list[str], uris: list[str]):
 
 
 _KEY_USAGES = {
-    "digital_signature": "digital_signature", "content_commitment": "content_commitment",
-    "key_encipherment": "key_encipherment", "data_encipherment": "data_encipherment",
-    "key_agreement": "key_agreement", "cert_signing": "key_cert_sign", "crl_signing": "crl_sign",
-    "encipher_only": "encipher_only", "decipher_only": "decipher_only",
+    "digital_signature": "digital_signature",
+    "content_commitment": "content_commitment",
+    "key_encipherment": "key_encipherment",
+    "data_encipherment": "data_encipherment",
+    "key_agreement": "key_agreement",
+    "cert_signing": "key_cert_sign",
+    "crl_signing": "crl_sign",
+    "encipher_only": "encipher_only",
+    "decipher_only": "decipher_only",
 }
 
 
@@ -173,12 +193,16 @@ def _ext_key_usages() -> dict[str, Any]:
     from cryptography.x509.oid import ObjectIdentifier
 
     return {
-        "any_extended": E.ANY_EXTENDED_KEY_USAGE, "server_auth": E.SERVER_AUTH, "client_auth": E.CLIENT_AUTH,
-        "code_signing": E.CODE_SIGNING, "email_protection": E.EMAIL_PROTECTION,
+        "any_extended": E.ANY_EXTENDED_KEY_USAGE,
+        "server_auth": E.SERVER_AUTH,
+        "client_auth": E.CLIENT_AUTH,
+        "code_signing": E.CODE_SIGNING,
+        "email_protection": E.EMAIL_PROTECTION,
         "ipsec_end_system": ObjectIdentifier("1.3.6.1.5.5.7.3.5"),
         "ipsec_tunnel": ObjectIdentifier("1.3.6.1.5.5.7.3.6"),
         "ipsec_user": ObjectIdentifier("1.3.6.1.5.5.7.3.7"),
-        "timestamping": E.TIME_STAMPING, "ocsp_signing": E.OCSP_SIGNING,
+        "timestamping": E.TIME_STAMPING,
+        "ocsp_signing": E.OCSP_SIGNING,
         "microsoft_server_gated_crypto": ObjectIdentifier("1.3.6.1.4.1.311.10.3.3"),
         "netscape_server_gated_crypto": ObjectIdentifier("2.16.840.1.113730.4.1"),
         "microsoft_commercial_code_signing": ObjectIdentifier("1.3.6.1.4.1.311.2.1.22"),
@@ -255,18 +279,21 @@ def _with_key_ids(builder, inputs: dict[str, Any], is_ca: bool, public_key, issu
     if self_signed:
         if inputs.get("setAuthorityKeyId"):
             builder = builder.add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+            )
         return builder
     try:
         parent_ski = issuer_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:
         return builder
     return builder.add_extension(
-        x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(parent_ski), critical=False)
+        x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(parent_ski), critical=False
+    )
 
 
-def build_certificate(inputs: dict[str, Any], subject, sans, public_key, issuer_cert, signing_key,
-                      self_signed: bool) -> dict[str, Any]:
+def build_certificate(
+    inputs: dict[str, Any], subject, sans, public_key, issuer_cert, signing_key, self_signed: bool
+) -> dict[str, Any]:
     """Go's x509.CreateCertificate as the provider's createCertificate drives it."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -276,9 +303,13 @@ def build_certificate(inputs: dict[str, Any], subject, sans, public_key, issuer_
     end = start + _dt.timedelta(hours=int(inputs.get("validityPeriodHours") or 0))
     serial = secrets.randbelow(2**128) or 1
     builder = (
-        x509.CertificateBuilder().subject_name(subject)
+        x509.CertificateBuilder()
+        .subject_name(subject)
         .issuer_name(subject if self_signed else issuer_cert.subject)
-        .public_key(public_key).serial_number(serial).not_valid_before(start).not_valid_after(end)
+        .public_key(public_key)
+        .serial_number(serial)
+        .not_valid_before(start)
+        .not_valid_after(end)
     )
     builder = _with_usages(builder, uses, is_ca, max_path)
     builder = _with_key_ids(builder, inputs, is_ca, public_key, issuer_cert, self_signed)
@@ -294,8 +325,9 @@ def build_certificate(inputs: dict[str, Any], subject, sans, public_key, issuer_
     }
 
 
-def _renewing(ctx: Context, call: ResourceCall, replace: dict[str, Any],
-              create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _renewing(
+    ctx: Context, call: ResourceCall, replace: dict[str, Any], create: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
     """Stored certificate unless a replacing input changed or it is ready for renewal."""
     outs = ctx.state.reuse(call.urn, replace, create)
     early = int(call.inputs.get("earlyRenewalHours") or 0)
@@ -317,14 +349,23 @@ def cert_request(call: ResourceCall, ctx: Context) -> Emulated:
     inputs = call.inputs
     key = _load_key(str(inputs["privateKeyPem"]))
     builder = x509.CertificateSigningRequestBuilder().subject_name(go_name(inputs.get("subject")))
-    sans = _sans(list(inputs.get("dnsNames") or []), list(inputs.get("ipAddresses") or []),
-                 list(inputs.get("uris") or []))
+    sans = _sans(
+        list(inputs.get("dnsNames") or []),
+        list(inputs.get("ipAddresses") or []),
+        list(inputs.get("uris") or []),
+    )
     if sans is not None:
         builder = builder.add_extension(sans, critical=False)
     replace = {k: inputs.get(k) for k in ("privateKeyPem", "subject", "dnsNames", "ipAddresses", "uris")}
-    outs = ctx.state.reuse(call.urn, replace, lambda: {
-        "certRequestPem": builder.sign(key, _sig_hash(key)).public_bytes(serialization.Encoding.PEM).decode()
-    })
+    outs = ctx.state.reuse(
+        call.urn,
+        replace,
+        lambda: {
+            "certRequestPem": builder.sign(key, _sig_hash(key))
+            .public_bytes(serialization.Encoding.PEM)
+            .decode()
+        },
+    )
     csr_id = hashlib.sha1(outs["certRequestPem"].encode()).hexdigest()  # noqa: S324
     return Emulated(csr_id, {**inputs, **outs, "keyAlgorithm": key_algorithm(key)})
 
@@ -361,14 +402,27 @@ def self_signed_cert(call: ResourceCall, ctx: Context) -> Emulated:
     inputs = call.inputs
     key = _load_key(str(inputs["privateKeyPem"]))
     subject = go_name(inputs.get("subject"))
-    sans = _sans(list(inputs.get("dnsNames") or []), list(inputs.get("ipAddresses") or []),
-                 list(inputs.get("uris") or []))
+    sans = _sans(
+        list(inputs.get("dnsNames") or []),
+        list(inputs.get("ipAddresses") or []),
+        list(inputs.get("uris") or []),
+    )
 
     def create() -> dict[str, Any]:
         return build_certificate(inputs, subject, sans, key.public_key(), None, key, self_signed=True)
 
-    replace = {k: inputs.get(k) for k in ("privateKeyPem", "subject", "dnsNames", "ipAddresses", "uris",
-                                          "setAuthorityKeyId", *_CERT_REPLACE)}
+    replace = {
+        k: inputs.get(k)
+        for k in (
+            "privateKeyPem",
+            "subject",
+            "dnsNames",
+            "ipAddresses",
+            "uris",
+            "setAuthorityKeyId",
+            *_CERT_REPLACE,
+        )
+    }
     outs = _renewing(ctx, call, replace, create)
     return Emulated(outs["id"], {**inputs, **outs, "keyAlgorithm": key_algorithm(key)})
 
@@ -378,10 +432,14 @@ def _subject_block(name) -> dict[str, Any]:
     from cryptography.x509.oid import NameOID
 
     fields = {
-        NameOID.COUNTRY_NAME: "country", NameOID.STATE_OR_PROVINCE_NAME: "province",
-        NameOID.LOCALITY_NAME: "locality", NameOID.POSTAL_CODE: "postalCode",
-        NameOID.ORGANIZATION_NAME: "organization", NameOID.ORGANIZATIONAL_UNIT_NAME: "organizationalUnit",
-        NameOID.COMMON_NAME: "commonName", NameOID.SERIAL_NUMBER: "serialNumber",
+        NameOID.COUNTRY_NAME: "country",
+        NameOID.STATE_OR_PROVINCE_NAME: "province",
+        NameOID.LOCALITY_NAME: "locality",
+        NameOID.POSTAL_CODE: "postalCode",
+        NameOID.ORGANIZATION_NAME: "organization",
+        NameOID.ORGANIZATIONAL_UNIT_NAME: "organizationalUnit",
+        NameOID.COMMON_NAME: "commonName",
+        NameOID.SERIAL_NUMBER: "serialNumber",
         NameOID.EMAIL_ADDRESS: "emailAddress",
     }
     block: dict[str, Any] = {}

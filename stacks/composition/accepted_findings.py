@@ -28,23 +28,25 @@ from typing import Any, Optional
 import pulumi
 
 WORKLOADS = (
-    "kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:apps/v1:DaemonSet",
 )
 
 REASONS = {  # checkov splits "<check>=<reason>" on "=": a reason never holds one
     "CKV_K8S_43": "outside prod an image may be referenced by tag; prod requires a digest "
-                  "(settings and policy workload-image-digest)",
+    "(settings and policy workload-image-digest)",
     "CKV_K8S_15": "outside prod images are pulled IfNotPresent from the environment's registry; prod pins "
-                  "digests, so IfNotPresent pulls exactly the tested bytes",
+    "digests, so IfNotPresent pulls exactly the tested bytes",
     "CKV_K8S_40": "runs as the MindIE image's own non-root user (the seed's UID 1001, owner of the installed "
-                  "files); a UID of 10000 or more could not read them",
+    "files); a UID of 10000 or more could not read them",
     "CKV_K8S_22": "the MindIE Server writes below its install directory at start (logs, runtime files) and "
-                  "the full list is not verifiable without the image; opt in with "
-                  "mindie:servers.securityContext.readOnlyRootFilesystem",
+    "the full list is not verifiable without the image; opt in with "
+    "mindie:servers.securityContext.readOnlyRootFilesystem",
     "CKV_K8S_8": "coordinator liveness is off as the seed advises: a probe timing out under load restarts "
-                 "it and drops every in-flight request (mindie:motor.coordinator.liveness_probe)",
+    "it and drops every in-flight request (mindie:motor.coordinator.liveness_probe)",
     "CKV_K8S_9": "the controller receives no Service traffic, so readiness would gate nothing; it has "
-                 "startup and liveness probes",
+    "startup and liveness probes",
 }
 
 HIGH_UID = 10000
@@ -84,8 +86,10 @@ def findings(props: Any, environment: str) -> list[str]:
 
 
 def annotations(props: Any, environment: str) -> dict[str, str]:
-    return {f"checkov.io/skip{i}": f"{check}={REASONS[check]}"
-            for i, check in enumerate(findings(props, environment), 1)}
+    return {
+        f"checkov.io/skip{i}": f"{check}={REASONS[check]}"
+        for i, check in enumerate(findings(props, environment), 1)
+    }
 
 
 def transformation(environment: str):

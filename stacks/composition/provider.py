@@ -18,8 +18,9 @@ def kubernetes_provider(settings: Settings, stack: str) -> k8s.Provider:
     """The explicit provider every Kubernetes object uses (never the ambient default)."""
     target = settings.kubernetes
     if target.render_yaml_to_directory:
-        return k8s.Provider(f"{stack}-k8s", render_yaml_to_directory=target.render_yaml_to_directory,
-                            **MUTABLE_CONFIG)
+        return k8s.Provider(
+            f"{stack}-k8s", render_yaml_to_directory=target.render_yaml_to_directory, **MUTABLE_CONFIG
+        )
     return k8s.Provider(
         f"{stack}-k8s",
         kubeconfig=target.kubeconfig,

@@ -53,7 +53,6 @@ def fault_scheduling(server: InferServer) -> Optional[str]:
     return "grace" if server.npu_fault_reschedule else "force"
 
 
-
 def config_json(
     server: InferServer, servers: ServersSettings, model: ModelSource, prefix_cache: bool
 ) -> dict:
@@ -220,9 +219,9 @@ def model_check_lines(server: InferServer, model: ModelSource) -> list[str]:
         'owner=$(stat -c %u "$model_dir"); mode=$(stat -c %a "$model_dir")',
         'if [ "$owner" != "$(id -u)" ] || [ $(( 8#$mode & 8#027 )) -ne 0 ]; then',
         '  echo "run.sh: model directory $model_dir is owned by uid $owner with mode $mode; '
-        'MindIE-LLM requires '
-        'owner uid $(id -u) and mode at most 750 (model_deploy_config.cpp SafePath CheckOwner/CheckMode). '
-        'Fix it once on the volume: chown -R $(id -u):$(id -g) $model_dir && '
+        "MindIE-LLM requires "
+        "owner uid $(id -u) and mode at most 750 (model_deploy_config.cpp SafePath CheckOwner/CheckMode). "
+        "Fix it once on the volume: chown -R $(id -u):$(id -g) $model_dir && "
         'chmod -R u=rwX,g=rX,o= $model_dir" >&2',
         "  exit 1",
         "fi",
@@ -282,5 +281,3 @@ def config_files(
 def ring_controller(server: InferServer, servers: ServersSettings) -> str:
     """MindCluster's `ring-controller.atlas` from the group's device model (settings.servers.device_model)."""
     return RING_CONTROLLER_BY_MODEL[device_model(server, servers)]
-
-

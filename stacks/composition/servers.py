@@ -109,8 +109,10 @@ def server_group_args(
         model_mount_path=model.mount_path,
         model_host_path=_host_path(model.host_path),
         model_claim=(
-            Claim(claim_name=model.persistent_volume_claim.claim_name,
-                  read_only=model.persistent_volume_claim.read_only)
+            Claim(
+                claim_name=model.persistent_volume_claim.claim_name,
+                read_only=model.persistent_volume_claim.read_only,
+            )
             if model.persistent_volume_claim is not None
             else None
         ),

@@ -32,10 +32,15 @@ def ca_args(
         rsa_bits=tls.rsa_bits,
         ecdsa_curve=tls.ecdsa_curve.value,
         kubeclient_cn=tls.kubeclient_cn,
-        sans={"msserver": list(tls.sans.msserver), "coordinator": list(tls.sans.coordinator),
-              "controller": list(tls.sans.controller)},
-        revoked=[{"serial": r.serial, "reason": r.reason.value, "revoked_at": r.revoked_at}
-                 for r in tls.crl.revoked],
+        sans={
+            "msserver": list(tls.sans.msserver),
+            "coordinator": list(tls.sans.coordinator),
+            "controller": list(tls.sans.controller),
+        },
+        revoked=[
+            {"serial": r.serial, "reason": r.reason.value, "revoked_at": r.revoked_at}
+            for r in tls.crl.revoked
+        ],
         crl_next_update_days=tls.crl.next_update_days,
         crl_renew_before_days=tls.crl.renew_before_days,
         protect=protect,

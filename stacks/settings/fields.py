@@ -132,8 +132,10 @@ def _check_absolute(value: str) -> str:
     if value != "/" and (value.endswith("/") or "" in segments or {".", ".."} & set(segments)):
         raise ValueError("must be a normalised absolute path (no '..', '.', '//' or trailing '/')")
     if value != "/" and not all(_PATH_SEGMENT.fullmatch(seg) for seg in segments):
-        raise ValueError("must use only letters, digits and '_@%+=,.-' between the '/' (no spaces, "
-                         "quotes, newlines or shell metacharacters such as ;|&$`)")
+        raise ValueError(
+            "must use only letters, digits and '_@%+=,.-' between the '/' (no spaces, "
+            "quotes, newlines or shell metacharacters such as ;|&$`)"
+        )
     return value
 
 
@@ -292,8 +294,10 @@ _QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 def _check_subdomain(value: str) -> str:
     # IsDNS1123Subdomain: at most 253 characters of lower-case RFC 1123 labels joined by '.'.
     if not 1 <= len(value) <= 253 or not _DNS_SUBDOMAIN.fullmatch(value):
-        raise ValueError("must be a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' and "
-                         "'.', starting and ending with a letter or digit")
+        raise ValueError(
+            "must be a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' and "
+            "'.', starting and ending with a letter or digit"
+        )
     return value
 
 
@@ -306,9 +310,12 @@ def _check_label_key(value: str) -> str:
     # prefix a DNS-1123 subdomain.
     prefix, slash, name = value.rpartition("/")
     if (slash and not (prefix and len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix))) or not (
-            1 <= len(name) <= 63 and _QUALIFIED_NAME.fullmatch(name)):
-        raise ValueError("must be a Kubernetes label key: an optional DNS-subdomain prefix and '/', then "
-                         "1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
+        1 <= len(name) <= 63 and _QUALIFIED_NAME.fullmatch(name)
+    ):
+        raise ValueError(
+            "must be a Kubernetes label key: an optional DNS-subdomain prefix and '/', then "
+            "1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+        )
     return value
 
 
@@ -318,12 +325,15 @@ LabelKey = Annotated[StrictStr, AfterValidator(_check_label_key)]
 def _check_label_value(value: str) -> str:
     # IsValidLabelValue: empty, or <= 63 characters like a qualified name.
     if value and not (len(value) <= 63 and _QUALIFIED_NAME.fullmatch(value)):
-        raise ValueError("must be a Kubernetes label value: at most 63 letters, digits, '-', '_' or '.', "
-                         "starting and ending with a letter or digit (or empty)")
+        raise ValueError(
+            "must be a Kubernetes label value: at most 63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit (or empty)"
+        )
     return value
 
 
 LabelValue = Annotated[StrictStr, AfterValidator(_check_label_value)]
+
 
 def _not_root(value: str) -> str:
     if value == "root":
@@ -348,8 +358,10 @@ namespace, which must never be one of these."""
 
 def _check_namespace(value: str) -> str:
     if value in SYSTEM_NAMESPACES or value.startswith("kube-"):
-        raise ValueError(f"must not be a system namespace ({', '.join(SYSTEM_NAMESPACES)}, kube-*): "
-                         "the program declares, labels and on `pulumi destroy` deletes its namespace")
+        raise ValueError(
+            f"must not be a system namespace ({', '.join(SYSTEM_NAMESPACES)}, kube-*): "
+            "the program declares, labels and on `pulumi destroy` deletes its namespace"
+        )
     return value
 
 

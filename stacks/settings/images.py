@@ -84,4 +84,3 @@ def build_problems(path: str, reference: str, build: ImageBuild) -> list[str]:
     if "@" in build.base_image:
         problems.append(f"{path}: give the stock image's digest in baseDigest, not in baseImage")
     return problems
-

@@ -64,9 +64,7 @@ class MindieServerConfig(StrictModel):
     @model_validator(mode="after")
     def _ports_differ(self) -> MindieServerConfig:
         if self.infer_port == self.management_port:
-            raise ValueError(
-                f"infer_port and management_port are both {self.infer_port}: they must differ"
-            )
+            raise ValueError(f"infer_port and management_port are both {self.infer_port}: they must differ")
         return self
 
 
@@ -124,6 +122,6 @@ class InferServer(StrictModel):
         if percent_value(self.max_unavailable) == 0 and percent_value(self.max_surge) == 0:
             raise ValueError(
                 'max_unavailable and max_surge are both "0%": Kubernetes rejects that, '
-                "raise one of them (e.g. max_unavailable \"25%\")"
+                'raise one of them (e.g. max_unavailable "25%")'
             )
         return self

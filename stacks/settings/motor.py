@@ -271,7 +271,9 @@ class MotorSettings(StrictModel):
         if not self.avoid_npu_nodes:
             return None
         return {
-            "key": NPU_NODE_LABEL, "operator": "NotIn", "values": list(NPU_NODE_VALUES),
+            "key": NPU_NODE_LABEL,
+            "operator": "NotIn",
+            "values": list(NPU_NODE_VALUES),
         }
 
     def image_of(self, part: Coordinator | Controller) -> str:

@@ -40,6 +40,7 @@ from .images import ImageRef, qualified
 
 # --- small validated types ----------------------------------------------------------------------
 
+
 def _check_ip(value: str) -> str:
     try:
         ipaddress.ip_address(value)

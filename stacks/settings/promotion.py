@@ -65,33 +65,45 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     # --- inferServer: the seed's infer_server.json, per sub-key ---
     # No entry for `inferServer` itself: each sub-key is decided, so a new one fails the test until it is.
     "inferServer.server_name": (
-        ENVIRONMENT, "object names in the environment's cluster; renaming replaces every object"),
+        ENVIRONMENT,
+        "object names in the environment's cluster; renaming replaces every object",
+    ),
     "inferServer.replicas": (ENVIRONMENT, "capacity of the environment"),
     "inferServer.service_port": (ENVIRONMENT, "NodePort allocated in that cluster's 30000-32767 range"),
     "inferServer.service_type": (ENVIRONMENT, "how the environment's cluster exposes the service"),
     "inferServer.scheduler": (ENVIRONMENT, "volcano exists in staging/prod clusters, not necessarily in dev"),
     "inferServer.npu_fault_reschedule": (ENVIRONMENT, "needs volcano and MindCluster in the environment"),
     "inferServer.resource_requests": (
-        ENVIRONMENT, "hardware of the environment (dev: one Ascend910 chip, prod: 8 x Ascend910)"),
+        ENVIRONMENT,
+        "hardware of the environment (dev: one Ascend910 chip, prod: 8 x Ascend910)",
+    ),
     "inferServer.init_delay": (ENVIRONMENT, "model load time on the environment's hardware and storage"),
     "inferServer.detect_server_inner_error": (
-        ENVIRONMENT, "the seed: may restart pods under high concurrency; tuned to the environment's load"),
+        ENVIRONMENT,
+        "the seed: may restart pods under high concurrency; tuned to the environment's load",
+    ),
     "inferServer.liveness_timeout": (ENVIRONMENT, "the seed: set from the load's concurrency"),
     "inferServer.liveness_failure_threshold": (ENVIRONMENT, "the seed: set from the load's concurrency"),
     "inferServer.readiness_timeout": (ENVIRONMENT, "the seed: set from the load's concurrency"),
     "inferServer.readiness_failure_threshold": (ENVIRONMENT, "the seed: set from the load's concurrency"),
     "inferServer.termination_grace_period_seconds": (
-        ENVIRONMENT, "the seed: sized to the in-flight requests of the environment's load"),
+        ENVIRONMENT,
+        "the seed: sized to the in-flight requests of the environment's load",
+    ),
     "inferServer.max_unavailable": (ENVIRONMENT, "rollout pace against the environment's spare capacity"),
     "inferServer.max_surge": (ENVIRONMENT, "rollout pace against the environment's spare NPUs"),
     "inferServer.mindie_server_config": (
-        RELEASE, "what runs in the pod: install path in the image, its ports, HTTPS on or off"),
+        RELEASE,
+        "what runs in the pod: install path in the image, its ports, HTTPS on or off",
+    ),
     "inferServer.server_type": (RELEASE, "the deployment shape the release is built and tested for"),
     "inferServer.cross_node_num": (RELEASE, "nodes per instance, a property of the model's shape"),
     # --- CA chain (issue 3): the certificate policy is release, the CAs and secrets are per stack ---
     "tls.rootCa": (ENVIRONMENT, "the environment's cluster root CA (secret): never leaves its stack"),
     "tls.allowDemoRootCa": (
-        ENVIRONMENT, "accepts the committed demo root CA in that stack only (offline previews)"),
+        ENVIRONMENT,
+        "accepts the committed demo root CA in that stack only (offline previews)",
+    ),
     "tls.businessCa": (ENVIRONMENT, "the environment's business-plane CA (secret)"),
     "tls.managementCa": (ENVIRONMENT, "the environment's management-plane CA (secret)"),
     "tls.keyPassphrase": (ENVIRONMENT, "each stack encrypts its keys under its own passphrase (secret)"),
@@ -165,7 +177,9 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "motor.controller.ranktable_writer.image": (RELEASE, "the rank-table writer's image (python3) override"),
     "motor.controller.ranktable_writer.refresh_seconds": (ENVIRONMENT, "API load vs. freshness per cluster"),
     "motor.controller.ranktable_writer.token_expiration_seconds": (
-        ENVIRONMENT, "the cluster's service-account token policy"),
+        ENVIRONMENT,
+        "the cluster's service-account token policy",
+    ),
     "motor.controller.ranktable_writer.resources": (ENVIRONMENT, "capacity of the environment"),
     # mindie:servers (issue 5): mixes the release (image, engine knobs) and the environment (storage).
     "servers.image": (RELEASE, "the MindIE Server image (tag or digest) tested upstream"),
@@ -181,7 +195,9 @@ CLASSIFICATION: dict[str, tuple[Kind, str]] = {
     "servers.shmSizeLimit": (ENVIRONMENT, "memory of the environment's nodes"),
     "servers.securityContext": (RELEASE, "what the image's software tolerates (read-only root filesystem)"),
     "servers.securityContext.supplementalGroups": (
-        ENVIRONMENT, "the group that owns the NPU device files on the environment's nodes"),
+        ENVIRONMENT,
+        "the group that owns the NPU device files on the environment's nodes",
+    ),
     "servers.mountDriverFromHost": (ENVIRONMENT, "how the environment's NPU runtime exposes the driver"),
     "servers.limitPolicy": (ENVIRONMENT, "QoS class chosen for the environment's nodes"),
     "servers.engine": (RELEASE, "engine limits and logging tested with the model"),
@@ -337,8 +353,9 @@ def stale_entries(tree: SettingNode, table: Mapping[str, tuple[Kind, str]] = CLA
 # --------------------------------------------------------------------------- splitting config data
 
 
-def split(data: Mapping[str, Any], tree: SettingNode,
-          table: Mapping[str, tuple[Kind, str]] = CLASSIFICATION) -> tuple[dict[str, Any], dict[str, Any]]:
+def split(
+    data: Mapping[str, Any], tree: SettingNode, table: Mapping[str, tuple[Kind, str]] = CLASSIFICATION
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split a settings object (keys as in the stack file, no `mindie:`) into (release, environment).
 
     Keys the model (`tree`) does not know stay with the environment (validation reports them).
@@ -441,8 +458,14 @@ def release_output(settings: Any) -> dict[str, Any]:
     record = getattr(settings, "release", None)
     reference = getattr(settings, "release_from", None)
     if reference is not None:
-        return {"fingerprint": print_, "fromStack": reference, "mode": "stackReference",
-                "matchesRecord": None, "parts": parts, "settings": current}
+        return {
+            "fingerprint": print_,
+            "fromStack": reference,
+            "mode": "stackReference",
+            "matchesRecord": None,
+            "parts": parts,
+            "settings": current,
+        }
     return {
         "fingerprint": print_,
         "fromStack": record.from_stack if record else None,
@@ -465,15 +488,17 @@ def _supplied(key: str, referenced: Mapping[str, Any]) -> bool:
     return key in referenced or not is_mixed(key)
 
 
-def reference_problems(raw: Mapping[str, Any], reference: str, release: Mapping[str, Any],
-                       tree: SettingNode) -> list[str]:
+def reference_problems(
+    raw: Mapping[str, Any], reference: str, release: Mapping[str, Any], tree: SettingNode
+) -> list[str]:
     """Release settings given locally although `mindie:releaseFrom` supplies them: ambiguous, refuse."""
     local_release, _ = split(raw, tree)
     referenced, _ = split(release, tree)
     return [
         f"mindie:{path}: a release setting, but mindie:releaseFrom = {reference!r} supplies the release; "
         "remove it from this stack (or unset releaseFrom)"
-        for key, value in local_release.items() if _supplied(str(key), referenced)
+        for key, value in local_release.items()
+        if _supplied(str(key), referenced)
         for path in leaf_paths({key: value})
     ]
 
@@ -504,10 +529,12 @@ def read_referenced_release(reference: str) -> dict[str, Any]:
     details = _sync_await(ref.get_output_details(RELEASE_OUTPUT))
     value = details.value if details.value is not None else details.secret_value
     if not isinstance(value, Mapping) or not isinstance(value.get("settings"), Mapping):
-        raise SettingsError([
-            f"mindie:releaseFrom = {reference!r}: that stack has no `{RELEASE_OUTPUT}` output with "
-            "release settings (has it been deployed with this program?)"
-        ])
+        raise SettingsError(
+            [
+                f"mindie:releaseFrom = {reference!r}: that stack has no `{RELEASE_OUTPUT}` output with "
+                "release settings (has it been deployed with this program?)"
+            ]
+        )
     return dict(value["settings"])
 
 

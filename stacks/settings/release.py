@@ -78,7 +78,7 @@ def release_problems(images: dict[str, Optional[str]]) -> list[str]:
     for path, reference in images.items():
         if reference and is_kmc_era(reference):
             # No published release has a KMC-free Deployer: the ms-server is built from Motor's source.
-            hint = (MS_SERVER_HINT if path.startswith("msServer") else f"use e.g. {STOCK_IMAGE}")
+            hint = MS_SERVER_HINT if path.startswith("msServer") else f"use e.g. {STOCK_IMAGE}"
             problems.append(
                 f"{path} = {reference!r}: names a KMC-era MindIE release (before {RELEASE_LINE}); this "
                 f"program targets the KMC-free line ({RELEASE_LINE} and later: no KMC key stores, no "

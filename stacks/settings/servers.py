@@ -494,9 +494,11 @@ def _motor_repository_problems(groups: list[ServerGroupSpec], motor: MotorSettin
     problems: list[str] = []
     if motor.image is not None:
         repos = {repository(g.image) for g in groups}
-        for where, image in (("mindie:motor.image", motor.image),
-                             ("mindie:motor.coordinator.image", motor.coordinator.image),
-                             ("mindie:motor.controller.image", motor.controller.image)):
+        for where, image in (
+            ("mindie:motor.image", motor.image),
+            ("mindie:motor.coordinator.image", motor.coordinator.image),
+            ("mindie:motor.controller.image", motor.controller.image),
+        ):
             if image is not None and repository(image) not in repos:
                 problems.append(
                     f'{where} = "{image}": repository {repository(image)} differs from the servers\' '
@@ -506,8 +508,13 @@ def _motor_repository_problems(groups: list[ServerGroupSpec], motor: MotorSettin
     return problems
 
 
-def check_servers(main: InferServer, servers: ServersSettings, motor: MotorSettings,
-                  npu_inventory: Optional[NpuInventory], entry_is_server: bool) -> None:
+def check_servers(
+    main: InferServer,
+    servers: ServersSettings,
+    motor: MotorSettings,
+    npu_inventory: Optional[NpuInventory],
+    entry_is_server: bool,
+) -> None:
     """Cross-key rules of the server groups; raise one SettingsError listing every problem."""
     problems: list[str] = []
     seen = {main.server_name: "mindie:inferServer.server_name"}

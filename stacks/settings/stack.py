@@ -118,12 +118,11 @@ DEPLOYER_NAMESPACE = "mindie"
 class Settings(StrictModel):
     """All `mindie:*` stack settings. Aliases are the config keys."""
 
-    environment: Environment = Field(
-        description="Which environment this stack is: dev, staging or prod."
-    )
+    environment: Environment = Field(description="Which environment this stack is: dev, staging or prod.")
     namespace: Namespace() = Field(  # type: ignore[valid-type]
-        "mindie", description="Namespace of every namespaced object (the seed: mindie); not default, "
-        "kube-system, kube-public, kube-node-lease or another kube-*."
+        "mindie",
+        description="Namespace of every namespaced object (the seed: mindie); not default, "
+        "kube-system, kube-public, kube-node-lease or another kube-*.",
     )
     entry: Entry = Field(
         Entry.SERVER, description="External entry: server (NodePort on the servers) or coordinator."
@@ -175,8 +174,13 @@ class Settings(StrictModel):
     @model_validator(mode="after")
     def _server_groups_consistent(self) -> Settings:
         # Raises SettingsError (not ValueError), so pydantic lets it through with its own messages.
-        check_servers(self.infer_server, self.servers, self.motor, self.npu_inventory,
-                      entry_is_server=self.entry is Entry.SERVER)
+        check_servers(
+            self.infer_server,
+            self.servers,
+            self.motor,
+            self.npu_inventory,
+            entry_is_server=self.entry is Entry.SERVER,
+        )
         return self
 
     # --- Coordinator/Controller (issue 6) ---
@@ -304,7 +308,8 @@ class Settings(StrictModel):
         if self.network.entry_sources is None:
             problems.append(
                 f"network.entrySources: required in {env}: the client networks (CIDRs) that may reach the "
-                "entry's business port; the namespace is default-deny, unset in dev means any source")
+                "entry's business port; the namespace is default-deny, unset in dev means any source"
+            )
         if env == "prod":
             problems += _unpinned_images(self)
         k8s = self.kubernetes
@@ -325,8 +330,12 @@ class Settings(StrictModel):
         # public passphrase: anyone could mint certificates it signs. A real `pulumi up` with it
         # must be a deliberate, visible choice (tls.allowDemoRootCa), never an accident.
         root = self.tls.root_ca
-        if (self.environment is not Environment.DEV and root is not None and root.is_demo()
-                and not self.tls.allow_demo_root_ca):
+        if (
+            self.environment is not Environment.DEV
+            and root is not None
+            and root.is_demo()
+            and not self.tls.allow_demo_root_ca
+        ):
             raise ValueError(
                 f"tls.rootCa: is the repository's DEMO root CA (subject O={DEMO_CA_MARK}..., its key's "
                 f"passphrase is public): refused in {self.environment.value}; set the cluster's root CA "
@@ -357,16 +366,20 @@ def _unpinned_images(settings: Settings) -> list[str]:
     use tags; prod runs exactly the digest that was promoted (policy `workload-image-digest`)."""
     found = [("servers.image", settings.servers.image)]
     motor = settings.motor
-    found += [("motor.image", motor.image), ("motor.coordinator.image", motor.coordinator.image),
-              ("motor.controller.image", motor.controller.image),
-              ("motor.controller.ranktable_writer.image", motor.controller.ranktable_writer.image)]
+    found += [
+        ("motor.image", motor.image),
+        ("motor.coordinator.image", motor.coordinator.image),
+        ("motor.controller.image", motor.controller.image),
+        ("motor.controller.ranktable_writer.image", motor.controller.ranktable_writer.image),
+    ]
     ms = settings.ms_server
     if ms is not None and ms.image.source.value == "existing":
         found.append(("msServer.image.reference", ms.image.reference))
     return [
         f"{path} = {describe_value(ref)}: prod runs images pinned by digest: append "
         "@sha256:<digest> of the image you promoted (tags may be moved)"
-        for path, ref in found if ref is not None and not is_pinned(ref)
+        for path, ref in found
+        if ref is not None and not is_pinned(ref)
     ]
 
 
@@ -440,7 +453,7 @@ def _stack_file_secret_paths(secrets: set[str]) -> set[str]:
     doc = _read_stack_file()
     found: set[str] = set()
     config = doc.get("config") if isinstance(doc, dict) else None
-    for key, value in (config.items() if isinstance(config, dict) else ()):
+    for key, value in config.items() if isinstance(config, dict) else ():
         if str(key) in secrets:
             _collect_secure_leaves(value, str(key), found)
     return found
@@ -500,9 +513,11 @@ def misplaced_secret_problems(secrets: Iterable[str]) -> list[str]:
 
 
 def _misplaced(key: str) -> str:
-    return (f"{key}: entered as a secret, but this setting is used in plain text (manifests, names, "
-            "stack outputs) where a secret would leak; only tls.rootCa.keyPem, tls.businessCa.keyPem, "
-            "tls.managementCa.keyPem and tls.keyPassphrase can be secrets: set it without --secret")
+    return (
+        f"{key}: entered as a secret, but this setting is used in plain text (manifests, names, "
+        "stack outputs) where a secret would leak; only tls.rootCa.keyPem, tls.businessCa.keyPem, "
+        "tls.managementCa.keyPem and tls.keyPassphrase can be secrets: set it without --secret"
+    )
 
 
 def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, Any]:
@@ -510,10 +525,12 @@ def _release_from_reference(raw: dict[str, Any], reference: str) -> dict[str, An
     import re
 
     if not re.fullmatch(STACK_NAME_PATTERN, reference):
-        raise SettingsError([
-            f"mindie:releaseFrom = {describe_value(reference)}: not a stack name: allowed `stack`, "
-            "`project/stack` or `org/project/stack` (letters, digits, '-', '_', '.')"
-        ])
+        raise SettingsError(
+            [
+                f"mindie:releaseFrom = {describe_value(reference)}: not a stack name: allowed `stack`, "
+                "`project/stack` or `org/project/stack` (letters, digits, '-', '_', '.')"
+            ]
+        )
     release = promotion.read_referenced_release(reference)
     tree = promotion.setting_tree(Settings)
     problems = promotion.reference_problems(raw, reference, release, tree)
@@ -534,8 +551,9 @@ def _raw_values(get: ConfigGetter, keys: list[str]) -> tuple[dict[str, Any], lis
             # this project's prefix (mindei:namespace) is a typo that would silently be ignored
             if project and _edit_distance(project, PROJECT) <= 2:
                 match = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
-                hint = (f'did you mean "{PROJECT}:{match[0]}"?' if match
-                        else f"the project prefix is {PROJECT}:")
+                hint = (
+                    f'did you mean "{PROJECT}:{match[0]}"?' if match else f"the project prefix is {PROJECT}:"
+                )
                 problems.append(f"{key}: unknown setting ({hint})")
             continue
         if name not in fields:
@@ -552,7 +570,8 @@ def _raw_values(get: ConfigGetter, keys: list[str]) -> tuple[dict[str, Any], lis
         except json.JSONDecodeError as err:
             expected = ": must be an object" if _model_of(fields[name].annotation) is not None else ""
             problems.append(
-                f"{key}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno}){expected}")
+                f"{key}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno}){expected}"
+            )
     return raw, problems
 
 
@@ -576,8 +595,9 @@ def _is_text(annotation: Any) -> bool:
     return isinstance(base, type) and issubclass(base, str)
 
 
-def format_errors(err: ValidationError, model: type, prefix: str = "",
-                  secret_paths: Iterable[str] = ()) -> list[str]:
+def format_errors(
+    err: ValidationError, model: type, prefix: str = "", secret_paths: Iterable[str] = ()
+) -> list[str]:
     """One readable line per pydantic error: `path = value: what is allowed`.
 
     The value is left out when it is, contains or lies under a secret (a SecretStr field, or a
@@ -602,8 +622,14 @@ def format_errors(err: ValidationError, model: type, prefix: str = "",
 
 def _under_secret(path: str, secrets: set[str]) -> bool:
     """True when the config path is a secret, lies below one, or holds one."""
-    return any(path == s or path.startswith(s + ".") or path.startswith(s + "[")
-               or s.startswith(path + ".") or s.startswith(path + "[") for s in secrets)
+    return any(
+        path == s
+        or path.startswith(s + ".")
+        or path.startswith(s + "[")
+        or s.startswith(path + ".")
+        or s.startswith(path + "[")
+        for s in secrets
+    )
 
 
 def _dotted(loc: tuple) -> str:
@@ -735,9 +761,7 @@ def _siblings(model: type, loc: tuple) -> list[str]:
     for part in loc:
         if isinstance(part, int) or not hasattr(current, "model_fields"):
             return []
-        field = next(
-            (f for n, f in current.model_fields.items() if part in (n, f.alias)), None
-        )
+        field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
         if field is None:
             return []
         current = _model_of(field.annotation)

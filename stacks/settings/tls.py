@@ -92,8 +92,10 @@ class CaMaterial(StrictModel):
         from cryptography.x509.oid import NameOID
 
         cert = x509.load_pem_x509_certificate(self.cert_pem.encode())
-        return any(DEMO_CA_MARK in str(a.value).upper()
-                   for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+        return any(
+            DEMO_CA_MARK in str(a.value).upper()
+            for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        )
 
     def not_after(self) -> str:
         from cryptography import x509
@@ -132,7 +134,7 @@ def _check_serial(value: str) -> str:
     if not _HEX_SERIAL.fullmatch(value):
         raise ValueError(
             'must be a hexadecimal serial as `openssl x509 -noout -serial` prints it, e.g. "3F0A9C..." '
-            '(colons allowed)'
+            "(colons allowed)"
         )
     number = int(value.lower().removeprefix("0x").replace(":", ""), 16)
     if not 0 < number < 2**159:
@@ -162,7 +164,8 @@ class Revoked(StrictModel):
     )
     reason: RevocationReason = Field(RevocationReason.UNSPECIFIED, description="CRL reason code.")
     revoked_at: Optional[Annotated[StrictStr, AfterValidator(_check_time)]] = Field(
-        None, alias="revokedAt",
+        None,
+        alias="revokedAt",
         description="Revocation time (RFC 3339); default: when the serial first appears in the CRL.",
     )
 
@@ -175,7 +178,8 @@ class CrlSettings(StrictModel):
         30, alias="nextUpdateDays", description="CRL nextUpdate = issue time + this many days."
     )
     renew_before_days: IntRange(0, 89, "days") = Field(  # type: ignore[valid-type]
-        7, alias="renewBeforeDays",
+        7,
+        alias="renewBeforeDays",
         description="`pulumi up` re-issues the CRL this many days before its nextUpdate.",
     )
 
@@ -236,45 +240,53 @@ class TlsSettings(StrictModel):
     """`mindie:tls`: cluster root CA, validity and renewal, key type, passphrase, CRL, SANs."""
 
     root_ca: Optional[CaMaterial] = Field(
-        None, alias="rootCa",
+        None,
+        alias="rootCa",
         description="The cluster root CA (/etc/kubernetes/pki/ca.crt and ca.key); keyPem secret. "
-                    "Required in staging and prod; unset in dev: a self-signed stand-in (never trusted by "
-                    "a cluster).",
+        "Required in staging and prod; unset in dev: a self-signed stand-in (never trusted by "
+        "a cluster).",
     )
     allow_demo_root_ca: StrictBool = Field(
-        False, alias="allowDemoRootCa",
+        False,
+        alias="allowDemoRootCa",
         description="Accept a root CA whose subject says `O=DEMO ONLY` in staging and prod (the committed "
-                    "demo CA, whose key anyone can decrypt). Only for offline previews: remove it, with the "
-                    "demo CA, before a real deployment.",
+        "demo CA, whose key anyone can decrypt). Only for offline previews: remove it, with the "
+        "demo CA, before a real deployment.",
     )
     business_ca: Optional[CaMaterial] = Field(
-        None, alias="businessCa",
+        None,
+        alias="businessCa",
         description="Business-plane CA the MindIE Servers issue their certificates from (gen_cert.json); "
-                    "unset: a self-signed CA per stack.",
+        "unset: a self-signed CA per stack.",
     )
     management_ca: Optional[CaMaterial] = Field(
-        None, alias="managementCa",
+        None,
+        alias="managementCa",
         description="CA of the servers' management-plane certificates (gen_management_cert.json); "
-                    "unset: a self-signed CA per stack.",
+        "unset: a self-signed CA per stack.",
     )
     key_passphrase: Optional[Passphrase] = Field(
-        None, alias="keyPassphrase",
+        None,
+        alias="keyPassphrase",
         description="Passphrase of every delivered encrypted key (secret); >= 8 characters, at least two "
-                    "of lower case, upper case, digit, special. Unset: generated per stack, kept in state.",
+        "of lower case, upper case, digit, special. Unset: generated per stack, kept in state.",
     )
     validity_days: IntRange(1, MAX_VALIDITY_DAYS, "days") = Field(  # type: ignore[valid-type]
-        MAX_VALIDITY_DAYS, alias="validityDays",
+        MAX_VALIDITY_DAYS,
+        alias="validityDays",
         description="Validity of the intermediate and every leaf certificate.",
     )
     early_renewal_days: IntRange(0, 180, "days") = Field(  # type: ignore[valid-type]
-        30, alias="earlyRenewalDays",
+        30,
+        alias="earlyRenewalDays",
         description="`pulumi up` re-issues a certificate this many days before it expires.",
     )
     ca_validity_days: IntRange(1, 3650, "days") = Field(  # type: ignore[valid-type]
-        MAX_VALIDITY_DAYS, alias="caValidityDays",
+        MAX_VALIDITY_DAYS,
+        alias="caValidityDays",
         description="Validity of the self-signed CAs this program creates (stand-in root, business, "
-                    "management); re-issued with the same key before expiry. Above 365 needs the policy "
-                    "pack's selfSignedCaMaxHours.",
+        "management); re-issued with the same key before expiry. Above 365 needs the policy "
+        "pack's selfSignedCaMaxHours.",
     )
     key_algorithm: KeyAlgorithm = Field(
         KeyAlgorithm.RSA, alias="keyAlgorithm", description="Key algorithm of every generated key."
@@ -284,7 +296,8 @@ class TlsSettings(StrictModel):
     )
     ecdsa_curve: EcdsaCurve = Field(EcdsaCurve.P384, alias="ecdsaCurve", description="Curve when ECDSA.")
     kubeclient_cn: CommonName = Field(  # type: ignore[valid-type]
-        "kubeclient", alias="kubeclientCn",
+        "kubeclient",
+        alias="kubeclientCn",
         description="CN of the kubeclient certificate = the user the RBAC binding names.",
     )
     sans: SanSettings = Field(default_factory=SanSettings, description="Server certificate SANs.")

@@ -29,11 +29,29 @@ def previews(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     procs = {}
     for stack in STACKS:
         log = open(root / f"{stack}.log", "wb")  # noqa: SIM115 - closed below
-        procs[stack] = (log, subprocess.Popen(
-            [sys.executable, "-m", "mindiectl", "preview", "--stack", stack, "--quiet",
-             "--out", str(root / stack), "--state", str(root / "state" / f"{stack}.json")],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=os.environ.copy(),
-        ))
+        procs[stack] = (
+            log,
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "mindiectl",
+                    "preview",
+                    "--stack",
+                    stack,
+                    "--quiet",
+                    "--out",
+                    str(root / stack),
+                    "--state",
+                    str(root / "state" / f"{stack}.json"),
+                ],
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=os.environ.copy(),
+            ),
+        )
     failed = []
     for stack, (log, proc) in procs.items():
         try:
@@ -59,7 +77,8 @@ def control_plane(previews: dict[str, Path], tmp_path_factory: pytest.TempPathFa
     for _ in range(START_ATTEMPTS):  # a free port can be taken between probing and binding it
         try:
             plane = ControlPlane(
-                bin_dir=bin_dir, work=tmp_path_factory.mktemp("controlplane"),
+                bin_dir=bin_dir,
+                work=tmp_path_factory.mktemp("controlplane"),
                 client_cas=[previews[s] / "tls" / "root" / "cert.pem" for s in STACKS],
             ).start()
             break

@@ -104,9 +104,15 @@ def _cert(subject: x509.Name, key, issuer: x509.Name, issuer_key, *, ca: bool, e
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=not ca,
-                data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=not ca,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -148,17 +154,34 @@ class Pki:
         ca_name = _name("mindie apiserver-test CA")
         ca = _cert(ca_name, ca_key, ca_name, ca_key, ca=True)
         serving_key = ec.generate_private_key(ec.SECP256R1())
-        serving = _cert(_name("kube-apiserver"), serving_key, ca_name, ca_key, ca=False,
-                        eku=[ExtendedKeyUsageOID.SERVER_AUTH], ips=[LOOPBACK])
+        serving = _cert(
+            _name("kube-apiserver"),
+            serving_key,
+            ca_name,
+            ca_key,
+            ca=False,
+            eku=[ExtendedKeyUsageOID.SERVER_AUTH],
+            ips=[LOOPBACK],
+        )
         admin_key = ec.generate_private_key(ec.SECP256R1())
-        admin = _cert(_name("apiserver-test-admin", "system:masters"), admin_key, ca_name, ca_key,
-                      ca=False, eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
+        admin = _cert(
+            _name("apiserver-test-admin", "system:masters"),
+            admin_key,
+            ca_name,
+            ca_key,
+            ca=False,
+            eku=[ExtendedKeyUsageOID.CLIENT_AUTH],
+        )
         sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = serialization.Encoding.PEM
         pki = cls(
-            ca=folder / "ca.pem", serving_cert=folder / "serving.pem", serving_key=folder / "serving-key.pem",
-            admin_cert=folder / "admin.pem", admin_key=folder / "admin-key.pem",
-            sa_key=folder / "sa-key.pem", sa_pub=folder / "sa.pub",
+            ca=folder / "ca.pem",
+            serving_cert=folder / "serving.pem",
+            serving_key=folder / "serving-key.pem",
+            admin_cert=folder / "admin.pem",
+            admin_key=folder / "admin-key.pem",
+            sa_key=folder / "sa-key.pem",
+            sa_pub=folder / "sa.pub",
         )
         pki.ca.write_bytes(ca.public_bytes(pem))
         pki.serving_cert.write_bytes(serving.public_bytes(pem))
@@ -191,8 +214,15 @@ class Response:
 class Kube:
     """Requests to the API server as one client certificate (or bearer token)."""
 
-    def __init__(self, port: int, ca: Path, cert: Path | None = None, key: Path | None = None,
-                 token: str | None = None, timeout: float = 30):
+    def __init__(
+        self,
+        port: int,
+        ca: Path,
+        cert: Path | None = None,
+        key: Path | None = None,
+        token: str | None = None,
+        timeout: float = 30,
+    ):
         self.port = port
         self.timeout = timeout
         self.token = token
@@ -201,8 +231,15 @@ class Kube:
             self.context.load_cert_chain(str(cert), str(key) if key else None)
         self._resources: dict[str, list[dict]] = {}
 
-    def request(self, method: str, path: str, body: Any = None, *, query: dict | None = None,
-                content_type: str = "application/json") -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict | None = None,
+        content_type: str = "application/json",
+    ) -> Response:
         if query:
             path = f"{path}?{urllib.parse.urlencode(query)}"
         headers = {"Accept": "application/json"}
@@ -258,12 +295,16 @@ class Kube:
         query = {"fieldManager": manager, "force": "true"}
         if dry_run:
             query["dryRun"] = "All"
-        return self.request("PATCH", self.object_path(obj), obj, query=query,
-                            content_type="application/apply-patch+yaml")
+        return self.request(
+            "PATCH", self.object_path(obj), obj, query=query, content_type="application/apply-patch+yaml"
+        )
 
     def delete(self, obj: dict) -> Response:
-        return self.request("DELETE", self.object_path(obj),
-                            {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"})
+        return self.request(
+            "DELETE",
+            self.object_path(obj),
+            {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
+        )
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
@@ -313,8 +354,12 @@ class ControlPlane:
         self.logs[name] = log
         with open(log, "ab") as out:
             proc = subprocess.Popen(
-                [str(self.bin_dir / name), *args], stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.work,
+                [str(self.bin_dir / name), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.work,
                 preexec_fn=_die_with_parent,
             )
         self.procs[name] = proc
@@ -340,48 +385,77 @@ class ControlPlane:
         etcd_port, peer_port = free_port(), free_port()
         etcd_url = f"http://{LOOPBACK}:{etcd_port}"
         peer_url = f"http://{LOOPBACK}:{peer_port}"
-        self._spawn("etcd", [
-            "--name=test", f"--data-dir={self.work / 'etcd'}",
-            f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-            f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=test={peer_url}", "--initial-cluster-state=new",
-            "--unsafe-no-fsync", "--log-level=warn",
-        ])
+        self._spawn(
+            "etcd",
+            [
+                "--name=test",
+                f"--data-dir={self.work / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=test={peer_url}",
+                "--initial-cluster-state=new",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
         wait_for("etcd /health", lambda: self._alive("etcd") and _etcd_healthy(etcd_port), 60)
 
         self.port = free_port()
-        self._spawn("kube-apiserver", [
-            f"--etcd-servers={etcd_url}",
-            f"--bind-address={LOOPBACK}", f"--advertise-address={LOOPBACK}", f"--secure-port={self.port}",
-            # A loopback advertise address may not be an Endpoints address: no reconciler.
-            "--endpoint-reconciler-type=none",
-            f"--tls-cert-file={pki.serving_cert}", f"--tls-private-key-file={pki.serving_key}",
-            f"--client-ca-file={client_ca}", "--anonymous-auth=false",
-            "--authorization-mode=RBAC",
-            "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,PodSecurity",
-            "--allow-privileged=true",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            f"--service-account-issuer=https://{LOOPBACK}:{self.port}",
-            f"--service-account-key-file={pki.sa_pub}", f"--service-account-signing-key-file={pki.sa_key}",
-            "--profiling=false", "--v=0",
-        ])
+        self._spawn(
+            "kube-apiserver",
+            [
+                f"--etcd-servers={etcd_url}",
+                f"--bind-address={LOOPBACK}",
+                f"--advertise-address={LOOPBACK}",
+                f"--secure-port={self.port}",
+                # A loopback advertise address may not be an Endpoints address: no reconciler.
+                "--endpoint-reconciler-type=none",
+                f"--tls-cert-file={pki.serving_cert}",
+                f"--tls-private-key-file={pki.serving_key}",
+                f"--client-ca-file={client_ca}",
+                "--anonymous-auth=false",
+                "--authorization-mode=RBAC",
+                "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,PodSecurity",
+                "--allow-privileged=true",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--service-account-issuer=https://{LOOPBACK}:{self.port}",
+                f"--service-account-key-file={pki.sa_pub}",
+                f"--service-account-signing-key-file={pki.sa_key}",
+                "--profiling=false",
+                "--v=0",
+            ],
+        )
         self.admin = Kube(self.port, pki.ca, pki.admin_cert, pki.admin_key)
-        wait_for("kube-apiserver /readyz", lambda: self._alive("kube-apiserver") and self._ready(),
-                 self.startup_timeout)
+        wait_for(
+            "kube-apiserver /readyz",
+            lambda: self._alive("kube-apiserver") and self._ready(),
+            self.startup_timeout,
+        )
 
         kubeconfig = self.work / "controller-manager.kubeconfig"
         kubeconfig.write_text(json.dumps(self.kubeconfig(pki.admin_cert, pki.admin_key)))
-        self._spawn("kube-controller-manager", [
-            f"--kubeconfig={kubeconfig}", "--leader-elect=false",
-            f"--bind-address={LOOPBACK}", "--secure-port=0",
-            f"--service-account-private-key-file={pki.sa_key}", f"--root-ca-file={pki.ca}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}", "--v=0",
-        ])
+        self._spawn(
+            "kube-controller-manager",
+            [
+                f"--kubeconfig={kubeconfig}",
+                "--leader-elect=false",
+                f"--bind-address={LOOPBACK}",
+                "--secure-port=0",
+                f"--service-account-private-key-file={pki.sa_key}",
+                f"--root-ca-file={pki.ca}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--v=0",
+            ],
+        )
         # The service-account controller makes `default` in every namespace: the controllers run.
         wait_for(
             "kube-controller-manager (default ServiceAccount)",
-            lambda: self._alive("kube-controller-manager")
-            and self.admin.get("/api/v1/namespaces/default/serviceaccounts/default").status == 200,
+            lambda: (
+                self._alive("kube-controller-manager")
+                and self.admin.get("/api/v1/namespaces/default/serviceaccounts/default").status == 200
+            ),
             self.startup_timeout,
         )
 
@@ -390,9 +464,18 @@ class ControlPlane:
 
     def kubeconfig(self, cert: Path, key: Path) -> dict:
         return {
-            "apiVersion": "v1", "kind": "Config", "current-context": "test",
-            "clusters": [{"name": "test", "cluster": {
-                "server": f"https://{LOOPBACK}:{self.port}", "certificate-authority": str(self.pki.ca)}}],
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "test",
+            "clusters": [
+                {
+                    "name": "test",
+                    "cluster": {
+                        "server": f"https://{LOOPBACK}:{self.port}",
+                        "certificate-authority": str(self.pki.ca),
+                    },
+                }
+            ],
             "users": [{"name": "test", "user": {"client-certificate": str(cert), "client-key": str(key)}}],
             "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
         }

@@ -31,9 +31,19 @@ from .controlplane import ControlPlane, ControlPlaneError, Kube, Response, wait_
 pytestmark = pytest.mark.apiserver
 
 APPLY_ORDER = (
-    "Namespace", "ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim",
-    "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding",
-    "Service", "NetworkPolicy", "PodDisruptionBudget", "Deployment",
+    "Namespace",
+    "ServiceAccount",
+    "Secret",
+    "ConfigMap",
+    "PersistentVolumeClaim",
+    "ClusterRole",
+    "Role",
+    "ClusterRoleBinding",
+    "RoleBinding",
+    "Service",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+    "Deployment",
 )
 """Dependency order: the namespace first, what pods reference (service accounts, secrets, config,
 claims) and RBAC before the workloads; deletion runs in reverse."""
@@ -45,27 +55,44 @@ WAIT = 120
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 PROBED = (
     # (group, resource) the RBAC matrix asks about: the seed's four plus what must stay out of reach.
-    ("apps", "deployments"), ("", "pods"), ("", "configmaps"), ("", "services"),
-    ("", "secrets"), ("", "serviceaccounts"), ("", "persistentvolumeclaims"), ("", "events"),
-    ("apps", "replicasets"), ("apps", "daemonsets"), ("apps", "statefulsets"), ("batch", "jobs"),
-    ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "rolebindings"),
+    ("apps", "deployments"),
+    ("", "pods"),
+    ("", "configmaps"),
+    ("", "services"),
+    ("", "secrets"),
+    ("", "serviceaccounts"),
+    ("", "persistentvolumeclaims"),
+    ("", "events"),
+    ("apps", "replicasets"),
+    ("apps", "daemonsets"),
+    ("apps", "statefulsets"),
+    ("batch", "jobs"),
+    ("rbac.authorization.k8s.io", "roles"),
+    ("rbac.authorization.k8s.io", "rolebindings"),
     ("networking.k8s.io", "networkpolicies"),
 )
 CLUSTER_PROBES = (
     # Cluster-scoped requests nobody in this program may make.
-    ("", "nodes", "get", ""), ("", "nodes", "list", ""), ("", "namespaces", "create", ""),
-    ("", "namespaces", "delete", ""), ("", "persistentvolumes", "create", ""),
+    ("", "nodes", "get", ""),
+    ("", "nodes", "list", ""),
+    ("", "namespaces", "create", ""),
+    ("", "namespaces", "delete", ""),
+    ("", "persistentvolumes", "create", ""),
     ("rbac.authorization.k8s.io", "clusterroles", "escalate", ""),
     ("rbac.authorization.k8s.io", "clusterroles", "bind", ""),
     ("rbac.authorization.k8s.io", "clusterrolebindings", "create", ""),
-    ("", "users", "impersonate", ""), ("", "serviceaccounts", "impersonate", ""),
+    ("", "users", "impersonate", ""),
+    ("", "serviceaccounts", "impersonate", ""),
     ("certificates.k8s.io", "certificatesigningrequests", "create", ""),
 )
 HOME_PROBES = (
     # In the stack's own namespace: subresources a rule on the parent resource does not carry, and
     # the RBAC verbs that would let a subject grant itself more (escalate, bind, impersonate).
-    ("", "pods", "create", "exec"), ("", "pods", "get", "log"), ("", "pods", "create", "eviction"),
-    ("apps", "deployments", "update", "scale"), ("", "serviceaccounts", "create", "token"),
+    ("", "pods", "create", "exec"),
+    ("", "pods", "get", "log"),
+    ("", "pods", "create", "eviction"),
+    ("apps", "deployments", "update", "scale"),
+    ("", "serviceaccounts", "create", "token"),
     ("rbac.authorization.k8s.io", "roles", "escalate", ""),
     ("rbac.authorization.k8s.io", "roles", "bind", ""),
     ("rbac.authorization.k8s.io", "clusterroles", "bind", ""),
@@ -116,7 +143,9 @@ def deployed(request, control_plane: ControlPlane, previews: dict[str, Path]):
     admin = control_plane.admin
     for name, obj in state.manifests:
         resp = admin.request(
-            "PATCH", admin.object_path(obj), obj,
+            "PATCH",
+            admin.object_path(obj),
+            obj,
             query={"fieldManager": "mindie-apiserver-test", "force": "true", "fieldValidation": "Strict"},
             content_type="application/apply-patch+yaml",
         )
@@ -137,8 +166,11 @@ def wait_gone(admin: Kube, state: Deployed) -> None:
     left: list[str] = []
 
     def none_left() -> bool:
-        left[:] = [f"{o['kind']}/{o['metadata']['name']}" for _, o in state.manifests
-                   if admin.get(admin.object_path(o)).status != 404]
+        left[:] = [
+            f"{o['kind']}/{o['metadata']['name']}"
+            for _, o in state.manifests
+            if admin.get(admin.object_path(o)).status != 404
+        ]
         return not left
 
     try:
@@ -153,16 +185,33 @@ def wait_gone(admin: Kube, state: Deployed) -> None:
 def test_every_manifest_is_applied(deployed: Deployed):
     """Server-side apply with strict field validation: unknown or duplicate fields, invalid values
     and admission refusals all fail here, each named with the server's message."""
-    refused = [f"{name}: {resp.status} {resp.message}" for name, resp in deployed.results
-               if resp.status not in (200, 201)]
+    refused = [
+        f"{name}: {resp.status} {resp.message}"
+        for name, resp in deployed.results
+        if resp.status not in (200, 201)
+    ]
     assert not refused, f"{deployed.stack}: the API server refused:\n" + "\n".join(refused)
     warned = [f"{name}: {w}" for name, resp in deployed.results for w in resp.warnings]
     assert not warned, f"{deployed.stack}: the API server warned:\n" + "\n".join(warned)
     assert len(deployed.results) == len(list((deployed.out / "manifests").glob("*.yaml")))
 
 
-_SUFFIX = {"": 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
-           "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_SUFFIX = {
+    "": 1,
+    "m": Decimal("0.001"),
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
 
 
 def _quantity(text: str) -> Decimal | None:
@@ -194,10 +243,23 @@ def _subset(declared, stored, path="") -> list[str]:
     return [] if _same(declared, stored) else [f"{path}: declared {declared!r}, stored {stored!r}"]
 
 
-@pytest.mark.parametrize("kind", [
-    "NetworkPolicy", "PodDisruptionBudget", "Service", "PersistentVolumeClaim", "Deployment", "ConfigMap",
-    "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount", "Namespace",
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Service",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "ConfigMap",
+        "Role",
+        "ClusterRole",
+        "RoleBinding",
+        "ClusterRoleBinding",
+        "ServiceAccount",
+        "Namespace",
+    ],
+)
 def test_objects_are_stored_as_declared(deployed: Deployed, control_plane: ControlPlane, kind: str):
     """Every declared field comes back unchanged (NodePorts inside the server's range, claims,
     budgets and policies as written); `data` of Secrets is compared in its own test."""
@@ -228,8 +290,12 @@ def test_secrets_are_stored_as_declared(deployed: Deployed, control_plane: Contr
 def test_node_ports_are_inside_the_service_node_port_range(deployed: Deployed):
     """The default --service-node-port-range (30000-32767) accepted every declared nodePort: the
     apply test would have failed otherwise; here the declared values are listed against it."""
-    ports = [p["nodePort"] for s in deployed.of_kind("Service") for p in s["spec"].get("ports", [])
-             if "nodePort" in p]
+    ports = [
+        p["nodePort"]
+        for s in deployed.of_kind("Service")
+        for p in s["spec"].get("ports", [])
+        if "nodePort" in p
+    ]
     assert all(30000 <= p <= 32767 for p in ports), ports
 
 
@@ -260,12 +326,12 @@ def _controller_pods(deployed: Deployed, admin: Kube) -> list[str]:
         selector = _selector(dep)
 
         def state(name=name, want=want, selector=selector):
-            pods = admin.get(f"/api/v1/namespaces/{ns}/pods",
-                             query={"labelSelector": selector}).body["items"]
+            pods = admin.get(f"/api/v1/namespaces/{ns}/pods", query={"labelSelector": selector}).body["items"]
             if len(pods) >= want:
                 return ("ok", pods)
-            rsets = admin.get(f"/apis/apps/v1/namespaces/{ns}/replicasets",
-                              query={"labelSelector": selector}).body["items"]
+            rsets = admin.get(
+                f"/apis/apps/v1/namespaces/{ns}/replicasets", query={"labelSelector": selector}
+            ).body["items"]
             for rs in rsets:
                 for cond in rs.get("status", {}).get("conditions", []):
                     if cond["type"] == "ReplicaFailure" and cond["status"] == "True":
@@ -298,8 +364,14 @@ def _label_selector(selector: dict) -> str:
     terms = [f"{k}={v}" for k, v in sorted(selector.get("matchLabels", {}).items())]
     for expr in selector.get("matchExpressions", []):
         key, op, values = expr["key"], expr["operator"], ",".join(expr.get("values", []))
-        terms.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
-                      "Exists": key, "DoesNotExist": f"!{key}"}[op])
+        terms.append(
+            {
+                "In": f"{key} in ({values})",
+                "NotIn": f"{key} notin ({values})",
+                "Exists": key,
+                "DoesNotExist": f"!{key}",
+            }[op]
+        )
     return ",".join(terms)
 
 
@@ -323,10 +395,16 @@ def test_selectors_select_the_stacks_pods(deployed: Deployed, control_plane: Con
     for pol in deployed.of_kind("NetworkPolicy"):
         selectors = [("podSelector", pol["spec"]["podSelector"])]
         for i, rule in enumerate(pol["spec"].get("ingress", [])):
-            selectors += [(f"ingress[{i}].from", peer["podSelector"]) for peer in rule.get("from", [])
-                          if "podSelector" in peer and "namespaceSelector" not in peer]
-        empty += [f"NetworkPolicy/{pol['metadata']['name']} {where}" for where, sel in selectors
-                  if sel and not _selected(admin, ns, sel)]
+            selectors += [
+                (f"ingress[{i}].from", peer["podSelector"])
+                for peer in rule.get("from", [])
+                if "podSelector" in peer and "namespaceSelector" not in peer
+            ]
+        empty += [
+            f"NetworkPolicy/{pol['metadata']['name']} {where}"
+            for where, sel in selectors
+            if sel and not _selected(admin, ns, sel)
+        ]
     for pdb in deployed.of_kind("PodDisruptionBudget"):
         name = pdb["metadata"]["name"]
         pods = _selected(admin, ns, pdb["spec"]["selector"])
@@ -344,10 +422,16 @@ def test_selectors_select_the_stacks_pods(deployed: Deployed, control_plane: Con
 
 def _pod_from(dep: dict, name: str) -> dict:
     template = copy.deepcopy(dep["spec"]["template"])
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": dep["metadata"]["namespace"],
-                         "labels": {"mindie-test": "weakened"}},
-            "spec": template["spec"]}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": dep["metadata"]["namespace"],
+            "labels": {"mindie-test": "weakened"},
+        },
+        "spec": template["spec"],
+    }
 
 
 def _privileged(pod: dict) -> dict:
@@ -360,15 +444,20 @@ def _host_etc(pod: dict) -> dict:
     volume = {"name": "host-etc", "hostPath": {"path": "/etc/kubernetes"}}
     pod["spec"].setdefault("volumes", []).append(volume)
     pod["spec"]["containers"][0].setdefault("volumeMounts", []).append(
-        {"name": "host-etc", "mountPath": "/host/etc", "readOnly": True})
+        {"name": "host-etc", "mountPath": "/host/etc", "readOnly": True}
+    )
     return pod
 
 
-@pytest.mark.parametrize("weaken,reasons", [
-    (_privileged, ["privileged", "allowPrivilegeEscalation"]),
-    (_host_etc, ["hostPath", "host-etc"]),
-    (lambda p: _host_etc(_privileged(p)), ["privileged", "hostPath"]),
-], ids=["privileged", "hostPath-etc", "both"])
+@pytest.mark.parametrize(
+    "weaken,reasons",
+    [
+        (_privileged, ["privileged", "allowPrivilegeEscalation"]),
+        (_host_etc, ["hostPath", "host-etc"]),
+        (lambda p: _host_etc(_privileged(p)), ["privileged", "hostPath"]),
+    ],
+    ids=["privileged", "hostPath-etc", "both"],
+)
 def test_a_weakened_pod_is_refused(deployed: Deployed, control_plane: ControlPlane, weaken, reasons):
     """The same pod spec as the stack's first Deployment is admitted (dry run); made privileged
     and/or given a hostPath under /etc, Pod Security refuses it with the violated checks named."""
@@ -388,22 +477,42 @@ def test_a_weakened_pod_is_refused(deployed: Deployed, control_plane: ControlPla
 # --- RBAC -------------------------------------------------------------------------------------------
 
 
-def _sar(admin: Kube, user: str, groups: list[str], group: str, resource: str, verb: str,
-         namespace: str, sub: str = "") -> bool:
+def _sar(
+    admin: Kube,
+    user: str,
+    groups: list[str],
+    group: str,
+    resource: str,
+    verb: str,
+    namespace: str,
+    sub: str = "",
+) -> bool:
     attrs = {"group": group, "resource": resource, "verb": verb}
     if namespace:
         attrs["namespace"] = namespace
     if sub:
         attrs["subresource"] = sub
-    resp = admin.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", {
-        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-        "spec": {"user": user, "groups": groups, "resourceAttributes": attrs}})
+    resp = admin.request(
+        "POST",
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {"user": user, "groups": groups, "resourceAttributes": attrs},
+        },
+    )
     assert resp.status == 201, resp.message
     return bool(resp.body["status"].get("allowed"))
 
 
-def _rbac_mismatches(admin: Kube, user: str, groups: list[str], granted: set[tuple[str, str, str]],
-                     home: str, cluster_wide: bool) -> list[str]:
+def _rbac_mismatches(
+    admin: Kube,
+    user: str,
+    groups: list[str],
+    granted: set[tuple[str, str, str]],
+    home: str,
+    cluster_wide: bool,
+) -> list[str]:
     """Ask the authorizer about every (resource, verb) in the home namespace, another namespace and
     cluster-wide; `granted` is exactly what must be allowed (in `home`, or everywhere when
     cluster_wide). Returns what differs."""
@@ -412,8 +521,10 @@ def _rbac_mismatches(admin: Kube, user: str, groups: list[str], granted: set[tup
         want = (group, resource, verb) in granted and (ns == home or cluster_wide)
         got = _sar(admin, user, groups, group, resource, verb, ns)
         if got != want:
-            wrong.append(f"{verb} {resource or '?'}.{group or 'core'} in {ns or 'all namespaces'}: "
-                         f"{'allowed' if got else 'denied'}, want {'allowed' if want else 'denied'}")
+            wrong.append(
+                f"{verb} {resource or '?'}.{group or 'core'} in {ns or 'all namespaces'}: "
+                f"{'allowed' if got else 'denied'}, want {'allowed' if want else 'denied'}"
+            )
     probes = [(*p, "") for p in CLUSTER_PROBES] + [(*p, home) for p in HOME_PROBES]
     for group, resource, verb, sub, ns in probes:
         if _sar(admin, user, groups, group, resource, verb, ns, sub):
@@ -439,13 +550,17 @@ def test_deployer_rbac_grants_exactly_the_seed_rules(deployed: Deployed, control
     namespaces, subresources, escalate, bind or impersonate."""
     deployed.live()
     cn, orgs = _cert_subject(deployed.out / "tls" / "kubeclient" / "cert.pem")
-    bindings = [b for b in deployed.of_kind("RoleBinding") + deployed.of_kind("ClusterRoleBinding")
-                if any(s.get("kind") == "User" and s.get("name") == cn for s in b.get("subjects", []))]
+    bindings = [
+        b
+        for b in deployed.of_kind("RoleBinding") + deployed.of_kind("ClusterRoleBinding")
+        if any(s.get("kind") == "User" and s.get("name") == cn for s in b.get("subjects", []))
+    ]
     assert len(bindings) == 1, f"bindings of User {cn}: {bindings}"
     cluster_wide = bindings[0]["kind"] == "ClusterRoleBinding"
     granted = {(g, r, v) for g, r, verbs in SEED_RULES for v in verbs}
-    wrong = _rbac_mismatches(control_plane.admin, cn, [*orgs, "system:authenticated"], granted,
-                             deployed.namespace, cluster_wide)
+    wrong = _rbac_mismatches(
+        control_plane.admin, cn, [*orgs, "system:authenticated"], granted, deployed.namespace, cluster_wide
+    )
     assert not wrong, f"{deployed.stack}: Deployer user {cn}:\n" + "\n".join(wrong)
 
 
@@ -457,8 +572,9 @@ def _writer_service_account(deployed: Deployed) -> str | None:
     return None
 
 
-def test_ranktable_writer_may_only_read_pods_of_its_namespace(deployed: Deployed,
-                                                              control_plane: ControlPlane):
+def test_ranktable_writer_may_only_read_pods_of_its_namespace(
+    deployed: Deployed, control_plane: ControlPlane
+):
     """The rank-table writer's service account: get/list/watch pods in the stack namespace, nothing
     else (SubjectAccessReview), and a real token for it (TokenRequest) lists pods and is refused
     secrets and other namespaces."""
@@ -475,8 +591,15 @@ def test_ranktable_writer_may_only_read_pods_of_its_namespace(deployed: Deployed
     wrong = _rbac_mismatches(control_plane.admin, user, groups, granted, ns, cluster_wide=False)
     assert not wrong, f"{deployed.stack}: {user}:\n" + "\n".join(wrong)
 
-    token = control_plane.admin.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts/{sa}/token", {
-        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 600}})
+    token = control_plane.admin.request(
+        "POST",
+        f"/api/v1/namespaces/{ns}/serviceaccounts/{sa}/token",
+        {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 600},
+        },
+    )
     assert token.status == 201, token.message
     writer = control_plane.client(token=token.body["status"]["token"])
     assert writer.get(f"/api/v1/namespaces/{ns}/pods").status == 200
@@ -491,8 +614,11 @@ def test_kubeclient_certificate_authenticates_end_to_end(deployed: Deployed, con
     tls = deployed.out / "tls" / "kubeclient"
     cn, orgs = _cert_subject(tls / "cert.pem")
     client = control_plane.client(tls / "chain.pem", tls / "key.pem")
-    review = client.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-                            {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    review = client.request(
+        "POST",
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+    )
     assert review.status == 201, f"{review.status} {review.message}"
     info = review.body["status"]["userInfo"]
     assert info["username"] == cn
@@ -573,7 +699,8 @@ def test_rbac_scope_variants_grant_what_they_say(scope, run_stack, control_plane
     result = run_stack("dev", overrides={"mindie:msServer": ms})
     objs = [m for m in render.manifests(result).values() if m["kind"] in RBAC_KINDS]
     assert {o["kind"] for o in objs} == (
-        {"Role", "RoleBinding"} if scope == "role" else {"ClusterRole", "ClusterRoleBinding"})
+        {"Role", "RoleBinding"} if scope == "role" else {"ClusterRole", "ClusterRoleBinding"}
+    )
     ns = f"mindie-scope-{scope}"
     admin = control_plane.admin
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
@@ -584,12 +711,14 @@ def test_rbac_scope_variants_grant_what_they_say(scope, run_stack, control_plane
             assert resp.status in (200, 201), f"{obj['kind']}/{obj['metadata']['name']}: {resp.message}"
         cn = next(s["name"] for o in objs for s in o.get("subjects", []) if s.get("kind") == "User")
         granted = {(g, r, v) for g, r, verbs in SEED_RULES for v in verbs}
-        wrong = _rbac_mismatches(admin, cn, ["system:authenticated"], granted, ns,
-                                 cluster_wide=scope == "cluster")
+        wrong = _rbac_mismatches(
+            admin, cn, ["system:authenticated"], granted, ns, cluster_wide=scope == "cluster"
+        )
         assert not wrong, f"rbac.scope={scope}:\n" + "\n".join(wrong)
     finally:
         for obj in reversed(applied):
             admin.delete(obj)
+
         def gone():
             return all(admin.get(admin.object_path(o)).status == 404 for o in applied)
 

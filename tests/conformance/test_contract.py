@@ -390,15 +390,18 @@ def _rules_with_a_mutation(stacks) -> set[str]:
     covered = {
         node.args[0].value
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_cover"
-        and node.args and isinstance(node.args[0], ast.Constant)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "_cover"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
     }
     for file, (stack, cm, key) in FILES.items():
         original = json.loads(obj(stacks[stack], "ConfigMap", cm)["data"][key])
         covered |= {
             s.rule_id
             for s in SPECS
-            if s.file == file and (s.when is None or s.when(original))
+            if s.file == file
+            and (s.when is None or s.when(original))
             and lookup(original, s.path) is not conformance._MISSING
         }
     return covered

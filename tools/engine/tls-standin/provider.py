@@ -78,8 +78,13 @@ def _from_struct(struct: struct_pb2.Struct) -> tuple[dict[str, Any], set[str]]:
 
 def _to_struct(values: dict[str, Any], secrets: set[str]) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
-    struct.update({k: {SECRET_SIG: SECRET_VALUE, "value": v} if k in secrets else v
-                   for k, v in values.items() if v is not None})
+    struct.update(
+        {
+            k: {SECRET_SIG: SECRET_VALUE, "value": v} if k in secrets else v
+            for k, v in values.items()
+            if v is not None
+        }
+    )
     return struct
 
 
@@ -119,13 +124,13 @@ class TlsStandIn(provider_pb2_grpc.ResourceProviderServicer):
     def Diff(self, request, context):
         olds, _ = _from_struct(request.old_inputs if request.HasField("old_inputs") else request.olds)
         news, _ = _from_struct(request.news)
-        changed = sorted(k for k in set(olds) | set(news)
-                         if olds.get(k) != news.get(k) and k != "__defaults")
+        changed = sorted(k for k in set(olds) | set(news) if olds.get(k) != news.get(k) and k != "__defaults")
         if not changed:
             return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE)
         replaces = [k for k in changed if k not in IN_PLACE]
-        return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_SOME,
-                                         diffs=changed, replaces=replaces)
+        return provider_pb2.DiffResponse(
+            changes=provider_pb2.DiffResponse.DIFF_SOME, diffs=changed, replaces=replaces
+        )
 
     def _emulate(self, urn: str, inputs: dict[str, Any]):
         emulator = lookup(_type(urn))
@@ -147,8 +152,9 @@ class TlsStandIn(provider_pb2_grpc.ResourceProviderServicer):
             # Like a bridged provider: computed outputs are unknown until the resource is created.
             outputs = {k: (v if k in inputs else UNKNOWN) for k, v in outputs.items()}
         secrets = (SECRET_OUTPUTS | secret_inputs) & set(outputs)
-        return provider_pb2.CreateResponse(id="" if request.preview else result.id or "",
-                                           properties=_to_struct(outputs, secrets))
+        return provider_pb2.CreateResponse(
+            id="" if request.preview else result.id or "", properties=_to_struct(outputs, secrets)
+        )
 
     def Read(self, request, context):
         # Nothing lives outside the state: what the engine holds is what exists.
