@@ -38,6 +38,7 @@ from pulumi.dynamic import (
 
 from domain.hashing import sha256_hex
 from domain.passphrase import passphrase_problem
+from domain.pki import CA_KEY_USAGES
 
 RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -308,16 +309,6 @@ class Crl(Resource, module="mindie", name="Crl"):
 
 # --- CaCert ------------------------------------------------------------------------------------
 
-_KEY_USAGE_FLAGS = {
-    "digital_signature": "digital_signature",
-    "content_commitment": "content_commitment",
-    "key_encipherment": "key_encipherment",
-    "data_encipherment": "data_encipherment",
-    "key_agreement": "key_agreement",
-    "cert_signing": "key_cert_sign",
-    "crl_signing": "crl_sign",
-}
-
 
 class CaCertProvider(ResourceProvider):
     """Signs a CA certificate: subject and key from the CSR; CA:TRUE with an exact pathlen."""
@@ -335,7 +326,7 @@ class CaCertProvider(ResourceProvider):
         failures = [
             CheckFailure("allowed_uses", f"unsupported key usage {u!r}")
             for u in news.get("allowed_uses") or []
-            if u not in _KEY_USAGE_FLAGS
+            if u not in CA_KEY_USAGES
         ]
         return CheckResult(news, failures)
 
@@ -350,7 +341,7 @@ class CaCertProvider(ResourceProvider):
         start = now()
         end = start + _dt.timedelta(hours=int(props["validity_period_hours"]))
         uses = set(props.get("allowed_uses") or [])
-        flags = {flag: name in uses for name, flag in _KEY_USAGE_FLAGS.items()}
+        flags = {flag: name in uses for name, flag in CA_KEY_USAGES.items()}
         serial = x509.random_serial_number()
         cert = (
             x509.CertificateBuilder()

@@ -11,3 +11,18 @@ RSA_BITS = 4096
 MAX_VALIDITY_DAYS = 365
 """The seed's openssl -days 365: the longest an issued certificate may live."""
 MAX_VALIDITY_HOURS = MAX_VALIDITY_DAYS * 24
+
+CA_KEY_USAGES = {
+    "digital_signature": "digital_signature",
+    "content_commitment": "content_commitment",
+    "key_encipherment": "key_encipherment",
+    "data_encipherment": "data_encipherment",
+    "key_agreement": "key_agreement",
+    "cert_signing": "key_cert_sign",
+    "crl_signing": "crl_sign",
+}
+"""pulumi-tls `allowed_uses` names -> the field of cryptography's `x509.KeyUsage` each sets, for what
+a CA signs (the intermediate CA's material, components/ca_material.py)."""
+KEY_USAGES = {**CA_KEY_USAGES, "encipher_only": "encipher_only", "decipher_only": "decipher_only"}
+"""Every key usage pulumi-tls accepts (mindiectl's TLS emulator): encipher/decipher-only qualify
+key_agreement and are never a CA's."""

@@ -28,6 +28,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Optional
 
+from domain.pki import KEY_USAGES
+
 from .base import Context, Emulated, ResourceCall, emulates
 
 KEY_POOL: Optional[dict[tuple, str]] = None
@@ -175,19 +177,6 @@ def _sans(dns: list[str], ips: list[str], uris: list[str]):
     return x509.SubjectAlternativeName(names) if names else None
 
 
-_KEY_USAGES = {
-    "digital_signature": "digital_signature",
-    "content_commitment": "content_commitment",
-    "key_encipherment": "key_encipherment",
-    "data_encipherment": "data_encipherment",
-    "key_agreement": "key_agreement",
-    "cert_signing": "key_cert_sign",
-    "crl_signing": "crl_sign",
-    "encipher_only": "encipher_only",
-    "decipher_only": "decipher_only",
-}
-
-
 def _ext_key_usages() -> dict[str, Any]:
     from cryptography.x509.oid import ExtendedKeyUsageOID as E
     from cryptography.x509.oid import ObjectIdentifier
@@ -242,7 +231,7 @@ def _certificate_options(inputs: dict[str, Any], subject) -> tuple[bool, list[st
     """(is CA, allowed uses, max path length) of the inputs, refused as Go's x509 would refuse them."""
     is_ca = bool(inputs.get("isCaCertificate"))
     uses = [str(u) for u in inputs.get("allowedUses") or []]
-    unknown = [u for u in uses if u not in _KEY_USAGES and u not in _ext_key_usages()]
+    unknown = [u for u in uses if u not in KEY_USAGES and u not in _ext_key_usages()]
     if unknown:
         raise ValueError(f"allowedUses: unsupported value(s) {unknown}")
     max_path = inputs.get("maxPathLength")
@@ -258,7 +247,7 @@ def _with_usages(builder, uses: list[str], is_ca: bool, max_path: Optional[int])
     """Key usage, extended key usage and basic constraints extensions."""
     from cryptography import x509
 
-    flags = {flag: name in uses for name, flag in _KEY_USAGES.items()}
+    flags = {flag: name in uses for name, flag in KEY_USAGES.items()}
     if any(flags.values()):
         builder = builder.add_extension(x509.KeyUsage(**flags), critical=True)
     ekus = [_ext_key_usages()[u] for u in uses if u in _ext_key_usages()]
