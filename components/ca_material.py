@@ -37,7 +37,7 @@ from pulumi.dynamic import (
 )
 
 from domain.hashing import sha256_hex
-from domain.passphrase import passphrase_problem
+from domain.passphrase import PASSPHRASE_RULE, passphrase_problem
 from domain.pki import CA_KEY_USAGES
 
 RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
@@ -119,8 +119,10 @@ def encrypt_key(private_key_pem: str, passphrase: str) -> str:
 
 class EncryptedKeyProvider(ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        problem = passphrase_problem(str(news.get("passphrase") or ""))
-        return CheckResult(news, [CheckFailure("passphrase", problem)] if problem else [])
+        if passphrase_problem(str(news.get("passphrase") or "")) is None:
+            return CheckResult(news, [])
+        # The engine prints check failures: say the rule, nothing about the secret (not even its length).
+        return CheckResult(news, [CheckFailure("passphrase", f"does not meet the rule: {PASSPHRASE_RULE}")])
 
     def _outs(self, props: dict[str, Any]) -> dict[str, Any]:
         key = _load_key(props["private_key_pem"])

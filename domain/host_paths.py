@@ -54,7 +54,9 @@ def forbidden_host_path(path: str) -> Optional[str]:
     """Why `path` may never be a hostPath ("is under /etc", ...), or None when it may."""
     if not path.startswith("/"):
         return "is not absolute"
-    normal = posixpath.normpath(path)
+    # "/" + ...lstrip: POSIX normpath keeps a leading "//" (implementation-defined), which would
+    # let "//etc" past every prefix below; the kubelet resolves it to /etc.
+    normal = "/" + posixpath.normpath(path).lstrip("/")
     if normal != path.rstrip("/") and path != "/":
         return f"is not normalized ({normal!r})"
     if normal == "/":

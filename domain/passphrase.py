@@ -6,6 +6,11 @@ from typing import Optional
 
 MIN_PASSPHRASE = 8
 MAX_PASSPHRASE = 256
+PASSPHRASE_RULE = (
+    f"{MIN_PASSPHRASE} to {MAX_PASSPHRASE} characters on one line, with at least two of lower case, "
+    "upper case, digit, special character"
+)
+"""The rule in words, for a message that must not describe the passphrase itself."""
 
 
 def passphrase_problem(text: str) -> Optional[str]:

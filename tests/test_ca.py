@@ -700,6 +700,19 @@ def test_offline_run_executes_the_pickled_provider(dev: RunResult):
     assert type(load_provider(child(dev, "crl").inputs["__provider"])) is material.CrlProvider
 
 
+@pytest.mark.parametrize("weak", ["abc", "abcdefghij", "Aa1\nAa1\nAa1"])
+def test_key_encryption_refuses_a_weak_passphrase_without_describing_it(weak):
+    """The engine prints a provider's check failures: they state the rule, not the passphrase's
+    length or character classes."""
+    from components.ca_material import EncryptedKeyProvider
+
+    (failure,) = EncryptedKeyProvider().check({}, {"passphrase": weak}).failures
+    assert failure.property == "passphrase"
+    assert failure.reason.startswith("does not meet the rule: 8 to 256 characters on one line")
+    assert str(len(weak)) not in failure.reason and "has" not in failure.reason
+    assert EncryptedKeyProvider().check({}, {"passphrase": "Strong-Passphrase-1"}).failures == []
+
+
 def test_passphrase_secrets_round_trip(tmp_path: Path, monkeypatch):
     path = tmp_path / "Pulumi.t.yaml"
     path.write_text("config:\n  mindie:environment: dev  # keep me\n")

@@ -480,7 +480,9 @@ def test_host_paths_follow_the_seeds_rules(path, why):
     assert f"mindie:msServer.storage.host_paths.data = '{path}': " in error and why in error
 
 
-@pytest.mark.parametrize("path", ["/home/admin/ms", "/var/log", "/run/containerd/x", "/", "/srv/"])
+@pytest.mark.parametrize(
+    "path", ["/home/admin/ms", "/var/log", "/run/containerd/x", "/", "/srv/", "//etc/ms"]
+)
 def test_the_component_refuses_what_the_settings_refuse(path):
     # the component's own guard (domain.host_paths), for args that did not come through the settings
     from components.ms_server import _host_dir

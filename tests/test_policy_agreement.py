@@ -41,6 +41,8 @@ REFUSED = (
     "/",
     "/data/mindie/agent.sock",  # a socket anywhere
     "/data/../etc",  # not normalized
+    "//etc",  # a leading "//" that POSIX normpath keeps: the kubelet mounts /etc
+    "//var/lib/kubelet/pods",
     "data/models",  # not absolute
 )
 
