@@ -137,7 +137,7 @@ def test_hostpath_mode_is_advisory_in_dev(run_stack):
 
 
 def _ms_role(result: RunResult) -> Resource:
-    """The run's ClusterRole, else the ms-role Motor declares."""
+    """The run's ClusterRole, else a copy of the seed's ms-role (the Deployer's RBAC)."""
     return _a(
         result,
         CLUSTERROLE,

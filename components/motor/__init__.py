@@ -10,7 +10,7 @@ list, also the writer's) and composes three components:
 
 They are configured from each other (ms_controller.json names the coordinator's ports, both
 use the same http_client_ctl.json, the writer finds the coordinator by its selector), share the
-TLS material and are deployed or not together. The JSON files come rendered (compose:
+TLS material and are deployed or not together. The JSON files come rendered (the composition:
 stacks/composition/motor_files.py); nothing here reads settings.
 """
 

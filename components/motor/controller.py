@@ -37,7 +37,7 @@ class ControllerSpec:
 
     program: Program
     config_json: str
-    """ms_controller.json (compose renders it from the settings)."""
+    """ms_controller.json (the composition renders it from the settings)."""
     port: int
     """http_server port: /v1/startup and /v1/health."""
     state_storage: StateStorage = StateStorage()

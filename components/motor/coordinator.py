@@ -88,7 +88,7 @@ class CoordinatorSpec:
 
     program: Program
     config_json: str
-    """ms_coordinator.json (compose renders it from the settings)."""
+    """ms_coordinator.json (the composition renders it from the settings)."""
     ports: CoordinatorPorts
     liveness: Optional[LivenessProbe] = None
     """The optional liveness probe on /v1/health; None: none."""

@@ -39,10 +39,10 @@ class Resources:
 
 @dataclass(frozen=True)
 class MotorPod:
-    """Settings both Motor pods run with (plain values; compose maps `mindie:motor` onto them)."""
+    """Settings both Motor pods run with (plain values; the composition maps `mindie:motor` onto them)."""
 
     namespace: pulumi.Input[str]
-    """Namespace of every object (compose passes the Namespace component's output)."""
+    """Namespace of every object (the composition passes the Namespace component's output)."""
     instance: str
     """app.kubernetes.io/instance of Motor-wide objects (the stack's installation: its namespace); a
     program's own objects take their Deployment's name (components/labels.py)."""

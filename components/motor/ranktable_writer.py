@@ -75,7 +75,7 @@ class RanktableWriterSpec:
     """The writer's own settings."""
 
     image: pulumi.Input[str]
-    """An image with python3 (compose: the writer's own, else the controller's)."""
+    """An image with python3 (the composition: the writer's own, else the controller's)."""
     resources: Resources
     refresh_seconds: int = 30
     """Longest time between two full pod listings."""

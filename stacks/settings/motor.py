@@ -288,7 +288,7 @@ def motor_deployed(entry_is_coordinator: bool, motor: MotorSettings) -> bool:
 
 
 def prefix_cache_required(entry_is_coordinator: bool, motor: MotorSettings) -> bool:
-    """What compose passes to the servers as `prefix_cache`.
+    """What the composition passes to the servers as `prefix_cache`.
 
     The rule: the servers enable prefix cache exactly when the Coordinator is
     the entry and schedules with cache_affinity. (cache_affinity with any other
