@@ -43,6 +43,7 @@ PROJECT_FILES = (
     "requirements.txt",
     "components",
     "stacks",
+    "domain",
     "mindiectl",
     "policy",
     "images",
