@@ -85,26 +85,12 @@ def engine_bin() -> Path:
 class Project:
     """A temporary copy of the project with one stack, and the pulumi CLI run inside it."""
 
-    def __init__(self, tmp: Path, engine_bin: Path, stack: str):
+    def __init__(self, tmp: Path, engine_bin: Path, stack: str, root: Path = ROOT):
         self.stack = stack
         self.dir = tmp / "project"
         self.rendered = self.dir / "build" / stack / "rendered"
-        for name in PROJECT_FILES:
-            src = ROOT / name
-            if src.is_dir():
-                shutil.copytree(
-                    src,
-                    self.dir / name,
-                    ignore=shutil.ignore_patterns("__pycache__", "venv", "build", ".mindie"),
-                )
-            elif src.exists():
-                self.dir.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, self.dir / name)
-        shutil.copy2(ROOT / f"Pulumi.{stack}.yaml", self.dir / f"Pulumi.{stack}.yaml")
-        # Pulumi.yaml and policy/PulumiPolicy.yaml name `virtualenv: venv`: point both at the
-        # interpreter running the tests, inside the copy only.
-        for where in (self.dir, self.dir / "policy"):
-            link_virtualenv(where / "venv")
+        self.copy_program(root)
+        shutil.copy2(root / f"Pulumi.{stack}.yaml", self.dir / f"Pulumi.{stack}.yaml")
         home = tmp / "pulumi-home"
         home.mkdir()
         self.env = {
@@ -125,6 +111,26 @@ class Project:
         self.pulumi("login", f"file://{state}", stack=False)
         self.pulumi("stack", "init", stack, "--secrets-provider", "passphrase", stack=False)
         self.render_to_directory()
+
+    def copy_program(self, root: Path) -> None:
+        """The program of `root` (replacing the copy's), keeping the stack file and the state."""
+        for name in PROJECT_FILES:
+            src, dst = root / name, self.dir / name
+            if dst.is_dir():
+                shutil.rmtree(dst)
+            elif dst.exists():
+                dst.unlink()
+            if src.is_dir():
+                ignore = shutil.ignore_patterns("__pycache__", "venv", "build", ".mindie")
+                shutil.copytree(src, dst, ignore=ignore)
+            elif src.exists():
+                self.dir.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+        # Pulumi.yaml and policy/PulumiPolicy.yaml name `virtualenv: venv`: point both at the
+        # interpreter running the tests, inside the copy only.
+        for where in (self.dir, self.dir / "policy"):
+            if not os.path.lexists(where / "venv"):
+                link_virtualenv(where / "venv")
 
     def pulumi(self, *args: str, stack: bool = True, check: bool = True) -> subprocess.CompletedProcess:
         cmd = [*args, "--non-interactive"] + (["--stack", self.stack] if stack else [])
@@ -443,3 +449,45 @@ def check_destroy(project: Project) -> None:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         assert not project.resources(), "dev/staging destroy leaves resources in the stack"
         assert not any(project.rendered.rglob("*.yaml")), "destroy leaves rendered manifests behind"
+
+
+# --- upgrading a stack made by an earlier program ------------------------------------------------
+
+BEFORE_MOTOR_SPLIT = "bb34457"
+"""main before issue 15: Motor was one component, its programs' instance label the namespace."""
+MOTOR_DEPLOYMENTS = {"mindie-ms-coordinator", "mindie-ms-controller"}
+
+
+def kubernetes_steps(preview_json: str) -> dict[str, list[tuple[str, str, list[str]]]]:
+    """op -> (type, name, reasons) of every Kubernetes object step of `pulumi preview --json`."""
+    found: dict[str, list[tuple[str, str, list[str]]]] = {}
+    for step in json.loads(preview_json).get("steps", []):
+        kind = step["urn"].split("::")[-2].split("$")[-1]
+        if kind.startswith("kubernetes:") and not kind.startswith("pulumi:providers"):
+            reasons = step.get("replaceReasons") or step.get("diffReasons") or []
+            found.setdefault(step["op"], []).append((kind, step["urn"].split("::")[-1], reasons))
+    return found
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_upgrade_from_before_the_motor_split(stack: str, engine_bin: Path, tmp_path: Path):
+    """`pulumi up` with the program before the Motor split, then a preview with this one: the aliases
+    keep every moved object (no Kubernetes object created or deleted); only the two Motor Deployments
+    are replaced, for their selector's instance label (docs/lifecycle.md)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BEFORE_MOTOR_SPLIT], capture_output=True)
+    if archive.returncode != 0:
+        pytest.skip(f"commit {BEFORE_MOTOR_SPLIT} is not in this clone's history (a shallow clone)")
+    old = tmp_path / "old"
+    old.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+    project = Project(tmp_path, engine_bin, stack, root=old)
+    project.pulumi("up", "--yes", "--skip-preview")
+    project.copy_program(ROOT)
+    steps = kubernetes_steps(project.pulumi("preview", "--json").stdout)
+    assert steps.get("create", []) == [] and steps.get("delete", []) == [], steps
+    replaced = {(kind, name): reasons for kind, name, reasons in steps.get("replace", [])}
+    assert set(replaced) == {("kubernetes:apps/v1:Deployment", n) for n in MOTOR_DEPLOYMENTS}, replaced
+    for reasons in replaced.values():
+        assert reasons == ['spec.selector.matchLabels["app.kubernetes.io/instance"]'], reasons
+    # what moved under Coordinator, Controller and RanktableWriter is updated in place (labels)
+    assert len(steps.get("update", [])) >= 9, steps.get("update")
