@@ -38,7 +38,7 @@ from pulumi.dynamic import (
 
 from domain.hashing import sha256_hex
 from domain.passphrase import PASSPHRASE_RULE, passphrase_problem
-from domain.pki import CA_KEY_USAGES
+from domain.pki import CA_KEY_USAGES, REVOCATION_REASONS
 
 RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -181,18 +181,13 @@ class EncryptedKey(Resource, module="mindie", name="EncryptedKey"):
 
 
 def _reason_flag(reason: str):
+    """cryptography's ReasonFlags for a revocation reason; None for unspecified (no reasonCode)."""
     from cryptography import x509
 
-    mapping = {
-        "keyCompromise": x509.ReasonFlags.key_compromise,
-        "cACompromise": x509.ReasonFlags.ca_compromise,
-        "affiliationChanged": x509.ReasonFlags.affiliation_changed,
-        "superseded": x509.ReasonFlags.superseded,
-        "cessationOfOperation": x509.ReasonFlags.cessation_of_operation,
-        "certificateHold": x509.ReasonFlags.certificate_hold,
-        "privilegeWithdrawn": x509.ReasonFlags.privilege_withdrawn,
-    }
-    return mapping.get(reason)  # unspecified: no reasonCode (RFC 5280 5.3.1 recommends omitting it)
+    flags = {name: flag for _, name, flag in REVOCATION_REASONS}
+    if reason not in flags:
+        raise ValueError(f"unknown revocation reason {reason!r} (one of {', '.join(flags)})")
+    return getattr(x509.ReasonFlags, flags[reason]) if flags[reason] else None
 
 
 def serial_hex(number: int) -> str:

@@ -34,6 +34,7 @@ from domain.enums import MotorLogLevel
 from domain.hashing import sha256_hex
 from domain.host_paths import forbidden_host_path, shared_top_level
 from domain.kubernetes import MS_SERVER
+from domain.mindie_server_paths import service_install_path
 
 from . import staging
 from .k8s_helpers import container_security_context, pod_security_context, state_claim
@@ -243,7 +244,7 @@ class MsServer(pulumi.ComponentResource):
         if args.uid == 0 or args.gid == 0:
             raise ValueError("uid/gid = 0: the ms-server runs as a dedicated non-root user")
         child = pulumi.ResourceOptions(parent=self)
-        install = f"/home/{args.user}/mindie-service/latest"
+        install = service_install_path(args.user)
         labels = standard_labels(APP_NAME, args.instance, COMPONENT, args.version)
         selector = selector_labels(APP_NAME, args.instance)
 
@@ -442,7 +443,7 @@ class MsServer(pulumi.ComponentResource):
         claim_name: Optional[pulumi.Input[str]],
     ) -> tuple[list, list, list]:
         v1 = k8s.core.v1
-        install = f"/home/{args.user}/mindie-service/latest"
+        install = service_install_path(args.user)
         volumes = [
             v1.VolumeArgs(
                 name="config",

@@ -4,6 +4,13 @@ One home for what the server component stages and mounts, the composition writes
 http_client_ctl.json, and the conformance suite checks.
 """
 
+
+def service_install_path(user: str) -> str:
+    """Where the mindie-service package is installed in an image whose user is `user` (its home):
+    the seed's Dockerfile MIES_INSTALL_PATH, for the ms-server and the derived images alike."""
+    return f"/home/{user}/mindie-service/latest"
+
+
 MS_ROOT = "/mnt/mindie-service/ms"
 """The seed's host/container directory of the server's config, model, writable data and run.sh."""
 CONFIG_DIR = f"{MS_ROOT}/config"

@@ -26,3 +26,17 @@ a CA signs (the intermediate CA's material, components/ca_material.py)."""
 KEY_USAGES = {**CA_KEY_USAGES, "encipher_only": "encipher_only", "decipher_only": "decipher_only"}
 """Every key usage pulumi-tls accepts (mindiectl's TLS emulator): encipher/decipher-only qualify
 key_agreement and are never a CA's."""
+
+REVOCATION_REASONS = (
+    ("UNSPECIFIED", "unspecified", None),
+    ("KEY_COMPROMISE", "keyCompromise", "key_compromise"),
+    ("CA_COMPROMISE", "cACompromise", "ca_compromise"),
+    ("AFFILIATION_CHANGED", "affiliationChanged", "affiliation_changed"),
+    ("SUPERSEDED", "superseded", "superseded"),
+    ("CESSATION_OF_OPERATION", "cessationOfOperation", "cessation_of_operation"),
+    ("CERTIFICATE_HOLD", "certificateHold", "certificate_hold"),
+    ("PRIVILEGE_WITHDRAWN", "privilegeWithdrawn", "privilege_withdrawn"),
+)
+"""RFC 5280 5.3.1 CRLReason (removeFromCRL belongs to delta CRLs only): (enum member, the name a
+stack writes, cryptography's `x509.ReasonFlags` attribute). `unspecified` writes no reasonCode: RFC
+5280 recommends omitting it."""

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from domain.enums import MotorLogLevel
 from domain.images import image_tag
+from domain.mindie_server_paths import service_install_path
 
 from .fields import (
     AbsolutePath,
@@ -262,7 +263,7 @@ class MsServerSettings(StrictModel):
     @property
     def install_path(self) -> str:
         """MIES install path inside the image (the Dockerfile's MIES_INSTALL_PATH)."""
-        return f"/home/{self.user}/mindie-service/latest"
+        return service_install_path(self.user)
 
     @property
     def msctl_source_cidrs(self) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from domain.passphrase import passphrase_problem
-from domain.pki import MAX_VALIDITY_DAYS, RSA_BITS
+from domain.pki import MAX_VALIDITY_DAYS, REVOCATION_REASONS, RSA_BITS
 
 from .fields import IntRange, Pattern, StrictBool, StrictModel, StrictStr
 
@@ -114,17 +114,8 @@ class EcdsaCurve(StrEnum):
     P384 = "P384"
 
 
-class RevocationReason(StrEnum):
-    """RFC 5280 5.3.1 CRLReason (removeFromCRL belongs to delta CRLs only)."""
-
-    UNSPECIFIED = "unspecified"
-    KEY_COMPROMISE = "keyCompromise"
-    CA_COMPROMISE = "cACompromise"
-    AFFILIATION_CHANGED = "affiliationChanged"
-    SUPERSEDED = "superseded"
-    CESSATION_OF_OPERATION = "cessationOfOperation"
-    CERTIFICATE_HOLD = "certificateHold"
-    PRIVILEGE_WITHDRAWN = "privilegeWithdrawn"
+RevocationReason = StrEnum("RevocationReason", [(member, name) for member, name, _ in REVOCATION_REASONS])
+"""RFC 5280 5.3.1 CRLReason, as `mindie:tls.crl.revoked[].reason` names it (domain.pki)."""
 
 
 _HEX_SERIAL = re.compile(r"^(0x)?[0-9A-Fa-f]{1,2}(:?[0-9A-Fa-f]{1,2})*$")
