@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from domain.enums import PullPolicy
 from domain.hashing import sha256_of_files
+from domain.host_paths import ASCEND_DRIVER_PATHS
 from domain.kubernetes import NPU_NODE_LABEL, SERVER, npu_resource
 from domain.mindie_server_paths import (
     CONFIG_DIR,
@@ -43,12 +44,10 @@ CONTAINER = "mindie-server"
 
 TLS_SOURCES = {identity: f"{staging.SOURCE}/{identity}" for identity in SERVER_IDENTITIES}
 
-# Read-only driver paths the Ascend Docker Runtime would otherwise inject (mountDriverFromHost).
-DRIVER_HOST_PATHS = (
-    ("ascend-driver", "/usr/local/Ascend/driver", "Directory"),
-    ("ascend-dcmi", "/usr/local/dcmi", "Directory"),
-    ("npu-smi", "/usr/local/bin/npu-smi", "File"),
-    ("ascend-install-info", "/etc/ascend_install.info", "File"),
+# Read-only driver paths the Ascend Docker Runtime would otherwise inject (mountDriverFromHost),
+# and the volume name of each.
+DRIVER_VOLUMES = dict(
+    zip(ASCEND_DRIVER_PATHS, ("ascend-driver", "ascend-dcmi", "npu-smi", "ascend-install-info"), strict=True)
 )
 
 
@@ -633,7 +632,7 @@ def _volumes(
     mounts.append(M(name="tmp", mount_path="/tmp"))
 
     if args.mount_driver_from_host:
-        for vol_name, path, kind in DRIVER_HOST_PATHS:
+        for (path, kind), vol_name in DRIVER_VOLUMES.items():
             volumes.append(
                 V(name=vol_name, host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=path, type=kind))
             )

@@ -42,6 +42,15 @@ RUNTIME_PATHS = (
     "/run/crio",
 )
 """Container-runtime, kubelet and etcd state and sockets, and everything under them."""
+ASCEND_DRIVER_PATHS = (
+    ("/usr/local/Ascend/driver", "Directory"),
+    ("/usr/local/dcmi", "Directory"),
+    ("/usr/local/bin/npu-smi", "File"),
+    ("/etc/ascend_install.info", "File"),
+)
+"""The one exception: the Ascend driver files the Ascend Docker Runtime injects into an NPU container.
+On a node without that runtime a server pod mounts exactly these, read-only (`servers.mountDriverFromHost`);
+the policy pack admits them only read-only, with this type."""
 SHARED_TOP_LEVEL = ("/var", "/var/lib", "/var/log", "/opt", "/mnt", "/srv", "/data")
 """Directories shared by everything on a node: a mount must be a dedicated directory below them."""
 

@@ -3,6 +3,7 @@ constants the pack checks (from `domain`) are what the program generates."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -10,7 +11,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from components.rbac import SEED_RULES
-from domain.host_paths import FORBIDDEN_HOST_PATHS, RUNTIME_PATHS
+from domain.host_paths import ASCEND_DRIVER_PATHS, FORBIDDEN_HOST_PATHS, RUNTIME_PATHS
 from domain.kubernetes import (
     COMPONENT_LABEL,
     ENVIRONMENT_LABEL,
@@ -30,6 +31,7 @@ from stacks.settings.ms_server import HostPaths
 from stacks.settings.servers import ExtraGroup, HostPathVolume
 from stacks.settings.stack import Environment
 
+from .helpers import stack_config
 from .policy_fixtures import DEPLOYMENT, deployment, resource_violations
 
 # --- host paths: the policy's refusals are the settings' refusals -------------------------------
@@ -76,6 +78,23 @@ def test_a_dedicated_directory_passes_both(path):
     assert not policy_refuses(path)
     assert refused_field(HostPathVolume, "path", path) == ()
     assert refused_field(HostPaths, "logs", path) == ()
+
+
+def test_the_ascend_driver_mounts_the_settings_allow_pass_the_policy_read_only_only(run_stack):
+    """`servers.mountDriverFromHost: true` (no Ascend Docker Runtime) is accepted by the settings, so the
+    pack admits exactly those driver paths, read-only; the same path mounted writable is refused."""
+    servers = json.loads(stack_config("dev")["mindie:servers"])
+    result = run_stack("dev", {"mindie:servers": {**servers, "mountDriverFromHost": True}})
+    (server,) = [d for d in result.by_type(DEPLOYMENT) if d.inputs["metadata"]["name"] == "mindie-server"]
+    props = copy.deepcopy(server.inputs)
+    driver = [v for v in props["spec"]["template"]["spec"]["volumes"] if "hostPath" in v]
+    assert {(v["hostPath"]["path"], v["hostPath"]["type"]) for v in driver} >= set(ASCEND_DRIVER_PATHS)
+    assert resource_violations("hostpath-forbidden", DEPLOYMENT, props) == []
+    for container in props["spec"]["template"]["spec"]["containers"]:
+        for mount in container.get("volumeMounts", []):
+            mount.pop("readOnly", None)
+    refused = resource_violations("hostpath-forbidden", DEPLOYMENT, props)
+    assert any("/etc/ascend_install.info" in r for r in refused), refused
 
 
 # --- seed constants: what the policy checks is what the program writes ---------------------------

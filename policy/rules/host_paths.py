@@ -7,9 +7,9 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from domain.host_paths import FORBIDDEN_HOST_PATHS, forbidden_host_path
+from domain.host_paths import ASCEND_DRIVER_PATHS, FORBIDDEN_HOST_PATHS, forbidden_host_path
 
-from .access import get, pod_spec, seq
+from .access import containers, get, pod_spec, seq
 from .kinds import WORKLOAD_KINDS
 from .registry import STRINGS, rule
 from .views import ResourceContext
@@ -36,7 +36,8 @@ def _under(path: str, prefix: str) -> bool:
 @rule(
     "hostpath-forbidden",
     "host-paths",
-    f"No hostPath is /, under {', '.join(FORBIDDEN_HOST_PATHS)}, or a container runtime socket or directory.",
+    f"No hostPath is /, under {', '.join(FORBIDDEN_HOST_PATHS)}, or a container runtime socket or directory "
+    "(except the Ascend driver files, mounted read-only where no Ascend Docker Runtime injects them).",
     "Mount a dedicated directory (e.g. /mnt/mindie-service/ms/...) or use a ConfigMap, Secret, emptyDir or "
     "PersistentVolumeClaim; the seed warns that mounting public or system directories allows container "
     "escape.",
@@ -45,11 +46,22 @@ def _under(path: str, prefix: str) -> bool:
 )
 def hostpath_forbidden(props: Any, ctx: ResourceContext) -> list[str]:
     problems = []
-    for name, path, _type in host_paths(props):
+    for name, path, kind in host_paths(props):
         why = forbidden_host_path(path)
-        if why:
+        if why and not ((path, kind) in ASCEND_DRIVER_PATHS and _read_only_everywhere(props, name)):
             problems.append(f"volume {name}: hostPath {path!r} {why}")
     return problems
+
+
+def _read_only_everywhere(props: Any, volume: str) -> bool:
+    """Every container mounting `volume` mounts it read-only (the Ascend driver exception)."""
+    mounts = [
+        m
+        for _where, c in containers(pod_spec(props))
+        for m in seq(get(c, "volumeMounts"))
+        if get(m, "name") == volume
+    ]
+    return bool(mounts) and all(get(m, "readOnly") is True for m in mounts)
 
 
 @rule(
