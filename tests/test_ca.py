@@ -12,8 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from components import staging
 from components.ca import CLUSTER_IDENTITIES, IDENTITIES, PLAIN_KEY_IDENTITIES, PLANE_OF
-from components.staging import SECRET_MODE
 from domain import security_tree
 from mindiectl import artefacts, stackfile
 from mindiectl.runtime import PROJECT_DIR, RunResult, run_program
@@ -446,15 +446,18 @@ def test_prod_uses_the_configured_root_and_protects_ca_keys(run_stack):
 
 
 def test_security_tree_layout():
-    # Every tree file is staged 0400 (Motor's DecryptPassword / HttpClientAsync checks).
-    items = {key: (path, SECRET_MODE) for key, path in security_tree.TREE}
-    assert items == {
-        "ca.pem": ("ca/ca.pem", 0o400),
-        "cert.pem": ("certs/cert.pem", 0o400),
-        "cert.key.pem": ("keys/cert.key.pem", 0o400),
-        "key_pwd.txt": ("pass/key_pwd.txt", 0o400),
-        "crl.pem": ("ca/crl.pem", 0o400),
+    # What the copy step stages for an identity: every tree file at 0400 (Motor's DecryptPassword /
+    # HttpClientAsync checks), read from components.staging, not from the constants.
+    staged = {f.source: (f.dest, f.mode) for f in staging.tls_files("coordinator", "/src", "security/self")}
+    assert staged == {
+        "/src/ca.pem": ("security/self/ca/ca.pem", 0o400),
+        "/src/cert.pem": ("security/self/certs/cert.pem", 0o400),
+        "/src/cert.key.pem": ("security/self/keys/cert.key.pem", 0o400),
+        "/src/key_pwd.txt": ("security/self/pass/key_pwd.txt", 0o400),
+        "/src/crl.pem": ("security/self/ca/crl.pem", 0o400),
     }
+    plain = {f.dest for f in staging.tls_files("mindieserver", "/src", "security/s", crl=False)}
+    assert plain == {"security/s/ca/ca.pem", "security/s/certs/cert.pem", "security/s/keys/cert.key.pem"}
 
 
 def test_security_tree_per_identity():
