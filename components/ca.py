@@ -50,7 +50,7 @@ import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
 from domain.hashing import sha256_hex
-from domain.pki import INTERMEDIATE_CN, MAX_VALIDITY_DAYS, ORGANIZATION, RSA_BITS
+from domain.pki import INTERMEDIATE_CN, ORGANIZATION
 from domain.security_tree import CA_CERT, CERT, CRL, KEY, KEY_PASSWORD, PLAIN_KEY_IDENTITIES
 
 from .ca_material import CaCert, Crl, EncryptedKey, Passphrase
@@ -103,11 +103,11 @@ def expand_sans(entries: list[str], namespace: str) -> tuple[list[str], list[str
     return list(dict.fromkeys(dns)), list(dict.fromkeys(ips))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CertificateAuthorityArgs:
     namespace: pulumi.Input[str]
     """Namespace of the Secrets (the composition passes the Namespace component's output)."""
-    instance: str = "mindie"
+    instance: str
     """`app.kubernetes.io/instance` of the Secrets."""
     secret_prefix: str = "mindie-tls"
     """Secrets are named `<prefix>-<identity>`."""
@@ -125,34 +125,28 @@ class CertificateAuthorityArgs:
     """Its private key."""
     key_passphrase: Optional[pulumi.Input[str]] = None
     """Passphrase of every encrypted key; None: generated (24 characters) and kept in state."""
-    validity_days: int = MAX_VALIDITY_DAYS
+    validity_days: int
     """Validity of the intermediate and the leaves (at most 365, checked in settings)."""
-    early_renewal_days: int = 30
+    early_renewal_days: int
     """`pulumi up` re-issues a certificate this many days before it expires."""
-    ca_validity_days: int = MAX_VALIDITY_DAYS
+    ca_validity_days: int
     """Validity of the self-signed CAs (stand-in root, business, management); renewed like the
     leaves, with the same key, so certificates they issued stay valid."""
-    key_algorithm: str = "RSA"
+    key_algorithm: str
     """RSA or ECDSA, for every generated key."""
-    rsa_bits: int = RSA_BITS
+    rsa_bits: int
     """RSA key size."""
-    ecdsa_curve: str = "P384"
+    ecdsa_curve: str
     """ECDSA curve."""
-    kubeclient_cn: str = "kubeclient"
+    kubeclient_cn: str
     """CN of the kubeclient certificate: the user name the kube API server authorizes."""
-    sans: dict[str, list[str]] = field(
-        default_factory=lambda: {
-            "msserver": ["ms-server"],
-            "coordinator": ["mindie-ms-coordinator-infer"],
-            "controller": ["mindie-ms-controller"],
-        }
-    )
+    sans: dict[str, list[str]]
     """Server SANs per identity; single labels are Service names (expanded with the namespace)."""
     revoked: list[dict[str, Any]] = field(default_factory=list)
     """Revoked serials of the intermediate's CRL: {serial (hex), reason, revoked_at}."""
-    crl_next_update_days: int = 30
+    crl_next_update_days: int
     """CRL nextUpdate = issue time + this."""
-    crl_renew_before_days: int = 7
+    crl_renew_before_days: int
     """`pulumi up` re-issues the CRL this many days before nextUpdate."""
     protect: bool = False
     """Protect the CA private keys (prod): a deleted CA key orphans every certificate it signed."""

@@ -163,7 +163,7 @@ def staged_files(identities: list[str], stage_security: bool) -> list[staging.St
     return files
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MsServerArgs:
     namespace: pulumi.Input[str]
     """Namespace of every object (the Namespace component's output)."""
@@ -179,37 +179,37 @@ class MsServerArgs:
     """Secret name per identity (msserver, kubeclient, mindieclient), keys per the CA contract."""
     tls_checksum: Optional[pulumi.Input[str]] = None
     """The CA component's checksum over issued material: pod annotation checksum/tls."""
-    user: str = "msuser"
+    user: str
     """Container user: the install path is /home/<user>/mindie-service/latest."""
-    ip: str = "127.0.0.1"
+    ip: str
     """ms_server.json ip (fallback; MINDIE_MS_SERVER_IP = pod IP takes precedence)."""
-    port: int = 9789
+    port: int
     """ms_server.json port."""
-    k8s_apiserver_port: int = 6443
+    k8s_apiserver_port: int
     """ms_server.json k8s_apiserver_port."""
-    log_level: MotorLogLevel = MotorLogLevel.INFO
+    log_level: MotorLogLevel
     """ms_server.json log_info.log_level."""
     client_mindie_server_tls_enable: bool = True
     """HTTPS towards the MindIE Servers; the mindieclient tree is mounted only when True."""
-    termination_grace_period_seconds: int = 5
+    termination_grace_period_seconds: int
     """The seed: 5."""
-    requests: dict[str, str] = field(default_factory=lambda: {"memory": "512Mi", "cpu": "4"})
+    requests: dict[str, str]
     """Container requests (the seed: 512Mi, 4000m)."""
-    limits: dict[str, str] = field(default_factory=lambda: {"memory": "1024Mi", "cpu": "4"})
+    limits: dict[str, str]
     """Container limits (the seed: 1024Mi, 4000m)."""
     host_path: bool = False
     """True: the seed's hostPath volumes (logs, data, optionally security); not PSS-restricted."""
-    host_logs: str = LOG_DIR
+    host_logs: str
     """host_path mode: node directory for logs."""
-    host_data: str = DATA_DIR
+    host_data: str
     """host_path mode: node directory for status.json."""
     host_security: Optional[str] = None
     """host_path mode: the seed's imported security tree on the node (else: the CA Secrets)."""
-    storage_size: str = "1Gi"
+    storage_size: str
     """PVC size for the status data."""
     storage_class: Optional[str] = None
     """PVC StorageClass; None: the cluster default."""
-    log_size_limit: str = "2Gi"
+    log_size_limit: str
     """sizeLimit of the logs emptyDir."""
     pull_secret: Optional[str] = None
     """imagePullSecret name, if any."""
@@ -217,11 +217,11 @@ class MsServerArgs:
     """Pin the Service's ClusterIP (msctl's dstIP); None: allocated by the cluster."""
     msctl_dst_ip: Optional[str] = None
     """msctl.json dstIP override; None: the Service's ClusterIP."""
-    msctl_security_dir: str = "./security"
+    msctl_security_dir: str
     """Where the operator keeps the msclientuser tree for msctl."""
-    msctl_timeout: int = 60
+    msctl_timeout: int
     """msctl.json timeout, 1-60 s."""
-    msctl_log_level: MotorLogLevel = MotorLogLevel.INFO
+    msctl_log_level: MotorLogLevel
     """msctl.json log_level."""
     protect: bool = False
     """Prod: protect the status PVC from `pulumi destroy` and keep it in the cluster on delete."""
