@@ -22,7 +22,7 @@ import pulumi_kubernetes as k8s
 from domain.enums import PullPolicy
 from domain.hashing import sha256_of_files
 from domain.host_paths import ASCEND_DRIVER_PATHS
-from domain.kubernetes import NPU_NODE_LABEL, SERVER, npu_resource
+from domain.kubernetes import NPU_NODE_LABEL, SERVER, accelerator, npu_resource
 from domain.mindie_server_paths import (
     CONFIG_DIR,
     CONFIG_JSON,
@@ -128,8 +128,6 @@ class ServerGroupArgs:
     cpu_millicores: int
     limit_factor: int
     """Limits = requests x this (1: QoS Guaranteed; 2: the Deployer's limits)."""
-    accelerator: str
-    """nodeSelector `accelerator` value (the Deployer's)."""
     volcano: bool
     """Scheduled by volcano (schedulerName, ASCEND_VISIBLE_DEVICES from its annotation)."""
     ring_controller: str
@@ -491,7 +489,7 @@ class ServerGroup(pulumi.ComponentResource):
         uid, gid = args.uid, args.gid
         return k8s.core.v1.PodSpecArgs(
             scheduler_name="volcano" if args.volcano else None,
-            node_selector={NPU_NODE_LABEL: args.accelerator},
+            node_selector={NPU_NODE_LABEL: accelerator(args.npu_type)},
             automount_service_account_token=False,
             # Service links would put <SERVICE>_PORT variables into the server's environment.
             enable_service_links=False,

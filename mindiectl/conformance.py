@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from domain.images import image_tag
+from domain.images import image_tag, repository
 
 MOTOR = "xiaobingling93-pixel/Ascend-MindIE-Motor@28a7e9f"
 LLM = "Ascend/MindIE-LLM@8b4871a"
@@ -1503,9 +1503,7 @@ def _check_one_repository(ctx: Ctx, all_pods: list[Pod]) -> None:
     repos: dict[str, list[str]] = {}
     for p in all_pods:
         if p.component in ("server", "coordinator", "controller"):
-            name = _main_container(p).get("image", "").split("@", 1)[0]
-            head, _, last = name.rpartition("/")
-            repos.setdefault(f"{head}/{last.split(':', 1)[0]}", []).append(p.owner)
+            repos.setdefault(repository(_main_container(p).get("image", "")), []).append(p.owner)
     if len(repos) > 1:
         ctx.fail(
             R_REPO,

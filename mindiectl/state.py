@@ -14,13 +14,14 @@ matches, as its changed inputs force a replacement anyway).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from domain.hashing import sha256_hex
 
 from . import safefs
 
@@ -35,12 +36,7 @@ class StateError(Exception):
 
 def fingerprint(value: Any) -> str:
     """A stable hash of JSON-like data (the inputs that would force a replacement)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_hex(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str))
 
 
 def _conceal(value: Any, digests: dict[str, str]) -> Any:
@@ -73,7 +69,7 @@ class StackState:
         self._entries: dict[str, dict[str, Any]] = {}
         self._used: set[str] = set()
         # Config secrets to keep out of the file; short strings could collide with ordinary values.
-        self._secrets = {_digest(s): s for s in secrets if isinstance(s, str) and len(s) >= 8}
+        self._secrets = {sha256_hex(s): s for s in secrets if isinstance(s, str) and len(s) >= 8}
         if path is not None and (path.exists() or path.is_symlink()):
             self._entries = _reveal(self._load(path), self._secrets)
 

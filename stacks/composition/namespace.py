@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from components.namespace import NamespaceArgs
 from domain.kubernetes import ENVIRONMENT_LABEL
-from stacks.settings.stack import Settings, uses_host_path
+from stacks.settings.stack import Settings
 
 
 def namespace_args(settings: Settings, protect: bool) -> NamespaceArgs:
@@ -24,4 +24,4 @@ def pod_security_level(settings: Settings) -> str:
     refused by the baseline and restricted profiles, so choosing one relaxes the namespace.
     """
     ms_host_path = settings.ms_server is not None and settings.ms_server.uses_host_path
-    return "privileged" if ms_host_path or uses_host_path(settings) else "restricted"
+    return "privileged" if ms_host_path or settings.servers.uses_host_path else "restricted"

@@ -16,7 +16,6 @@ from components.namespace import Namespace
 from components.server import Claim, HostPath, Rollout, ServerGroup, ServerGroupArgs, all_endpoints
 from domain.enums import PullPolicy
 from domain.images import image_tag
-from domain.kubernetes import accelerator
 from domain.mindie_server_paths import SERVER_IDENTITIES
 from stacks.settings.fields import quantity_bytes
 from stacks.settings.infer_server import InferServer, Scheduler
@@ -101,7 +100,6 @@ def server_group_args(
         memory_mi=req.memory,
         cpu_millicores=req.cpu_core,
         limit_factor=limit_factor(servers.limit_policy),
-        accelerator=accelerator(req.npu_type),
         volcano=server.scheduler is Scheduler.VOLCANO,
         ring_controller=ring_controller(server, servers),
         fault_scheduling=fault_scheduling(server),

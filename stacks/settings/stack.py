@@ -354,11 +354,6 @@ def rollout_plans(settings: Settings) -> list[RolloutPlan]:
     return plan_rollouts(server_groups(settings), settings.npu_inventory)
 
 
-def uses_host_path(settings: Settings) -> bool:
-    """True when any server pod mounts a hostPath (Pod Security 'baseline' and 'restricted' forbid it)."""
-    return settings.servers.uses_host_path
-
-
 def _unpinned_images(settings: Settings) -> list[str]:
     """Every image reference prod would run that is not pinned by digest (@sha256:<64 hex>).
 
